@@ -1,0 +1,177 @@
+"""Expressions and transformations (PMML "Transformations" chapter) and predicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as _field
+from typing import Union
+
+from quickscore.ir.types import DataType, Interval, Loc, OpType
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant:
+    value: str | None  # None for an empty element
+    data_type: DataType | None = None
+    missing: bool = False
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldRef:
+    field: str
+    map_missing_to: str | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearNorm:
+    orig: float
+    norm: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormContinuous:
+    field: str
+    norms: tuple[LinearNorm, ...]
+    outliers: str = "asIs"  # asIs asMissingValues asExtremeValues
+    map_missing_to: float | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormDiscrete:
+    field: str
+    value: str
+    map_missing_to: float | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscretizeBin:
+    bin_value: str
+    interval: Interval
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discretize:
+    field: str
+    bins: tuple[DiscretizeBin, ...]
+    map_missing_to: str | None = None
+    default_value: str | None = None
+    data_type: DataType | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldColumnPair:
+    field: str
+    column: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InlineTable:
+    """Rows of an InlineTable: each row maps column name -> cell text."""
+
+    rows: tuple[tuple[tuple[str, str], ...], ...]
+
+    def dict_rows(self) -> list[dict[str, str]]:
+        return [dict(r) for r in self.rows]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapValues:
+    field_column_pairs: tuple[FieldColumnPair, ...]
+    output_column: str
+    table: InlineTable
+    map_missing_to: str | None = None
+    default_value: str | None = None
+    data_type: DataType | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Apply:
+    function: str
+    args: tuple["Expression", ...]
+    map_missing_to: str | None = None
+    default_value: str | None = None
+    invalid_value_treatment: str = "returnInvalid"  # returnInvalid asIs asMissing
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+Expression = Union[Constant, FieldRef, NormContinuous, NormDiscrete, Discretize, MapValues, Apply]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DerivedField:
+    name: str
+    data_type: DataType
+    op_type: OpType
+    expression: Expression
+    values: tuple[str, ...] = ()
+    display_name: str | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterField:
+    name: str
+    op_type: OpType | None = None
+    data_type: DataType | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefineFunction:
+    name: str
+    op_type: OpType
+    data_type: DataType | None
+    parameters: tuple[ParameterField, ...]
+    expression: Expression
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformationDictionary:
+    define_functions: tuple[DefineFunction, ...] = ()
+    derived_fields: tuple[DerivedField, ...] = ()
+
+
+# --- Predicates -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimplePredicate:
+    field: str
+    operator: str  # equal notEqual lessThan lessOrEqual greaterThan greaterOrEqual isMissing isNotMissing
+    value: str | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimpleSetPredicate:
+    field: str
+    boolean_operator: str  # isIn isNotIn
+    values: tuple[str, ...]  # the Array, already split (quotes removed, escapes resolved)
+    array_type: str = "string"  # string int real
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompoundPredicate:
+    boolean_operator: str  # and or xor surrogate
+    predicates: tuple["Predicate", ...]
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TruePredicate:
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FalsePredicate:
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+Predicate = Union[SimplePredicate, SimpleSetPredicate, CompoundPredicate, TruePredicate, FalsePredicate]
