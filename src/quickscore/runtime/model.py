@@ -2,18 +2,244 @@
 
 from __future__ import annotations
 
+import math
 import os
-from typing import IO, Union
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterable, Mapping, Union
+
+import numpy as np
+import pandas as pd
+
+from quickscore.errors import EvaluationError, InvalidMarkup
+from quickscore.ir import Document, Interval, MiningModel, TreeModel
+from quickscore.ir.types import DataType
+from quickscore.models.base import CompiledModel
+from quickscore.outputs.fields import label_column
+from quickscore.outputs.prediction import ModelResult
+from quickscore.runtime.frame import Frame
+from quickscore.schema.expressions import compile_derived_fields
+from quickscore.schema.fields import FieldDecl
+from quickscore.schema.plan import FieldStep, InputPlan
+from quickscore.schema.scope import Scope
+from quickscore.schema.values import Column
 
 Source = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
 
+ERROR_COLUMN = "_error"
+"""The batch output column holding each record's error message (None where it scored)."""
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a model's schema."""
+
+    name: str
+    data_type: str
+    op_type: str
+    values: tuple = ()
+    intervals: tuple[Interval, ...] = ()
+    usage: str = "active"
+
+
+@dataclass(frozen=True)
+class Schema:
+    inputs: list[FieldInfo] = field(default_factory=list)
+    targets: list[FieldInfo] = field(default_factory=list)
+    outputs: list[FieldInfo] = field(default_factory=list)
+
+
+def _info(decl: FieldDecl, usage: str, intervals: tuple[Interval, ...] = ()) -> FieldInfo:
+    return FieldInfo(decl.name, decl.data_type.value, decl.op_type.value, tuple(decl.valid), intervals, usage)
+
 
 class Model:
-    """A compiled model. Build it with :func:`quickscore.load`."""
+    """A model compiled for scoring. Build it with :func:`quickscore.load`."""
+
+    def __init__(self, document: Document):
+        model = document.model
+        scope = Scope({f.name: FieldDecl.from_data_field(f) for f in document.data_fields}, functions={f.name: f for f in document.define_functions})
+        self._global = compile_derived_fields(document.transformations.derived_fields, scope)
+        steps = []
+        for mf in model.mining_schema:
+            if mf.is_target:
+                continue
+            decl = scope.find(mf.name)
+            if decl is None:
+                raise InvalidMarkup(f"MiningField '{mf.name}' is not a field of the DataDictionary" + (f" at {mf.loc}" if mf.loc else ""))
+            steps.append(FieldStep.build(decl, mf))
+        self._plan = InputPlan(steps)
+        self._compiled = CompiledModel(model, scope, nested=False)
+        self._document_info = _describe(document)
+        ctx = self._compiled.ctx
+        self._target_name = ctx.target_name or "_target"
+        outputs = [(f.name, decl) for (f, decl, _) in self._compiled.outputs.fields if f.is_final_result]
+        self._default_outputs = model.output is None
+        target_type = self._compiled.outputs.target_type
+        self._target_decl = ctx.target or FieldDecl(self._target_name, target_type, _target_op(ctx.classification))
+        self._output_fields = outputs
+        names = [self._target_name] + [n for n, _ in outputs if n != self._target_name]
+        if self._default_outputs and ctx.classification:
+            names += [f"probability({_text(c)})" for c in self._compiled.core.classes]  # type: ignore[attr-defined]
+        self.output_names: list[str] = names
+        self.schema = Schema(
+            inputs=[_info(s.decl, s.mining.usage_type, s.decl.intervals) for s in steps],
+            targets=[_info(self._target_decl, "target")],
+            outputs=[_info(decl, "output") for _, decl in outputs],
+        )
+        self.info: dict[str, Any] = {**self._document_info, "function_name": model.function_name}
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def predict(self, data: Any, *, errors: str = "column") -> Any:
+        """Score one record (a dict of scalars -> dict) or a batch (-> pandas DataFrame).
+
+        A batch is a pandas DataFrame, a pyarrow Table, a dict of columns or a list of dicts.
+        With ``errors="column"`` a batch gets an ``_error`` column holding the message of each
+        record that could not be scored (its outputs are missing); ``errors="raise"`` raises the
+        first record's error instead. One record always raises.
+        """
+        if errors not in ("column", "raise"):
+            raise ValueError("errors must be 'column' or 'raise'")
+        if isinstance(data, Mapping) and all(_is_scalar(v) for v in data.values()):
+            frame, result = self._score({k: np.array([v], dtype=object) for k, v in data.items()}, 1)
+            outputs, failed = self._collect(frame, result)
+            if failed[0]:
+                kind = frame.sink.kinds.get(0, EvaluationError)
+                raise kind(frame.sink.messages[0])
+            return {name: _scalar(col[0]) for name, col in outputs.items()}
+        columns, n = _columns(data)
+        frame, result = self._score(columns, n)
+        outputs, failed = self._collect(frame, result)
+        if errors == "raise" and failed.any():
+            i = int(np.flatnonzero(failed)[0])
+            raise frame.sink.kinds.get(i, EvaluationError)(f"Record {i}: {frame.sink.messages[i]}")
+        result = pd.DataFrame(outputs, index=getattr(data, "index", None) if isinstance(data, pd.DataFrame) else None)
+        if errors == "column":
+            result[ERROR_COLUMN] = frame.sink.messages
+        return result
+
+    def _score(self, columns: Mapping[str, Any], n: int) -> tuple[Frame, ModelResult]:
+        frame = self._plan.prepare(columns, n)
+        for name, compute in self._global:
+            frame.define(name, compute)
+        return frame, self._compiled.run(frame)
+
+    def _collect(self, frame: Frame, result: ModelResult) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        pred = result.prediction
+        failed = frame.sink.failed()
+        out: dict[str, np.ndarray] = {}
+        out[self._target_name] = _present(label_column(pred, self._target_decl.data_type if pred.is_classification else DataType.DOUBLE))
+        for name, _ in self._output_fields:
+            out[name] = _present(result.outputs[name])
+        if self._default_outputs and pred.is_classification:
+            for j, c in enumerate(pred.classes):
+                out[f"probability({_text(c)})"] = pred.probabilities[:, j]
+        if failed.any():
+            for name, values in out.items():
+                values = values.astype(object) if values.dtype.kind != "f" else values.copy()
+                values[failed] = np.nan if values.dtype.kind == "f" else None
+                out[name] = values
+        return out, failed
+
+
+def _target_op(classification: bool):
+    from quickscore.ir.types import OpType
+
+    return OpType.CATEGORICAL if classification else OpType.CONTINUOUS
+
+
+def _present(col: Column) -> np.ndarray:
+    """A column as users see it: numbers as float64, booleans as True/False, others as objects."""
+    if col.data_type is DataType.BOOLEAN and col.numeric:
+        return np.array([None if math.isnan(v) else bool(v) for v in col.values], dtype=object)
+    return col.values
+
+
+def _text(v: Any) -> str:
+    from quickscore.schema.values import format_number
+
+    return format_number(v) if isinstance(v, float) else str(v)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bytes, int, float, bool, np.generic)) or not hasattr(v, "__len__")
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _columns(data: Any) -> tuple[dict[str, Any], int]:
+    """Raw input columns (name -> array-like) and the row count of a batch."""
+    if isinstance(data, pd.DataFrame):
+        return {str(c): data[c].to_numpy(dtype=object if data[c].dtype.kind not in "fiub" else None) for c in data.columns}, len(data)
+    try:
+        import pyarrow as pa
+
+        if isinstance(data, pa.Table):
+            return _columns(data.to_pandas())
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    if isinstance(data, Mapping):
+        cols = {str(k): (v if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)) for k, v in data.items()}
+        lengths = {len(v) for v in cols.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"Columns of different lengths: {sorted(lengths)}")
+        return cols, lengths.pop() if lengths else 0
+    if isinstance(data, Iterable):
+        records = list(data)
+        names: dict[str, None] = {}
+        for r in records:
+            if not isinstance(r, Mapping):
+                raise TypeError(f"A batch given as a list must hold dicts, not {type(r).__name__}")
+            names.update(dict.fromkeys(r))
+        return {k: np.array([r.get(k) for r in records], dtype=object) for k in names}, len(records)
+    raise TypeError(f"Cannot score a {type(data).__name__}: give a dict, a list of dicts, a pandas DataFrame or a pyarrow Table")
+
+
+def _describe(document: Document) -> dict[str, Any]:
+    model = document.model
+    trees, nodes = _count(model)
+    header = document.header
+    producer = " ".join(x for x in (header.application_name, header.application_version) if x) or None
+    return {
+        "format": document.format,
+        "version": document.version,
+        "model_type": type(model).__name__,
+        "model_name": model.model_name,
+        "algorithm_name": model.algorithm_name,
+        "producer": producer,
+        "description": header.description,
+        "n_trees": trees,
+        "n_nodes": nodes,
+        "source": document.source_name,
+    }
+
+
+def _count(model) -> tuple[int, int]:
+    if isinstance(model, TreeModel):
+        stack, nodes = [model.root], 0
+        while stack:
+            node = stack.pop()
+            nodes += 1
+            stack.extend(node.children)
+        return 1, nodes
+    if isinstance(model, MiningModel):
+        trees = nodes = 0
+        for s in model.segmentation.segments:
+            t, n = _count(s.model)
+            trees += t
+            nodes += n
+        return trees, nodes
+    return 0, 0
 
 
 def load(source: Source, *, format: str | None = None) -> Model:
     """Load a model file (a path, bytes or a binary file object) and compile it."""
     from quickscore.io import read_document
 
-    return Model._from_document(read_document(source, format=format))  # type: ignore[attr-defined]
+    return Model(read_document(source, format=format))

@@ -1,0 +1,143 @@
+"""Lowering a model: its mining schema, local transformations, core, targets and outputs.
+
+Each model type module (tree, regression, mining) registers ``lower(model, ctx)`` that
+returns a core with ``predict(frame) -> Prediction``. ``CompiledModel.run`` wraps the core
+with what every model has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from quickscore.errors import InvalidMarkup, UnsupportedMarkup
+from quickscore.ir import DataType, MiningModel, Model, OpType, RegressionModel, TreeModel
+from quickscore.outputs.fields import OutputPlan
+from quickscore.outputs.prediction import ModelResult, Prediction
+from quickscore.outputs.targets import TargetPlan
+from quickscore.runtime.frame import Frame
+from quickscore.schema.expressions import compile_derived_fields
+from quickscore.schema.fields import FieldDecl
+from quickscore.schema.plan import FieldStep
+from quickscore.schema.scope import Scope
+
+
+class Core(Protocol):
+    def predict(self, frame: Frame) -> Prediction: ...
+
+
+@dataclass
+class Context:
+    """What lowering a model needs to know: its scope, target field and classes."""
+
+    model: Model
+    scope: Scope
+    target: FieldDecl | None
+    target_name: str | None
+    classification: bool
+
+    def parse_label(self, text: str, what: str, loc=None):
+        """A class label from the file, typed as the target field (string when there is none)."""
+        if self.target is None:
+            return text
+        return self.target.parse(text, what, loc)
+
+    def classes(self, found: list) -> tuple:
+        """Class order: the target field's valid values, then labels found in the model."""
+        declared = list(self.target.valid) if self.target is not None else []
+        return tuple(declared + [c for c in dict.fromkeys(found) if c not in declared])
+
+
+def _where(model: Model) -> str:
+    return f" at {model.loc}" if model.loc else ""
+
+
+class CompiledModel:
+    """A model lowered for evaluation; ``run`` scores a frame's rows."""
+
+    def __init__(self, model: Model, parent: Scope, nested: bool):
+        if model.function_name not in ("classification", "regression"):
+            raise UnsupportedMarkup(f"Unsupported functionName '{model.function_name}' of {type(model).__name__}{_where(model)}")
+        if not model.is_scorable:
+            raise UnsupportedMarkup(f"{type(model).__name__} is marked isScorable='false'{_where(model)}")
+        self.model = model
+        self.nested = nested
+        scope = parent.child()
+        self.steps: list[FieldStep] = []
+        target_names = []
+        for mf in model.mining_schema:
+            if mf.is_target:
+                target_names.append(mf.name)
+                continue
+            decl = parent.find(mf.name)
+            if decl is None:
+                raise InvalidMarkup(f"MiningField '{mf.name}' is not a field of the DataDictionary{_where(model)}")
+            if nested and _changes_values(mf):
+                self.steps.append(FieldStep.build(decl, mf))
+        if len(target_names) > 1:
+            raise UnsupportedMarkup(f"{type(model).__name__} with several target fields {target_names}{_where(model)}")
+        self.target_name = target_names[0] if target_names else None
+        target = parent.find(self.target_name) if self.target_name else None
+        classification = model.function_name == "classification"
+        if target is not None and not classification and target.data_type is not DataType.DOUBLE:
+            # Fix-up (as JPMML-Evaluator): a regression target declared integer/float still
+            # predicts a double (e.g. KNIME writes integer targets for real-valued predictions).
+            target = FieldDecl(target.name, DataType.DOUBLE if target.data_type is not DataType.FLOAT or model.math_context != "float" else DataType.FLOAT, OpType.CONTINUOUS)
+        self.local = compile_derived_fields(model.local_transformations, scope)
+        self.ctx = Context(model, scope, target, self.target_name, classification)
+        self.core: Core = LOWERERS[type(model)](model, self.ctx)
+        target_ir = next((t for t in model.targets if t.field in (None, self.target_name)), None)
+        self.targets = TargetPlan(target_ir, target)
+        self.outputs = OutputPlan(model, self.ctx, scope)
+
+    def run(self, frame: Frame) -> ModelResult:
+        """Score the rows of ``frame`` (a frame created for this model by its caller)."""
+        for step in self.steps:
+            frame.columns[step.decl.name] = step.prepare(frame.get(step.decl.name), frame)
+        for name, compute in self.local:
+            frame.define(name, compute)
+        pred = self.core.predict(frame)
+        pred = self.targets.apply_classification(pred) if self.ctx.classification else self.targets.apply_regression(pred)
+        return ModelResult(pred, self.outputs.compute(pred, frame, self.targets))
+
+
+def _changes_values(mf) -> bool:
+    return (
+        mf.missing_value_replacement is not None
+        or mf.outliers != "asIs"
+        or mf.invalid_value_treatment in ("asMissing", "asValue")
+        or mf.missing_value_treatment == "returnInvalid"
+    )
+
+
+def _lower_tree(model: TreeModel, ctx: Context) -> Core:
+    from quickscore.models.tree import lower
+
+    return lower(model, ctx)
+
+
+def _lower_regression(model: RegressionModel, ctx: Context) -> Core:
+    from quickscore.models.regression import lower
+
+    return lower(model, ctx)
+
+
+def _lower_mining(model: MiningModel, ctx: Context) -> Core:
+    from quickscore.models.mining import lower
+
+    return lower(model, ctx)
+
+
+LOWERERS: dict[type, Callable[..., Core]] = {
+    TreeModel: _lower_tree,
+    RegressionModel: _lower_regression,
+    MiningModel: _lower_mining,
+}
+
+
+def empty_prediction(n: int, ctx: Context, classes: tuple) -> Prediction:
+    if ctx.classification:
+        return Prediction.classification(classes, np.full((n, len(classes)), np.nan))
+    return Prediction.regression(np.full(n, np.nan))

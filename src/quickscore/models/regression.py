@@ -1,0 +1,187 @@
+"""RegressionModel: linear, logistic and multinomial regression, vectorised over the batch.
+
+Each RegressionTable is ``intercept + sum(coef * x ** exponent) + sum(coef * [x == category])
++ sum(coef * x1 * x2 ...)``. PMML: "If the input value is missing, then the result evaluates
+to a missing value" for numeric predictors and predictor terms, while "If the input value is
+missing, then the categorical field is ignored" for categorical predictors. Terms are added
+in the order JPMML-Evaluator adds them (numeric, categorical, terms, intercept last), so the
+floating-point result is the same bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from quickscore.errors import InvalidMarkup, UnsupportedMarkup
+from quickscore.ir import RegressionModel, RegressionTable
+from quickscore.models.base import Context
+from quickscore.outputs.prediction import Prediction
+from quickscore.runtime.frame import Frame
+from quickscore.schema.functions import as_float
+from quickscore.schema.values import missing_mask
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _probit(y: np.ndarray) -> np.ndarray:
+    return 0.5 * np.vectorize(math.erfc, otypes=[np.float64])(-y / _SQRT2)
+
+
+# Inverse link functions: "normalizationMethod" for one value.
+LINKS = {
+    "logit": lambda y: 1.0 / (1.0 + np.exp(-y)),
+    "probit": _probit,
+    "cloglog": lambda y: 1.0 - np.exp(-np.exp(y)),
+    "loglog": lambda y: np.exp(-np.exp(-y)),
+    "cauchit": lambda y: 0.5 + np.arctan(y) / math.pi,
+    "exp": np.exp,
+}
+_METHODS = ("none", "simplemax", "softmax", *LINKS)
+
+
+class Table:
+    """One lowered RegressionTable."""
+
+    def __init__(self, table: RegressionTable, ctx: Context, model: RegressionModel):
+        scope = ctx.scope
+        self.intercept = table.intercept
+        self.numeric = []
+        for p in table.numeric:
+            scope.lookup(p.name, model.loc)
+            self.numeric.append((p.name, p.coefficient, p.exponent))
+        self.categorical = []
+        for p in table.categorical:
+            decl = scope.lookup(p.name, model.loc)
+            value = decl.parse(p.value, f"attribute value of CategoricalPredictor '{p.name}'", model.loc)
+            self.categorical.append((p.name, value, p.coefficient))
+        self.terms = []
+        for t in table.terms:
+            for f in t.fields:
+                scope.lookup(f, model.loc)
+            self.terms.append((t.fields, t.coefficient))
+
+    def evaluate(self, frame: Frame) -> np.ndarray:
+        """The table's linear predictor per row; NaN where a numeric input is missing."""
+        y = np.zeros(frame.n)
+        with np.errstate(all="ignore"):
+            for name, coef, exponent in self.numeric:
+                x = as_float(frame.get(name))
+                y = y + (coef * x if exponent == 1 else coef * np.power(x, exponent))
+            for name, value, coef in self.categorical:
+                values = frame.get(name).values
+                if values.dtype.kind == "f":
+                    hit = values == value
+                else:
+                    hit = np.fromiter((v == value for v in values), dtype=bool, count=frame.n)
+                y = y + np.where(hit, coef, 0.0)
+            for fields, coef in self.terms:
+                product = coef * as_float(frame.get(fields[0]))
+                for f in fields[1:]:
+                    product = product * as_float(frame.get(f))
+                y = y + product
+            y = y + self.intercept
+        return y
+
+
+class RegressionCore:
+    def __init__(self, model: RegressionModel, ctx: Context):
+        method = model.normalization_method
+        if method not in _METHODS:
+            raise InvalidMarkup(f"Invalid normalizationMethod '{method}' of RegressionModel{_where(model)}")
+        if not model.tables:
+            raise InvalidMarkup(f"RegressionModel has no RegressionTable{_where(model)}")
+        self.ctx = ctx
+        self.method = method
+        self.float32 = model.math_context == "float"
+        self.tables = [Table(t, ctx, model) for t in model.tables]
+        if ctx.classification:
+            if len(model.tables) < 2:
+                raise InvalidMarkup(f"A classification RegressionModel needs two or more RegressionTables{_where(model)}")
+            labels = []
+            for t in model.tables:
+                if t.target_category is None:
+                    raise InvalidMarkup(f"RegressionTable without targetCategory in a classification model{_where(model)}")
+                labels.append(ctx.parse_label(t.target_category, "targetCategory of RegressionTable", model.loc))
+            self.labels = tuple(labels)
+            self.classes = ctx.classes(labels)
+            ordinal = ctx.target is not None and ctx.target.op_type.value == "ordinal"
+            self.ordinal = ordinal
+            if method == "exp" or (method in ("simplemax", "softmax") and ordinal):
+                raise InvalidMarkup(f"normalizationMethod '{method}' is not defined for this classification{_where(model)}")
+            if method in ("probit", "cloglog", "loglog", "cauchit") and len(labels) > 2 and not ordinal:
+                raise UnsupportedMarkup(f"normalizationMethod '{method}' with more than two categories{_where(model)}")
+            last = model.tables[-1]
+            # JPMML (non-standard): binary softmax with an all-zero second table is the logit.
+            self.binary_logit = (
+                len(labels) == 2
+                and method == "softmax"
+                and not (last.numeric or last.categorical or last.terms)
+                and last.intercept == 0.0
+            )
+        elif len(model.tables) != 1:
+            raise InvalidMarkup(f"A regression RegressionModel needs exactly one RegressionTable{_where(model)}")
+        elif method == "simplemax":
+            raise InvalidMarkup(f"normalizationMethod 'simplemax' is not defined for regression{_where(model)}")
+
+    def _round(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float32).astype(np.float64) if self.float32 else y
+
+    def predict(self, frame: Frame) -> Prediction:
+        if not self.ctx.classification:
+            y = self._round(self.tables[0].evaluate(frame))
+            if self.method in LINKS:
+                with np.errstate(all="ignore"):
+                    y = LINKS["logit" if self.method == "softmax" else self.method](y)
+            elif self.method == "softmax":
+                y = LINKS["logit"](y)
+            return Prediction.regression(self._round(y))
+        ys = np.column_stack([self._round(t.evaluate(frame)) for t in self.tables])
+        with np.errstate(all="ignore"):
+            probs = self._probabilities(ys)
+        probs = self._round(probs)
+        # "If one or more RegressionTable elements cannot be evaluated, then the predictions
+        # are defined by the priorProbability values of the Target element"
+        probs[np.any(np.isnan(ys), axis=1)] = np.nan
+        ordered = np.full((frame.n, len(self.classes)), np.nan)
+        for j, label in enumerate(self.labels):
+            ordered[:, self.classes.index(label)] = probs[:, j]
+        return Prediction.classification(self.classes, ordered)
+
+    def _probabilities(self, ys: np.ndarray) -> np.ndarray:
+        method, k = self.method, ys.shape[1]
+        if self.ordinal:
+            # Cumulative link: p1 = F(y1), pj = F(yj) - F(y(j-1)), pk = 1 - F(y(k-1)).
+            link = (lambda y: np.clip(y, 0.0, 1.0)) if method == "none" else LINKS[method]
+            cum = link(ys[:, :-1])
+            probs = np.empty_like(ys)
+            probs[:, 0] = cum[:, 0]
+            probs[:, 1:-1] = cum[:, 1:] - cum[:, :-1]
+            probs[:, -1] = 1.0 - cum[:, -1]
+            return probs
+        if k == 2 and (method in ("none", "probit", "cloglog", "loglog", "cauchit", "logit") or self.binary_logit):
+            # Binomial: the first category's probability, the second is its complement.
+            first = np.clip(ys[:, 0], 0.0, 1.0) if method == "none" else LINKS["logit" if self.binary_logit else method](ys[:, 0])
+            return np.column_stack([first, 1.0 - first])
+        if method == "none":
+            probs = ys.copy()
+            probs[:, -1] = 1.0 - ys[:, :-1].sum(axis=1)
+            return probs
+        if method == "logit":
+            # More than two categories (non-standard): one-vs-rest, each table's logistic
+            # normalised to sum to 1 - as scikit-learn's one-vs-rest LogisticRegression.
+            p = LINKS["logit"](ys)
+            return p / p.sum(axis=1, keepdims=True)
+        if method == "softmax":
+            e = np.exp(ys)
+            return e / e.sum(axis=1, keepdims=True)
+        return ys / ys.sum(axis=1, keepdims=True)  # simplemax
+
+
+def _where(model) -> str:
+    return f" at {model.loc}" if model.loc else ""
+
+
+def lower(model: RegressionModel, ctx: Context) -> RegressionCore:
+    return RegressionCore(model, ctx)

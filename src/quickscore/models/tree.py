@@ -1,0 +1,273 @@
+"""TreeModel: lowering and the plain reference evaluator.
+
+The reference evaluator is column-wise: it walks the tree once per batch, carrying the
+index array of the rows that reached each node, so every predicate runs as one numpy
+operation over those rows.
+
+Semantics follow the PMML TreeModel chapter (and JPMML-Evaluator where the spec is loose):
+
+* "The predicate of the root node must be true": a root whose predicate is not TRUE gives no prediction.
+* Children are tried in document order; the first TRUE child is followed.
+* A child predicate that is UNKNOWN triggers missingValueStrategy: none (treat as FALSE and try
+  the next child), lastPrediction (the current node), nullPrediction (no prediction),
+  defaultChild (follow defaultChild without evaluating its predicate; one "missing level"),
+  weightedConfidence / aggregateNodes (follow every child, weighted by recordCount).
+* When no child is TRUE, noTrueChildStrategy: returnNullPrediction or returnLastPrediction
+  ("return the parent Node only if it specifies a score attribute").
+* Classification probabilities come from ScoreDistribution@probability, else recordCount over
+  their sum; confidences from @confidence times missingValuePenalty ** missing levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from quickscore.errors import InvalidMarkup, UndefinedResult, UnsupportedMarkup
+from quickscore.ir import Node, TreeModel
+from quickscore.models.base import Context
+from quickscore.outputs.prediction import Prediction
+from quickscore.runtime.frame import Frame
+from quickscore.schema.predicates import CompiledPredicate, compile_predicate
+
+_STRATEGIES = ("none", "lastPrediction", "nullPrediction", "defaultChild", "weightedConfidence", "aggregateNodes")
+_NO_TRUE_CHILD = ("returnNullPrediction", "returnLastPrediction")
+
+
+@dataclass
+class LoweredNode:
+    index: int
+    predicate: CompiledPredicate
+    entity_id: str
+    has_score: bool
+    record_count: float | None
+    children: list["LoweredNode"] = field(default_factory=list)
+    default_child: "LoweredNode | None" = None
+
+
+class TreeCore:
+    """A lowered TreeModel.
+
+    Per-node arrays, indexed by ``LoweredNode.index`` (pre-order, root = 0):
+
+    * ``scores``: float64 (regression; NaN = no score) or object labels (classification; None = no score)
+    * ``probabilities``: float64 (nodes, classes); NaN rows for nodes without a distribution or score
+    * ``confidences``: float64 (nodes, classes), or None when no ScoreDistribution has @confidence
+    * ``counts``: float64 (nodes, classes), the recordCounts (aggregateNodes)
+    * ``entity_ids``: object, the node id or its 1-based pre-order position
+    """
+
+    def __init__(self, model: TreeModel, ctx: Context):
+        if model.missing_value_strategy not in _STRATEGIES:
+            raise InvalidMarkup(f"Invalid missingValueStrategy '{model.missing_value_strategy}' of TreeModel{_where(model)}")
+        if model.no_true_child_strategy not in _NO_TRUE_CHILD:
+            raise InvalidMarkup(f"Invalid noTrueChildStrategy '{model.no_true_child_strategy}' of TreeModel{_where(model)}")
+        self.ctx = ctx
+        self.strategy = model.missing_value_strategy
+        self.penalty = model.missing_value_penalty
+        self.return_last = model.no_true_child_strategy == "returnLastPrediction"
+        nodes: list[Node] = []
+        self.root = self._lower(model.root, ctx, nodes, [0])
+        n = len(nodes)
+        if ctx.classification:
+            found = [ctx.parse_label(sd.value, "ScoreDistribution value", nd.loc) for nd in nodes for sd in nd.distribution]
+            found += [ctx.parse_label(nd.score, "Node score", nd.loc) for nd in nodes if nd.score is not None]
+            self.classes = ctx.classes(found)
+            k = len(self.classes)
+            self.scores = np.full(n, None, dtype=object)
+            self.probabilities = np.full((n, k), np.nan)
+            self.counts = np.zeros((n, k))
+            confidences = np.full((n, k), np.nan)
+            has_confidence = False
+            for i, nd in enumerate(nodes):
+                if nd.score is not None:
+                    self.scores[i] = ctx.parse_label(nd.score, "Node score", nd.loc)
+                if nd.distribution:
+                    has_confidence |= self._distribution(i, nd, confidences)
+                elif nd.score is not None:
+                    # No ScoreDistribution: the score is the only vote.
+                    self.probabilities[i] = 0.0
+                    self.probabilities[i, self.classes.index(self.scores[i])] = 1.0
+            self.confidences = confidences if has_confidence else None
+        else:
+            self.classes = ()
+            self.scores = np.full(n, np.nan)
+            for i, nd in enumerate(nodes):
+                if nd.score is not None:
+                    try:
+                        self.scores[i] = float(nd.score)
+                    except ValueError:
+                        raise InvalidMarkup(f"Invalid score '{nd.score}' of Node in a regression TreeModel{_where(nd)}") from None
+        self.entity_ids = np.array([nd.id if nd.id is not None else str(i + 1) for i, nd in enumerate(nodes)], dtype=object)
+        self.n_nodes = n
+
+    def _lower(self, node: Node, ctx: Context, out: list[Node], counter: list[int]) -> LoweredNode:
+        if not isinstance(node, Node):
+            raise UnsupportedMarkup(f"Unsupported content in TreeModel Node{_where(node)}")
+        index = len(out)
+        out.append(node)
+        lowered = LoweredNode(
+            index,
+            compile_predicate(node.predicate, ctx.scope),
+            node.id or str(index + 1),
+            node.score is not None,
+            node.record_count,
+        )
+        lowered.children = [self._lower(c, ctx, out, counter) for c in node.children]
+        if node.default_child is not None:
+            lowered.default_child = next((c for c, ir in zip(lowered.children, node.children) if ir.id == node.default_child), None)
+            if lowered.default_child is None and self.strategy == "defaultChild":
+                raise InvalidMarkup(f"defaultChild '{node.default_child}' is not a child of Node '{node.id}'{_where(node)}")
+        return lowered
+
+    def _distribution(self, i: int, nd: Node, confidences: np.ndarray) -> bool:
+        use_probability = nd.distribution[0].probability is not None
+        raw = np.zeros(len(self.classes))
+        has_confidence = False
+        for sd in nd.distribution:
+            j = self.classes.index(self.ctx.parse_label(sd.value, "ScoreDistribution value", nd.loc))
+            if use_probability:
+                if sd.probability is None:
+                    raise InvalidMarkup(f"ScoreDistribution '{sd.value}' lacks the probability its siblings have{_where(nd)}")
+                raw[j] = sd.probability
+            else:
+                raw[j] = sd.record_count
+            self.counts[i, j] = sd.record_count
+            if sd.confidence is not None:
+                confidences[i, j] = sd.confidence
+                has_confidence = True
+        total = raw.sum()
+        if total == 0.0:
+            self.probabilities[i] = np.nan  # JPMML: UndefinedResult when this node is the result
+        else:
+            self.probabilities[i] = raw if total == 1.0 else raw / total
+        return has_confidence
+
+    # --- evaluation -----------------------------------------------------------------------
+
+    def leaves(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        """The result node index of each row (-1 = no prediction) and its missing levels."""
+        result = np.full(frame.n, -1, dtype=np.int64)
+        levels = np.zeros(frame.n, dtype=np.int64)
+        t, _ = self.root.predicate(frame, None)
+        rows = np.flatnonzero(t)
+        stack: list[tuple[LoweredNode, np.ndarray]] = [(self.root, rows)]
+        while stack:
+            node, rows = stack.pop()
+            if rows.size == 0:
+                continue
+            if not node.children:
+                result[rows] = node.index
+                continue
+            remaining = rows
+            for child in node.children:
+                if remaining.size == 0:
+                    break
+                t, u = child.predicate(frame, remaining)
+                if u.any() and self.strategy != "none":
+                    unknown = remaining[u]
+                    if self.strategy == "lastPrediction":
+                        result[unknown] = node.index
+                    elif self.strategy == "defaultChild":
+                        levels[unknown] += 1
+                        stack.append((node.default_child, unknown))  # its predicate is not evaluated
+                    # nullPrediction: the rows keep result -1
+                    remaining_mask = ~t & ~u
+                else:
+                    remaining_mask = ~t
+                if t.any():
+                    stack.append((child, remaining[t]))
+                remaining = remaining[remaining_mask]
+            if remaining.size and self.return_last and node.has_score:
+                result[remaining] = node.index
+        return result, levels
+
+    def weighted(self, frame: Frame) -> np.ndarray:
+        """weightedConfidence / aggregateNodes: per row, the weighted sum over every leaf reached."""
+        vectors = self.counts if self.strategy == "aggregateNodes" else self._leaf_confidences()
+        acc = np.zeros((frame.n, vectors.shape[1]))
+        reached = np.zeros(frame.n, dtype=bool)
+        t, _ = self.root.predicate(frame, None)
+        stack = [(self.root, np.flatnonzero(t), np.ones(int(t.sum())))]
+        while stack:
+            node, rows, weights = stack.pop()
+            if rows.size == 0:
+                continue
+            if not node.children:
+                acc[rows] += weights[:, None] * vectors[node.index]
+                reached[rows] = True
+                continue
+            remaining, w_remaining = rows, weights
+            spread = np.zeros(len(rows), dtype=bool)
+            for child in node.children:
+                if remaining.size == 0:
+                    break
+                t, u = child.predicate(frame, remaining)
+                if t.any():
+                    stack.append((child, remaining[t], w_remaining[t]))
+                if u.any():
+                    # UNKNOWN: follow every child, weighted by its share of the parent's records.
+                    unknown, w_unknown = remaining[u], w_remaining[u]
+                    total = sum(c.record_count or 0.0 for c in node.children)
+                    for c in node.children:
+                        share = (c.record_count or 0.0) / total if total else 1.0 / len(node.children)
+                        stack.append((c, unknown, w_unknown * share))
+                keep = ~t & ~u
+                remaining, w_remaining = remaining[keep], w_remaining[keep]
+            del spread
+            if remaining.size and self.return_last and node.has_score:
+                acc[remaining] += w_remaining[:, None] * vectors[node.index]
+                reached[remaining] = True
+        acc[~reached] = np.nan
+        return acc
+
+    def _leaf_confidences(self) -> np.ndarray:
+        return self.probabilities if self.confidences is None else self.confidences
+
+    def predict(self, frame: Frame) -> Prediction:
+        if self.strategy in ("weightedConfidence", "aggregateNodes"):
+            return self._predict_weighted(frame)
+        result, levels = self.leaves(frame)
+        none = result < 0
+        idx = np.where(none, 0, result)
+        entity_ids = np.where(none, None, self.entity_ids[idx])
+        if not self.ctx.classification:
+            values = np.where(none, np.nan, self.scores[idx])
+            return Prediction.regression(values.astype(np.float64), entity_ids=entity_ids)
+        probs = self.probabilities[idx]
+        probs[none] = np.nan
+        undefined = ~none & np.all(np.isnan(probs), axis=1)
+        if undefined.any():
+            frame.fail(undefined, "TreeModel: the selected node's ScoreDistribution record counts sum to zero", UndefinedResult)
+        labels = self.scores[idx].copy()
+        labels[none] = None
+        no_score = ~none & np.fromiter((v is None for v in labels), dtype=bool, count=len(labels))
+        if no_score.any():
+            from quickscore.outputs.prediction import argmax_labels
+
+            labels[no_score] = argmax_labels(self.classes, probs[no_score])
+        confidences = None
+        if self.confidences is not None:
+            confidences = self.confidences[idx] * (self.penalty ** levels)[:, None]
+            confidences[none] = np.nan
+        return Prediction(frame.n, labels, self.classes, probs, confidences, entity_ids)
+
+    def _predict_weighted(self, frame: Frame) -> Prediction:
+        acc = self.weighted(frame)
+        if not self.ctx.classification:
+            raise UnsupportedMarkup(f"missingValueStrategy '{self.strategy}' of a regression TreeModel is not supported")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            totals = acc.sum(axis=1, keepdims=True)
+            probs = acc / totals if self.strategy == "aggregateNodes" else acc
+        conf = acc if self.strategy == "weightedConfidence" else None
+        return Prediction.classification(self.classes, probs, confidences=conf)
+
+
+def _where(obj) -> str:
+    loc = getattr(obj, "loc", None)
+    return f" at {loc}" if loc else ""
+
+
+def lower(model: TreeModel, ctx: Context) -> TreeCore:
+    return TreeCore(model, ctx)

@@ -1,0 +1,90 @@
+"""What a model computes for a batch, before output fields are derived from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from quickscore.schema.values import Column
+
+
+@dataclass
+class Prediction:
+    """A model's result for ``n`` rows.
+
+    * ``value``: the predicted value. float64 for regression (NaN = no prediction);
+      object array of class labels for classification (None = no prediction).
+    * ``classes``: classification labels, in output order (typed as the target field).
+    * ``probabilities``: (n, len(classes)) float64, NaN rows where there is no prediction.
+    * ``confidences``: (n, len(classes)) or None when the model has no separate confidences.
+    * ``entity_ids``: object array (e.g. the winning tree node's id) or None.
+    * ``segments``: per segment id, the rows of this prediction it scored and its result.
+    """
+
+    n: int
+    value: np.ndarray
+    classes: tuple = ()
+    probabilities: np.ndarray | None = None
+    confidences: np.ndarray | None = None
+    entity_ids: np.ndarray | None = None
+    segments: dict[str, tuple[np.ndarray, "ModelResult"]] = field(default_factory=dict)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.probabilities is not None
+
+    def missing(self) -> np.ndarray:
+        if self.value.dtype.kind == "f":
+            return np.isnan(self.value)
+        return np.fromiter((v is None for v in self.value), dtype=bool, count=self.n)
+
+    def probability(self, label: Any) -> np.ndarray:
+        if self.probabilities is None:
+            return np.full(self.n, np.nan)
+        try:
+            return self.probabilities[:, self.classes.index(label)]
+        except ValueError:
+            return np.where(self.missing(), np.nan, 0.0)
+
+    def confidence(self, label: Any) -> np.ndarray:
+        if self.confidences is None:
+            return self.probability(label)
+        try:
+            return self.confidences[:, self.classes.index(label)]
+        except ValueError:
+            return np.where(self.missing(), np.nan, 0.0)
+
+    @classmethod
+    def regression(cls, values: np.ndarray, **kw: Any) -> "Prediction":
+        return cls(len(values), values, **kw)
+
+    @classmethod
+    def classification(cls, classes: tuple, probabilities: np.ndarray, labels: np.ndarray | None = None, **kw: Any) -> "Prediction":
+        """Labels default to the most probable class (first on ties); all-NaN rows have none."""
+        n = probabilities.shape[0]
+        if labels is None:
+            labels = argmax_labels(classes, probabilities)
+        return cls(n, labels, classes, probabilities, **kw)
+
+
+def argmax_labels(classes: tuple, probabilities: np.ndarray) -> np.ndarray:
+    n = probabilities.shape[0]
+    labels = np.full(n, None, dtype=object)
+    if not classes:
+        return labels
+    known = ~np.all(np.isnan(probabilities), axis=1)
+    best = np.argmax(np.where(np.isnan(probabilities), -np.inf, probabilities), axis=1)
+    cls_arr = np.empty(len(classes), dtype=object)
+    cls_arr[:] = list(classes)
+    labels[known] = cls_arr[best[known]]
+    return labels
+
+
+@dataclass
+class ModelResult:
+    """A model's prediction and its output fields (final or not) for a frame's rows."""
+
+    prediction: Prediction
+    outputs: dict[str, Column]
