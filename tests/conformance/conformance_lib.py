@@ -502,7 +502,9 @@ def run_case(case: Case, scorer: Scorer = quickscore_scorer, corpus_dir: Path = 
             res.compared.append(exp_col if exp_col == our_col else f"{exp_col}->{our_col}")
             diff = compare_columns(expected, out[our_col].tolist(), errors, rtol, atol, exp_col, our_col)
             if diff.n_diff:
-                problems.append(diff.describe(rtol, atol))
+                row = diff.examples[0][0]
+                rec = ", ".join(f"{k}={_fmt(in_rows[row][i] if i < len(in_rows[row]) else None)}" for i, k in enumerate(in_header))
+                problems.append(diff.describe(rtol, atol) + f"\n    input of row {row}: {_one_line(rec, 400)}")
                 ex = diff.examples[0]
                 short.append(f"{our_col}: {diff.n_diff}/{diff.n_rows} differ, row {ex[0]} exp {_fmt(ex[1])} got {_fmt(ex[2])}")
         if not plan.compare:
