@@ -16,7 +16,7 @@ Floats are written with ``repr`` (shortest round-trip, i.e. full precision).
 
 Usage (needs Java 17 on PATH)::
 
-    pip install -e ".[fixtures]"          # scikit-learn<1.9.1, sklearn2pmml, xgboost, lightgbm
+    pip install -e ".[fixtures,test]"     # scikit-learn<1.9.1, sklearn2pmml, xgboost, lightgbm; jpmml_evaluator
     python tests/data/make_fixtures.py            # rebuild everything
     python tests/data/make_fixtures.py --check    # also score every fixture with JPMML-Evaluator
     python tests/data/make_fixtures.py LogisticRegressionIris   # rebuild some
@@ -562,7 +562,8 @@ def check(names: list[str]) -> int:
 README_HEAD = """# Test fixtures
 
 Regenerate with `pip install -e ".[fixtures]" && python tests/data/make_fixtures.py` (needs Java 17 on PATH);
-add `--check` to score every fixture with JPMML-Evaluator against its expected CSV.
+add `--check` (and the `test` extra, for jpmml_evaluator) to score every fixture with JPMML-Evaluator
+against its expected CSV.
 This file is written by that script.
 
 Each model `<Name>` has `<Name>.pmml` (exported by sklearn2pmml; only Header/Timestamp pinned),
