@@ -1,0 +1,254 @@
+"""Measure ONE peer on ONE workload, in its own process (so memory figures are isolated).
+
+    python bench/peer_runner.py --peer jpmml --workload W1 --cache bench/.cache \
+        --out result.json --mode full --threads 2
+
+Writes a JSON dict with: status, load_s, init_s, rss_mb/peak_mb (after / during load,
+this process plus its child processes, e.g. PyPMML's Java gateway), batch rows/s per
+thread count (median of repeats), single-row latency p50/p99 (µs, from a Python dict),
+max |ΔP(y=1)| vs the training library on 1,000 rows.
+
+Needs only numpy (+ psutil if present): the lleaves peer runs it from another venv.
+Thread env vars (OMP_NUM_THREADS, NUMBA_NUM_THREADS, ...) are set by run.py before start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import PEERS, NotApplicable  # noqa: E402
+
+MB = 1024.0 * 1024.0
+
+# time budgets per mode: (batch reps, seconds one batch rep may take before rows shrink,
+#                         latency calls, seconds the latency loop may take)
+MODES = {
+    "full": dict(reps=5, rep_budget=float("inf"), total_budget=300.0, calls=10_000, lat_budget=1e9, min_calls=10_000),
+    "quick": dict(reps=3, rep_budget=3.0, total_budget=6.0, calls=10_000, lat_budget=4.0, min_calls=200),
+}
+
+
+# --------------------------------------------------------------------------- memory
+def _status(pid="self") -> dict:
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    k, v = line.split(":", 1)
+                    out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def _children() -> list[int]:
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process().children(recursive=True)]
+    except Exception:  # noqa: BLE001
+        pids = []
+        try:
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/children") as f:
+                    pids += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+        return pids
+
+
+def mem() -> dict:
+    """RSS / high-water mark of this process and its children, bytes."""
+    s = _status()
+    rss, hwm = s.get("VmRSS", 0), s.get("VmHWM", 0)
+    crss = chwm = 0
+    for pid in _children():
+        c = _status(pid)
+        crss += c.get("VmRSS", 0)
+        chwm += c.get("VmHWM", 0)
+    return {"rss": rss + crss, "hwm": hwm + chwm, "self_rss": rss, "child_rss": crss}
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs)."""
+    ok = True
+    for pid in ["self", *map(str, _children())]:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+# --------------------------------------------------------------------------- timing
+def time_batch(peer, X, df, reps: int, rep_budget: float, total_budget: float):
+    """Median rows/s over ``reps`` runs; rows shrink if one 100k run would exceed the budget."""
+    n = len(X)
+    # warm-up (JIT, caches) on a small slice, then estimate the cost of the full batch
+    k = min(1000, n)
+    t = time.perf_counter()
+    peer.predict_batch(X[:k], None if df is None else df.iloc[:k])
+    est = (time.perf_counter() - t) / k * n
+    rows = n
+    if est > rep_budget:
+        rows = max(2000, min(n, int(n * rep_budget / est)))
+    reps_done = max(1, min(reps, int(total_budget / max(est * rows / n, 1e-9))))
+    Xs = X[:rows]
+    dfs = None if df is None else df.iloc[:rows]
+    times = []
+    for _ in range(reps_done):
+        t = time.perf_counter()
+        peer.predict_batch(Xs, dfs)
+        times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    return {
+        "rows_per_s": rows / med,
+        "rows": rows,
+        "reps": reps_done,
+        "median_s": med,
+        "min_s": min(times),
+        "max_s": max(times),
+    }
+
+
+def time_latency(peer, X, names, calls: int, budget: float, min_calls: int, ref):
+    dicts_all = X[: min(len(X), calls)]
+    # warm-up + estimate
+    warm = [dict(zip(names, map(float, r))) for r in X[:20]]
+    t = time.perf_counter()
+    for d in warm:
+        peer.predict_one(d)
+    per = (time.perf_counter() - t) / len(warm)
+    if per * calls > budget:
+        calls = max(min_calls, int(budget / per))
+    rows = [dict(zip(names, map(float, r))) for r in dicts_all[:calls]]
+    lat = np.empty(len(rows), dtype=np.int64)
+    out = np.empty(len(rows))
+    pc = time.perf_counter_ns
+    for i, d in enumerate(rows):
+        t0 = pc()
+        out[i] = peer.predict_one(d)
+        lat[i] = pc() - t0
+    nref = min(len(ref), len(out))
+    return {
+        "calls": len(rows),
+        "p50_us": float(np.percentile(lat, 50)) / 1e3,
+        "p99_us": float(np.percentile(lat, 99)) / 1e3,
+        "mean_us": float(lat.mean()) / 1e3,
+        "maxdiff_single": float(np.max(np.abs(out[:nref] - ref[:nref]))) if nref else None,
+    }
+
+
+# --------------------------------------------------------------------------- main
+def run(a, res: dict) -> None:
+    cache = Path(a.cache)
+    meta = json.loads((cache / "meta.json").read_text())
+    wmeta = dict(meta["workloads"][a.workload])
+    wmeta["feature_names"] = meta["feature_names"]
+    d = cache / wmeta["dir"]
+    cfg = MODES[a.mode]
+    cls = PEERS[a.peer]
+    res.update(mode=a.mode, threads=a.threads)
+    if cls.workloads is not None and a.workload not in cls.workloads:
+        raise NotApplicable(f"{a.peer} does not handle {a.workload}")
+    peer = cls(a.workload, wmeta)
+
+    X = np.load(cache / "data" / "X_test.npy")
+    ref = np.load(d / "ref_proba.npy")
+    names = meta["feature_names"]
+    res["mem_start_mb"] = mem()["rss"] / MB
+
+    t = time.perf_counter()
+    peer.setup()
+    res["init_s"] = time.perf_counter() - t
+    res["versions"] = peer.versions()
+
+    df = None
+    if peer.wants_df:
+        import pandas as pd
+
+        df = pd.DataFrame(X, columns=names)
+    gc.collect()
+    m0 = mem()
+    res["mem_before_load_mb"] = m0["rss"] / MB
+    res["peak_reset"] = reset_peak()
+
+    t = time.perf_counter()
+    peer.load(d)
+    res["load_s"] = time.perf_counter() - t
+    m1 = mem()
+    res["rss_mb"] = m1["rss"] / MB
+    res["peak_mb"] = max(m1["hwm"], m1["rss"]) / MB
+    res["child_rss_mb"] = m1["child_rss"] / MB
+    res["model_file"] = peer.model_file
+    mf = d / peer.model_file
+    res["model_file_mb"] = mf.stat().st_size / 1e6 if mf.exists() else None
+
+    # accuracy on the first 1,000 rows (batch path)
+    peer.set_threads(a.threads)
+    p = np.asarray(peer.predict_batch(X[: len(ref)], None if df is None else df.iloc[: len(ref)]), dtype=np.float64)
+    res["maxdiff"] = float(np.max(np.abs(p - ref)))
+
+    # batch throughput: all threads, then 1 thread
+    res["batch"] = {}
+    thread_counts = [1] if a.threads == 1 else [a.threads, 1]
+    if not peer.threaded:
+        thread_counts = [1]
+    for n in thread_counts:
+        peer.set_threads(n)
+        res["batch"][str(n)] = time_batch(peer, X, df, cfg["reps"], cfg["rep_budget"], cfg["total_budget"])
+
+    # single-row latency from a dict, 1 thread
+    peer.set_threads(1)
+    res["latency"] = time_latency(peer, X, names, cfg["calls"], cfg["lat_budget"], cfg["min_calls"], ref)
+    m2 = mem()
+    res["rss_end_mb"] = m2["rss"] / MB
+    res["notes"] = peer.notes
+    res["status"] = "ok"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer", required=True, choices=sorted(PEERS))
+    ap.add_argument("--workload", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--mode", default="full", choices=sorted(MODES))
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    a = ap.parse_args()
+    warnings.simplefilter("ignore")
+    res: dict = {"peer": a.peer, "workload": a.workload}
+    stage = lambda: "load" if "load_s" not in res else "measure"  # noqa: E731
+    try:
+        run(a, res)
+    except NotApplicable as e:
+        res.update(status="n/a", reason=str(e))
+    except BaseException as e:  # noqa: BLE001 - every failure is reported, never raised
+        # keep whatever was measured before the failure
+        res.update(
+            status="error",
+            stage=stage(),
+            reason=f"{type(e).__name__}: {e}".strip().replace("\n", " ")[:400],
+            traceback=traceback.format_exc()[-3000:],
+        )
+    Path(a.out).write_text(json.dumps(res, indent=1, default=str))
+    sys.stdout.flush()
+    os._exit(0)  # don't wait for JVM / gateway shutdown hooks
+
+
+if __name__ == "__main__":
+    main()
