@@ -262,7 +262,10 @@ def test_inspect_shows_valid_values_and_intervals():
     inputs = {f["name"]: f for f in description["inputs"]}
     assert inputs["Age"]["intervals"] == ["[17, 84]"]
     assert inputs["Age"]["data_type"] == "integer" and inputs["Age"]["op_type"] == "continuous"
-    assert "Volunteer" in inputs["Employment"]["values"]
+    assert len(inputs["Occupation"]["values"]) == 14 and "Military" in inputs["Occupation"]["values"]
+    assert description["targets"][0]["values"] == [0, 1]  # an integer field's values print as integers
     text = run("inspect", str(audit)).stdout
     assert "intervals: [17, 84]" in text
-    assert "values: " in text
+    assert "values: Absent, Divorced, Married, Unmarried, Widowed" in text
+    assert "... (14 values)" in text
+    assert "values: 0, 1" in text

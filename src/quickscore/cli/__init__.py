@@ -248,11 +248,12 @@ def describe(model: quickscore.Model) -> dict[str, Any]:
 
 
 def _field(field: Any) -> dict[str, Any]:
+    integer = field.data_type == "integer"
     return {
         "name": field.name,
         "data_type": field.data_type,
         "op_type": field.op_type,
-        "values": list(field.values),
+        "values": [int(v) if integer and isinstance(v, float) and v.is_integer() else v for v in field.values],
         "intervals": [_interval(i) for i in field.intervals],
     }
 
@@ -298,7 +299,7 @@ def _format(description: dict[str, Any]) -> str:
     lines = [f"{labels[k] + ':':<{width}} {info[k]}" for k in order]
     for title, key in (("Inputs", "inputs"), ("Targets", "targets"), ("Outputs", "outputs")):
         fields = description[key]
-        lines.append(f"\n{title} ({len(fields)}):")
+        lines.append(f"\n{title} ({len(fields)}):" if fields else f"\n{title}: none")
         name_width = max((len(f["name"]) for f in fields), default=0)
         for f in fields:
             line = f"  {f['name']:<{name_width}}  {f['data_type']:<8} {f['op_type']}"
