@@ -199,7 +199,6 @@ class TreeCore:
                 reached[rows] = True
                 continue
             remaining, w_remaining = rows, weights
-            spread = np.zeros(len(rows), dtype=bool)
             for child in node.children:
                 if remaining.size == 0:
                     break
@@ -207,15 +206,17 @@ class TreeCore:
                 if t.any():
                     stack.append((child, remaining[t], w_remaining[t]))
                 if u.any():
-                    # UNKNOWN: follow every child, weighted by its share of the parent's records.
+                    # UNKNOWN: follow every child. weightedConfidence weights each by its share of
+                    # the parent's records; aggregateNodes adds up the leaves' record counts as they are.
                     unknown, w_unknown = remaining[u], w_remaining[u]
                     total = sum(c.record_count or 0.0 for c in node.children)
                     for c in node.children:
-                        share = (c.record_count or 0.0) / total if total else 1.0 / len(node.children)
+                        share = 1.0
+                        if self.strategy == "weightedConfidence":
+                            share = (c.record_count or 0.0) / total if total else 1.0 / len(node.children)
                         stack.append((c, unknown, w_unknown * share))
                 keep = ~t & ~u
                 remaining, w_remaining = remaining[keep], w_remaining[keep]
-            del spread
             if remaining.size and self.return_last and node.has_score:
                 acc[remaining] += w_remaining[:, None] * vectors[node.index]
                 reached[remaining] = True
