@@ -57,7 +57,9 @@ def _where(model: Model) -> str:
 class CompiledModel:
     """A model lowered for evaluation; ``run`` scores a frame's rows."""
 
-    def __init__(self, model: Model, parent: Scope, nested: bool):
+    def __init__(self, model: Model, parent: Scope, outer: "Context | None" = None):
+        """Lower ``model``; ``outer`` is the context of the enclosing MiningModel for a segment's model."""
+        nested = outer is not None
         if model.function_name not in ("classification", "regression"):
             raise UnsupportedMarkup(f"Unsupported functionName '{model.function_name}' of {type(model).__name__}{_where(model)}")
         if not model.is_scorable:
@@ -78,13 +80,17 @@ class CompiledModel:
                 self.steps.append(FieldStep.build(decl, mf))
         if len(target_names) > 1:
             raise UnsupportedMarkup(f"{type(model).__name__} with several target fields {target_names}{_where(model)}")
-        self.target_name = target_names[0] if target_names else None
-        target = parent.find(self.target_name) if self.target_name else None
         classification = model.function_name == "classification"
+        if not target_names and outer is not None and outer.classification == classification:
+            # A segment's model without a target of its own predicts its ensemble's target.
+            self.target_name, target = outer.target_name, outer.target
+        else:
+            self.target_name = target_names[0] if target_names else None
+            target = parent.find(self.target_name) if self.target_name else None
         if target is not None and not classification and target.data_type is not DataType.DOUBLE:
             # Fix-up (as JPMML-Evaluator): a regression target declared integer/float still
             # predicts a double (e.g. KNIME writes integer targets for real-valued predictions).
-            target = FieldDecl(target.name, DataType.DOUBLE if target.data_type is not DataType.FLOAT or model.math_context != "float" else DataType.FLOAT, OpType.CONTINUOUS)
+            target = FieldDecl(target.name, DataType.FLOAT if target.data_type is DataType.FLOAT else DataType.DOUBLE, OpType.CONTINUOUS)
         self.local = compile_derived_fields(model.local_transformations, scope)
         self.ctx = Context(model, scope, target, self.target_name, classification)
         self.core: Core = LOWERERS[type(model)](model, self.ctx)
@@ -99,8 +105,17 @@ class CompiledModel:
         for name, compute in self.local:
             frame.define(name, compute)
         pred = self.core.predict(frame)
+        chained = pred.chained
         pred = self.targets.apply_classification(pred) if self.ctx.classification else self.targets.apply_regression(pred)
-        return ModelResult(pred, self.outputs.compute(pred, frame, self.targets))
+        return ModelResult(pred, {**chained, **self.outputs.compute(pred, frame, self.targets)})
+
+    def final_outputs(self) -> list[FieldDecl]:
+        """The output fields this model returns: its own final ones, then - for a modelChain,
+        as JPMML-Evaluator does - those of its segments (e.g. the probabilities of the last one)."""
+        own = [decl for f, decl, _ in self.outputs.fields if f.is_final_result]
+        names = {d.name for d in own}
+        chained = [d for s in getattr(self.core, "chain", ()) for d in s.model.final_outputs() if d.name not in names]
+        return own + list({d.name: d for d in chained}.values())
 
 
 def _changes_values(mf) -> bool:

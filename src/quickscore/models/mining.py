@@ -40,7 +40,7 @@ class Segment:
         self.id = ir.id if ir.id is not None else None
         self.weight = ir.weight
         self.predicate = compile_predicate(ir.predicate, scope)
-        self.model = CompiledModel(ir.model, scope, nested=True)
+        self.model = CompiledModel(ir.model, scope, outer=ctx)
 
 
 class MiningCore:
@@ -72,6 +72,7 @@ class MiningCore:
                 scope.declare(decl)
         if not self.segments:
             raise InvalidMarkup(f"Segmentation without segments{where}")
+        self.chain = self.segments if method == "modelChain" else []
         if ctx.classification:
             found: list = []
             for s in self.segments:
@@ -100,6 +101,7 @@ class MiningCore:
             for name, col in result.outputs.items():
                 frame.columns[name] = _scatter(col, rows, n)
         segments = {s.id: (rows, r) for s, rows, r in results}
+        chained = {name: frame.columns[name] for _, _, r in results if self.chain for name in r.outputs}
         if self.method in ("selectFirst", "modelChain"):
             pred = self._select(results, n)
         elif self.method == "selectAll":
@@ -111,6 +113,7 @@ class MiningCore:
         else:
             pred = self._values(results, n)
         pred.segments = segments
+        pred.chained = chained
         return pred
 
     def _empty(self, n: int) -> Prediction:

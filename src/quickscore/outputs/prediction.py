@@ -21,6 +21,7 @@ class Prediction:
     * ``confidences``: (n, len(classes)) or None when the model has no separate confidences.
     * ``entity_ids``: object array (e.g. the winning tree node's id) or None.
     * ``segments``: per segment id, the rows of this prediction it scored and its result.
+    * ``chained``: the output fields of a modelChain's segments, over all rows.
     """
 
     n: int
@@ -30,6 +31,7 @@ class Prediction:
     confidences: np.ndarray | None = None
     entity_ids: np.ndarray | None = None
     segments: dict[str, tuple[np.ndarray, "ModelResult"]] = field(default_factory=dict)
+    chained: dict[str, Column] = field(default_factory=dict)  # a modelChain's segment outputs
 
     @property
     def is_classification(self) -> bool:

@@ -68,11 +68,11 @@ class Model:
                 raise InvalidMarkup(f"MiningField '{mf.name}' is not a field of the DataDictionary" + (f" at {mf.loc}" if mf.loc else ""))
             steps.append(FieldStep.build(decl, mf))
         self._plan = InputPlan(steps)
-        self._compiled = CompiledModel(model, scope, nested=False)
+        self._compiled = CompiledModel(model, scope)
         self._document_info = _describe(document)
         ctx = self._compiled.ctx
         self._target_name = ctx.target_name or "_target"
-        outputs = [(f.name, decl) for (f, decl, _) in self._compiled.outputs.fields if f.is_final_result]
+        outputs = [(decl.name, decl) for decl in self._compiled.final_outputs()]
         self._default_outputs = model.output is None
         target_type = self._compiled.outputs.target_type
         self._target_decl = ctx.target or FieldDecl(self._target_name, target_type, _target_op(ctx.classification))

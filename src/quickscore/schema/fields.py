@@ -76,6 +76,12 @@ class FieldDecl:
     def parse(self, text: str, what: str, loc: Loc | None = None):
         return parse_typed(text, self.data_type, what, loc)
 
+    def parse_operand(self, text: str, what: str, loc: Loc | None = None):
+        """A value this field is compared with. Integer fields compare as numbers, so a
+        threshold like '70.5' on an integer field is read as a double (as JPMML-Evaluator does)."""
+        data_type = DataType.DOUBLE if self.data_type is DataType.INTEGER else self.data_type
+        return parse_typed(text, data_type, what, loc)
+
     def validity(self, col: Column) -> np.ndarray:
         """Boolean mask of present values that are invalid per the data dictionary."""
         values = col.values

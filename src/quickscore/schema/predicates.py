@@ -58,7 +58,7 @@ def _simple(p: SimplePredicate, scope: Scope) -> CompiledPredicate:
         raise InvalidMarkup(f"Invalid operator '{p.operator}' of SimplePredicate{_where(p)}")
     if p.value is None:
         raise InvalidMarkup(f"SimplePredicate on field '{p.field}' with operator '{p.operator}' has no value{_where(p)}")
-    value = decl.parse(p.value, f"attribute value of SimplePredicate on field '{p.field}'", p.loc)
+    value = decl.parse_operand(p.value, f"attribute value of SimplePredicate on field '{p.field}'", p.loc)
     if decl.op_type is OpType.ORDINAL and decl.valid and p.operator not in ("equal", "notEqual") and not decl.data_type.is_numeric:
         # Ordinal values compare by their position in the DataField's Value order.
         order = {v: i for i, v in enumerate(decl.valid)}
@@ -89,7 +89,7 @@ def _simple(p: SimplePredicate, scope: Scope) -> CompiledPredicate:
 
 def _set(p: SimpleSetPredicate, scope: Scope) -> CompiledPredicate:
     decl = scope.lookup(p.field, p.loc)
-    members = frozenset(decl.parse(v, f"Array element of SimpleSetPredicate on field '{p.field}'", p.loc) for v in p.values)
+    members = frozenset(decl.parse_operand(v, f"Array element of SimpleSetPredicate on field '{p.field}'", p.loc) for v in p.values)
     negate = p.boolean_operator == "isNotIn"
     if p.boolean_operator not in ("isIn", "isNotIn"):
         raise InvalidMarkup(f"Invalid booleanOperator '{p.boolean_operator}' of SimpleSetPredicate{_where(p)}")
