@@ -83,6 +83,10 @@ def _infer_constant_type(text: str) -> DataType:
 
 
 def _constant(expr: Constant, scope: Scope) -> Compiled:
+    if expr.value in scope.parameters and expr.data_type is None and not expr.missing:
+        # Producer quirk (SAS Enterprise Miner): `<Constant>FMTWIDTH</Constant>` inside a
+        # DefineFunction whose ParameterField is FMTWIDTH means a reference to that parameter.
+        return _field_ref(FieldRef(field=expr.value, loc=expr.loc), scope)
     if expr.missing or expr.value is None:
         dt = expr.data_type or DataType.STRING
         values = np.array([np.nan]) if dt.is_numeric else np.array([None], dtype=object)
@@ -282,7 +286,11 @@ def _user_function(expr: Apply, args: list[Compiled], scope: Scope) -> Compiled:
             raise UnsupportedMarkup(f"Function '{expr.function}' calls itself recursively{_where(definition.loc)}")
         scope.compiling.add(expr.function)
         try:
-            fn_scope = Scope({p.name: _param_decl(p, a) for p, a in zip(definition.parameters, args)}, functions=scope.functions)
+            fn_scope = Scope(
+                {p.name: _param_decl(p, a) for p, a in zip(definition.parameters, args)},
+                functions=scope.functions,
+                parameters=frozenset(p.name for p in definition.parameters),
+            )
             fn_scope.compiled_functions = scope.compiled_functions
             fn_scope.compiling = scope.compiling
             body = compile_expression(definition.expression, fn_scope)

@@ -15,8 +15,10 @@ class Scope:
         fields: dict[str, FieldDecl] | None = None,
         parent: "Scope | None" = None,
         functions: dict[str, DefineFunction] | None = None,
+        parameters: frozenset[str] = frozenset(),
     ):
         self.fields = dict(fields or {})
+        self.parameters = parameters  # the ParameterFields of the DefineFunction being compiled
         self.parent = parent
         self._functions = functions
         self.compiled_functions: dict[str, object] = {} if parent is None else parent.compiled_functions
