@@ -26,6 +26,8 @@ from quickscore.ir.expressions import (
     Predicate,
     SimplePredicate,
     SimpleSetPredicate,
+    TextIndex,
+    TextIndexNormalization,
     TransformationDictionary,
     TruePredicate,
 )

@@ -100,7 +100,43 @@ class Apply:
     loc: Loc | None = _field(default=None, compare=False)
 
 
-Expression = Union[Constant, FieldRef, NormContinuous, NormDiscrete, Discretize, MapValues, Apply]
+@dataclass(frozen=True, kw_only=True)
+class TextIndexNormalization:
+    """A TextIndexNormalization: a replacement table applied to the text before tokenizing.
+
+    The tokenizing attributes are None where the element inherits its TextIndex's.
+    """
+
+    table: InlineTable
+    in_field: str = "string"
+    out_field: str = "stem"
+    regex_field: str = "regex"
+    recursive: bool = False
+    is_case_sensitive: bool | None = None
+    max_levenshtein_distance: int | None = None
+    word_separator_character_re: str | None = None
+    word_re: str | None = None  # the JPMML extension attribute x-wordRE
+    tokenize: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextIndex:
+    """A TextIndex: how often the term occurs in the text of ``text_field``."""
+
+    text_field: str
+    term: "Expression"
+    normalizations: tuple[TextIndexNormalization, ...] = ()
+    local_term_weights: str = "termFrequency"  # termFrequency binary logarithmic augmentedNormalizedTermFrequency
+    is_case_sensitive: bool = False
+    max_levenshtein_distance: int = 0
+    count_hits: str = "allHits"  # allHits bestHits
+    word_separator_character_re: str = r"\s+"
+    word_re: str | None = None  # the JPMML extension attribute x-wordRE: words are its matches
+    tokenize: bool = True
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+Expression = Union[Constant, FieldRef, NormContinuous, NormDiscrete, Discretize, MapValues, Apply, TextIndex]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from quickscore.ir import (
     NormContinuous,
     NormDiscrete,
     ParameterField,
+    TextIndex,
 )
 from quickscore.ir.types import DataType, OpType
 from quickscore.runtime.frame import Frame
@@ -316,6 +317,15 @@ def _param_decl(p: ParameterField, arg: Compiled) -> FieldDecl:
     return FieldDecl(p.name, p.data_type or arg.data_type, p.op_type or arg.op_type)
 
 
+def _text_index(expr: TextIndex, scope: Scope) -> Compiled:
+    from quickscore.schema.text import TextIndexEvaluator
+
+    scope.lookup(expr.text_field, expr.loc)
+    evaluator = TextIndexEvaluator(expr, compile_expression(expr.term, scope))
+    dt = DataType.DOUBLE if expr.local_term_weights == "logarithmic" else DataType.INTEGER
+    return Compiled(evaluator, dt, OpType.CONTINUOUS)
+
+
 _COMPILERS = {
     Constant: _constant,
     FieldRef: _field_ref,
@@ -324,6 +334,7 @@ _COMPILERS = {
     Discretize: _discretize,
     MapValues: _map_values,
     Apply: _apply,
+    TextIndex: _text_index,
 }
 
 

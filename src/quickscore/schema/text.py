@@ -1,0 +1,202 @@
+"""TextIndex: term frequencies in free text, as the PMML "TextIndex" section defines them.
+
+Per record: the text is normalized (each TextIndexNormalization's table rows replace their
+``inField`` - a literal string, or a regular expression where the ``regexField`` cell is
+"true" - by their ``outField``; "If the recursive flag is set to true, then the normalization
+table is reapplied until none of its rows causes a change to the input text"), then split into
+tokens (by ``wordSeparatorCharacterRE``, or - the JPMML extension ``x-wordRE`` - as the matches
+of a word pattern). The term is tokenized the same way, without normalization. The count is the
+number of positions where the term's tokens match the text's (case-insensitively unless
+``isCaseSensitive``, within ``maxLevenshteinDistance`` edits over the whole term; ``bestHits``
+counts only the matches of the smallest distance). ``localTermWeights`` turns the count into
+the result: termFrequency (the count), binary (0 or 1), logarithmic (log10(1 + count)).
+
+Patterns are PMML's Perl/Java-style regular expressions; the constructs Python reads alike are
+used as they are, replacement strings use Java's ``$n`` group syntax.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable
+
+import numpy as np
+
+from quickscore.errors import InvalidMarkup, UnsupportedMarkup
+from quickscore.ir import TextIndex, TextIndexNormalization
+from quickscore.ir.types import DataType, OpType
+from quickscore.runtime.frame import Frame
+from quickscore.schema.values import Column, convert_column
+
+_WEIGHTS = ("termFrequency", "binary", "logarithmic")
+_CACHE_LIMIT = 100_000  # distinct texts whose tokens are kept between batches
+
+
+def _where(expr: TextIndex) -> str:
+    return f" at {expr.loc}" if expr.loc else ""
+
+
+def compile_regex(pattern: str, case_sensitive: bool, what: str) -> re.Pattern:
+    flags = 0 if case_sensitive else re.IGNORECASE
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise UnsupportedMarkup(f"Regular expression '{pattern}' of {what} is not supported: {e}") from None
+
+
+def java_replacement(text: str) -> Callable[[re.Match], str]:
+    """A re.sub replacement that reads Java's syntax: ``$n`` / ``${name}`` groups, ``\\x`` literal x."""
+    parts: list[str | int] = []
+    i, literal = 0, []
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            literal.append(text[i + 1])
+            i += 2
+            continue
+        if ch == "$" and i + 1 < len(text):
+            m = re.match(r"\$(\d+)|\$\{(\w+)\}", text[i:])
+            if m:
+                parts.append("".join(literal))
+                literal = []
+                parts.append(int(m.group(1)) if m.group(1) else m.group(2))  # type: ignore[arg-type]
+                i += m.end()
+                continue
+        literal.append(ch)
+        i += 1
+    parts.append("".join(literal))
+    if len(parts) == 1:
+        constant = parts[0]
+        return lambda m: constant  # type: ignore[return-value]
+    return lambda m: "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+
+
+class _Tokenizer:
+    def __init__(self, word_re: str | None, separator_re: str, case_sensitive: bool, what: str):
+        self.words = compile_regex(word_re, True, what) if word_re is not None else None
+        self.separator = None if word_re is not None else compile_regex(separator_re, True, what)
+
+    def __call__(self, text: str) -> tuple[str, ...]:
+        if self.words is not None:
+            return tuple(self.words.findall(text))
+        return tuple(t for t in self.separator.split(text) if t)  # type: ignore[union-attr]
+
+
+class _Normalization:
+    def __init__(self, n: TextIndexNormalization, index: TextIndex):
+        case_sensitive = index.is_case_sensitive if n.is_case_sensitive is None else n.is_case_sensitive
+        self.recursive = n.recursive
+        self.rows: list[tuple[re.Pattern, Callable[[re.Match], str]]] = []
+        for row in n.table.dict_rows():
+            if n.in_field not in row or n.out_field not in row:
+                raise InvalidMarkup(f"TextIndexNormalization row without a '{n.in_field}' or '{n.out_field}' cell{_where(index)}")
+            is_regex = row.get(n.regex_field, "").strip().lower() == "true"
+            pattern = row[n.in_field] if is_regex else re.escape(row[n.in_field])
+            self.rows.append((compile_regex(pattern, case_sensitive, "TextIndexNormalization"), java_replacement(row[n.out_field])))
+
+    def __call__(self, text: str) -> str:
+        while True:
+            out = text
+            for pattern, replacement in self.rows:
+                out = pattern.sub(replacement, out)
+            if not self.recursive or out == text:
+                return out
+            text = out
+
+
+def _levenshtein(a: str, b: str, limit: int) -> int:
+    """Edit distance of a and b, or -1 when it exceeds ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return -1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return -1
+        previous = current
+    return previous[-1] if previous[-1] <= limit else -1
+
+
+class TextIndexEvaluator:
+    def __init__(self, expr: TextIndex, term):
+        if expr.local_term_weights not in _WEIGHTS:
+            raise UnsupportedMarkup(f"localTermWeights '{expr.local_term_weights}' of TextIndex is not supported{_where(expr)}")
+        if not expr.tokenize:
+            raise UnsupportedMarkup(f"TextIndex with tokenize='false' is not supported{_where(expr)}")
+        if expr.count_hits not in ("allHits", "bestHits"):
+            raise InvalidMarkup(f"Invalid countHits '{expr.count_hits}' of TextIndex{_where(expr)}")
+        self.expr = expr
+        self.term = term
+        self.normalizations = [_Normalization(n, expr) for n in expr.normalizations]
+        self.tokenize = _Tokenizer(expr.word_re, expr.word_separator_character_re, expr.is_case_sensitive, "TextIndex")
+        self.case_sensitive = expr.is_case_sensitive
+        self.max_distance = expr.max_levenshtein_distance
+        self.best_hits = expr.count_hits == "bestHits"
+        self.max_frequency = 1 if expr.local_term_weights == "binary" else math.inf
+        self._text_tokens: dict[str, tuple[str, ...]] = {}
+        self._term_tokens: dict[str, tuple[str, ...]] = {}
+
+    def text_tokens(self, text: str) -> tuple[str, ...]:
+        tokens = self._text_tokens.get(text)
+        if tokens is None:
+            if len(self._text_tokens) >= _CACHE_LIMIT:
+                self._text_tokens.clear()
+            normalized = text
+            for n in self.normalizations:
+                normalized = n(normalized)
+            tokens = self.tokenize(normalized)
+            self._text_tokens[text] = tokens
+        return tokens
+
+    def term_tokens(self, term: str) -> tuple[str, ...]:
+        tokens = self._term_tokens.get(term)
+        if tokens is None:
+            tokens = self._term_tokens[term] = self.tokenize(term)
+        return tokens
+
+    def _distance(self, a: str, b: str, limit: int) -> int:
+        if limit == 0:
+            same = a == b if self.case_sensitive else a.lower() == b.lower()
+            return 0 if same else -1
+        if not self.case_sensitive:
+            a, b = a.lower(), b.lower()
+        return _levenshtein(a, b, limit)
+
+    def frequency(self, text: tuple[str, ...], term: tuple[str, ...]) -> int:
+        if not text or not term:
+            return 0
+        count, best = 0, math.inf
+        for i in range(len(text) - len(term) + 1):
+            distance = 0
+            for j, token in enumerate(term):
+                d = self._distance(text[i + j], token, self.max_distance - distance)
+                if d < 0:
+                    break
+                distance += d
+            else:
+                if self.best_hits:
+                    if distance < best:
+                        count, best = 1, distance
+                    elif distance == best:
+                        count += 1
+                else:
+                    count += 1
+                if count >= self.max_frequency and (not self.best_hits or best == 0):
+                    return int(min(count, self.max_frequency))
+        return int(min(count, self.max_frequency))
+
+    def __call__(self, frame: Frame) -> Column:
+        text_col = convert_column(frame.get(self.expr.text_field), DataType.STRING).values
+        term_col = convert_column(self.term(frame), DataType.STRING).values
+        out = np.full(frame.n, np.nan)
+        for i, (text, term) in enumerate(zip(text_col, term_col)):
+            if text is None or term is None:
+                continue
+            out[i] = self.frequency(self.text_tokens(text), self.term_tokens(term))
+        if self.expr.local_term_weights == "logarithmic":
+            out = np.log10(1.0 + out)
+            return Column(out, DataType.DOUBLE, OpType.CONTINUOUS)
+        return Column(out, DataType.INTEGER, OpType.CONTINUOUS)
