@@ -102,6 +102,11 @@ class CompiledModel:
         """Score the rows of ``frame`` (a frame created for this model by its caller)."""
         for step in self.steps:
             frame.columns[step.decl.name] = step.prepare(frame.get(step.decl.name), frame)
+        if self.steps:
+            # This model's MiningSchema changed some values: the TransformationDictionary's
+            # fields are computed afresh from them at this level (as JPMML-Evaluator does).
+            for name, compute in self.ctx.scope.global_derived:
+                frame.define(name, compute)
         for name, compute in self.local:
             frame.define(name, compute)
         pred = self.core.predict(frame)

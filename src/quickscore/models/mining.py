@@ -105,7 +105,7 @@ class MiningCore:
         if self.method in ("selectFirst", "modelChain"):
             pred = self._select(results, n)
         elif self.method == "selectAll":
-            pred = self._empty(n)
+            pred = self._select_all(results, n)
         elif self.ctx.classification and self.method in _VOTES:
             pred = self._votes(results, n)
         elif self.ctx.classification:
@@ -121,6 +121,18 @@ class MiningCore:
             return Prediction.classification(self.classes, np.full((n, len(self.classes)), np.nan))
         return Prediction.regression(np.full(n, np.nan))
 
+    def _select_all(self, results, n: int) -> Prediction:
+        """selectAll: the predicted value is the list of the predictions of every segment that ran."""
+        values = np.empty(n, dtype=object)
+        for i in range(n):
+            values[i] = []
+        for _, rows, result in results:
+            for r, v in zip(rows.tolist(), result.prediction.value.tolist()):
+                values[r].append(v)
+        out = self._empty(n)
+        out.value = values
+        return out
+
     def _select(self, results, n: int) -> Prediction:
         """selectFirst / modelChain: per row, the (first / last) segment that scored it."""
         out = self._empty(n)
@@ -128,6 +140,13 @@ class MiningCore:
         confidences = None
         for segment, rows, result in results:
             p = result.prediction
+            if p.is_classification != self.ctx.classification:
+                # A chain step of the other kind (e.g. a classifier choosing the regression
+                # that follows) only gives the result where no later segment runs: none.
+                out.value[rows] = None if out.value.dtype == object else np.nan
+                if out.probabilities is not None:
+                    out.probabilities[rows] = np.nan
+                continue
             if self.ctx.classification:
                 out.value[rows] = p.value
                 if p.probabilities is not None:
@@ -218,12 +237,15 @@ class MiningCore:
         votes = np.zeros((n, k))
         missing_votes = np.zeros(n)
         weighted = self.method == "weightedMajorityVote"
-        for (segment, rows, result), ok in zip(results, usable):
+        first_vote = np.full((n, k), np.inf)
+        for order, ((segment, rows, result), ok) in enumerate(zip(results, usable)):
             w = segment.weight if weighted else 1.0
             labels = result.prediction.value
             for r, label, good in zip(rows.tolist(), labels.tolist(), ok.tolist()):
                 if good:
-                    votes[r, self.classes.index(label)] += w
+                    j = self.classes.index(label)
+                    votes[r, j] += w
+                    first_vote[r, j] = min(first_vote[r, j], order)
                 elif self.treatment == "continue":
                     missing_votes[r] += w
         total = votes.sum(axis=1)
@@ -233,7 +255,13 @@ class MiningCore:
         with np.errstate(invalid="ignore", divide="ignore"):
             probs = votes / total[:, None]
         probs[missing] = np.nan
-        return Prediction.classification(self.classes, probs)
+        # Ties go to the class that got its first vote first (segment order), as in JPMML-Evaluator.
+        best = votes == votes.max(axis=1, keepdims=True)
+        winner = np.argmin(np.where(best, first_vote, np.inf), axis=1)
+        labels = np.empty(n, dtype=object)
+        labels[:] = [self.classes[j] for j in winner]
+        labels[missing] = None
+        return Prediction.classification(self.classes, probs, labels)
 
     def _probabilities(self, results, n: int) -> Prediction:
         missing, usable = self._missing_policy(results, n)

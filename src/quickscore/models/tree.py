@@ -117,7 +117,7 @@ class TreeCore:
         lowered.children = [self._lower(c, ctx, out, counter) for c in node.children]
         if node.default_child is not None:
             lowered.default_child = next((c for c, ir in zip(lowered.children, node.children) if ir.id == node.default_child), None)
-            if lowered.default_child is None and self.strategy == "defaultChild":
+            if lowered.default_child is None:
                 raise InvalidMarkup(f"defaultChild '{node.default_child}' is not a child of Node '{node.id}'{_where(node)}")
         return lowered
 
@@ -170,8 +170,13 @@ class TreeCore:
                     if self.strategy == "lastPrediction":
                         result[unknown] = node.index
                     elif self.strategy == "defaultChild":
-                        levels[unknown] += 1
-                        stack.append((node.default_child, unknown))  # its predicate is not evaluated
+                        if node.default_child is None:
+                            # "The defaultChild missing value strategy requires the presence of the
+                            # defaultChild attribute in every non-leaf Node": only these rows fail.
+                            frame.fail_rows(unknown, f"TreeModel: Node '{node.entity_id}' has no defaultChild for a missing value", UndefinedResult)
+                        else:
+                            levels[unknown] += 1
+                            stack.append((node.default_child, unknown))  # its predicate is not evaluated
                     # nullPrediction: the rows keep result -1
                     remaining_mask = ~t & ~u
                 else:

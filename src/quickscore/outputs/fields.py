@@ -36,7 +36,7 @@ def _where(f: OutputField) -> str:
 def label_column(pred: Prediction, data_type: DataType) -> Column:
     """The predicted value as a column typed like the target."""
     values = pred.value
-    if data_type.is_numeric and values.dtype == object:
+    if data_type.is_numeric and values.dtype == object and not any(isinstance(v, list) for v in values):
         values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     op = OpType.CATEGORICAL if pred.is_classification else OpType.CONTINUOUS
     return Column(values, data_type, op)
@@ -96,6 +96,11 @@ class OutputPlan:
                 return Column(ids, DataType.STRING, OpType.CATEGORICAL)
 
             return entity, DataType.STRING, OpType.CATEGORICAL
+        if feature == "x-report":
+            # JPMML-Evaluator's extension: a MathML account of how another output was computed.
+            # Its evaluator fills it only when built with reporting; quickscore, like its
+            # default evaluator, returns the field as missing.
+            return (lambda pred, frame, targets: Column(np.full(pred.n, None, dtype=object), DataType.STRING, OpType.CATEGORICAL)), DataType.STRING, OpType.CATEGORICAL
         if feature in ("transformedValue", "decision"):
             if f.expression is None:
                 raise UnsupportedMarkup(f"OutputField '{f.name}' ({feature}) without an expression{_where(f)}")

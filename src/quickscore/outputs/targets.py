@@ -33,6 +33,8 @@ class TargetPlan:
     def apply_regression(self, pred: Prediction) -> Prediction:
         t = self.target
         values = pred.value
+        if values.dtype == object:
+            return pred  # selectAll: a list of segment predictions per row, not one value
         if self.default_value is not None:
             # TargetValue/@defaultValue: "the default value used in regression models if no prediction is made"
             values = np.where(np.isnan(values), self.default_value, values)

@@ -103,3 +103,8 @@ class Frame:
     def fail_at(self, i: int, message: str, kind: type[EvaluationError] = EvaluationError) -> None:
         """Record an error for row ``i`` of this frame."""
         self.sink.fail(self.row_ids[i : i + 1], message, kind)
+
+    def fail_rows(self, rows: np.ndarray, message: str, kind: type[EvaluationError] = EvaluationError) -> None:
+        """Record an error for the rows of this frame at indices ``rows``."""
+        if len(rows):
+            self.sink.fail(self.row_ids[rows], message, kind)

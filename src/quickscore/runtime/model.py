@@ -59,6 +59,7 @@ class Model:
         model = document.model
         scope = Scope({f.name: FieldDecl.from_data_field(f) for f in document.data_fields}, functions={f.name: f for f in document.define_functions})
         self._global = compile_derived_fields(document.transformations.derived_fields, scope)
+        scope.global_derived.extend(self._global)
         steps = []
         for mf in model.mining_schema:
             if mf.is_target:

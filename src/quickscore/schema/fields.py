@@ -80,6 +80,8 @@ class FieldDecl:
         """A value this field is compared with. Integer fields compare as numbers, so a
         threshold like '70.5' on an integer field is read as a double (as JPMML-Evaluator does)."""
         data_type = DataType.DOUBLE if self.data_type is DataType.INTEGER else self.data_type
+        if data_type is DataType.BOOLEAN and not _parses(text, data_type):
+            data_type = DataType.DOUBLE  # e.g. Rattle's `flag <= 0.5`: false = 0, true = 1
         return parse_typed(text, data_type, what, loc)
 
     def validity(self, col: Column) -> np.ndarray:

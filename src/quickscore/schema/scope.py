@@ -23,6 +23,8 @@ class Scope:
         self._functions = functions
         self.compiled_functions: dict[str, object] = {} if parent is None else parent.compiled_functions
         self.compiling: set[str] = set() if parent is None else parent.compiling
+        # The TransformationDictionary's derived fields (compiled), shared by every level.
+        self.global_derived: list = [] if parent is None else parent.global_derived
 
     @property
     def functions(self) -> dict[str, DefineFunction]:

@@ -58,13 +58,14 @@ def empty_column(n: int, data_type: DataType, op_type: OpType) -> Column:
 
 
 def is_missing_scalar(v: Any) -> bool:
-    """None, NaN, pandas NA/NaT and the empty string count as missing input."""
+    """None, NaN and pandas NA/NaT are missing input. (The empty string is a value for a string
+    field, as in JPMML-Evaluator; :func:`parse_column` reads it as missing for other types.)"""
     if v is None:
         return True
     if isinstance(v, float):
         return math.isnan(v)
     if isinstance(v, str):
-        return v == ""
+        return False
     try:
         import pandas as pd
 
@@ -245,8 +246,9 @@ def parse_column(raw: Any, n: int, data_type: DataType, op_type: OpType) -> tupl
     out = np.full(n, np.nan) if data_type.is_numeric else np.full(n, None, dtype=object)
     missing = np.zeros(n, dtype=bool)
     bad = np.zeros(n, dtype=bool)
+    blank_is_missing = data_type is not DataType.STRING
     for i, v in enumerate(arr.tolist() if arr.dtype != object else arr):
-        if is_missing_scalar(v):
+        if is_missing_scalar(v) or (blank_is_missing and isinstance(v, str) and not v.strip()):
             missing[i] = True
             continue
         try:
