@@ -118,4 +118,5 @@ class OutputField:
     algorithm: str = "exclusiveRecommendation"
     expression: "Expression | None" = None
     decisions: tuple[Decision, ...] = ()
+    values: tuple[str, ...] = ()  # PMML 4.4 Value children (valid values of a categorical output)
     loc: Loc | None = _field(default=None, compare=False)
