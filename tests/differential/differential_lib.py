@@ -297,6 +297,12 @@ JPMML_ONLY_FAILURES = {
     # weightedConfidence); it only fails the records that reach them.
     "UnsupportedAttributeException": "unsupported in JPMML",
     "UnsupportedElementException": "unsupported in JPMML",
+    # A missing value that reaches a segment, an output field or a classification that no
+    # segment voted for: JPMML raises; quickscore follows the spec's "missing in, missing out"
+    # and returns the record with missing outputs (a null prediction), not an error.
+    "MissingFieldValueException": "missing value propagates (null prediction in quickscore)",
+    "MissingFieldException: Field": "output of a null prediction (missing in quickscore)",
+    "Empty classification": "no segment voted (null prediction in quickscore)",
 }
 
 

@@ -101,7 +101,7 @@ class MiningCore:
             for name, col in result.outputs.items():
                 frame.columns[name] = _scatter(col, rows, n)
         segments = {s.id: (rows, r) for s, rows, r in results}
-        chained = {name: frame.columns[name] for _, _, r in results if self.chain for name in r.outputs}
+        chained = self._chained(results, n) if self.chain else {}
         if self.method in ("selectFirst", "modelChain"):
             pred = self._select(results, n)
         elif self.method == "selectAll":
@@ -115,6 +115,21 @@ class MiningCore:
         pred.segments = segments
         pred.chained = chained
         return pred
+
+    def _chained(self, results, n: int) -> dict[str, Column]:
+        """The output fields a modelChain exports: per row, those of the last segment that ran
+        for it (as JPMML-Evaluator reports them); earlier segments' fields are missing there."""
+        last = np.full(n, -1)
+        for order, (_, rows, _) in enumerate(results):
+            last[rows] = order
+        out: dict[str, Column] = {}
+        for order, (_, rows, result) in enumerate(results):
+            keep = last[rows] == order
+            for name, col in result.outputs.items():
+                full = out.get(name) or empty_column(n, col.data_type, col.op_type)
+                full.values[rows[keep]] = col.values[keep]
+                out[name] = full
+        return out
 
     def _empty(self, n: int) -> Prediction:
         if self.ctx.classification:

@@ -4,7 +4,7 @@ Per record: the text is normalized (each TextIndexNormalization's table rows rep
 ``inField`` - a literal string, or a regular expression where the ``regexField`` cell is
 "true" - by their ``outField``; "If the recursive flag is set to true, then the normalization
 table is reapplied until none of its rows causes a change to the input text"), then split into
-tokens (by ``wordSeparatorCharacterRE``, or - the JPMML extension ``x-wordRE`` - as the matches
+tokens (split by ``wordSeparatorCharacterRE``, trimmed of punctuation, or - the JPMML extension ``x-wordRE`` - as the matches
 of a word pattern). The term is tokenized the same way, without normalization. The count is the
 number of positions where the term's tokens match the text's (case-insensitively unless
 ``isCaseSensitive``, within ``maxLevenshteinDistance`` edits over the whole term; ``bestHits``
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -80,7 +81,23 @@ class _Tokenizer:
     def __call__(self, text: str) -> tuple[str, ...]:
         if self.words is not None:
             return tuple(self.words.findall(text))
-        return tuple(t for t in self.separator.split(text) if t)  # type: ignore[union-attr]
+        # Split on the separators; each token loses its leading and trailing punctuation
+        # (as JPMML-Evaluator's TextSplitter does), and empty tokens are dropped.
+        tokens = (_trim_punctuation(t) for t in self.separator.split(text))  # type: ignore[union-attr]
+        return tuple(t for t in tokens if t)
+
+
+def _is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
+def _trim_punctuation(token: str) -> str:
+    start, end = 0, len(token)
+    while start < end and _is_punctuation(token[start]):
+        start += 1
+    while end > start and _is_punctuation(token[end - 1]):
+        end -= 1
+    return token[start:end]
 
 
 class _Normalization:
