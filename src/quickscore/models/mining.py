@@ -185,7 +185,8 @@ class MiningCore:
                             confidences[rows, self.classes.index(c)] = p.confidences[:, j]
             else:
                 out.value[rows] = p.value if p.value.dtype.kind == "f" else _as_float(p.value)
-            entity[rows] = p.entity_ids if p.entity_ids is not None else segment.id
+            # "Result feature entityId returns the id of the winning segment"
+            entity[rows] = segment.id
         out.confidences = confidences
         out.entity_ids = entity
         return out

@@ -96,6 +96,8 @@ class OutputPlan:
                 return Column(ids, DataType.STRING, OpType.CATEGORICAL)
 
             return entity, DataType.STRING, OpType.CATEGORICAL
+        if feature == "residual":
+            return self._residual(f), DataType.DOUBLE, OpType.CONTINUOUS
         if feature == "x-report":
             # JPMML-Evaluator's extension: a MathML account of how another output was computed.
             # Its evaluator fills it only when built with reporting; quickscore, like its
@@ -111,6 +113,32 @@ class OutputPlan:
 
             return transformed, compiled.data_type, compiled.op_type
         raise UnsupportedMarkup(f"Unsupported feature '{feature}' of OutputField '{f.name}'{_where(f)}")
+
+    def _residual(self, f: OutputField) -> Compute:
+        """residual: the target's actual value (an input, after its MiningField treatments) minus
+        the prediction; for classification (1 if the predicted category is the actual one, else 0)
+        minus the predicted category's probability. Missing when the actual value is missing."""
+        ctx = self.ctx
+        if ctx.target_name is None:
+            raise UnsupportedMarkup(f"OutputField '{f.name}' asks for the residual of a model without a target field{_where(f)}")
+        name = ctx.target_name
+
+        def residual(pred: Prediction, frame: Frame, targets) -> Column:
+            actual = frame.get(name).values if frame.has(name) else np.full(pred.n, None, dtype=object)
+            if not ctx.classification:
+                expected = actual if actual.dtype.kind == "f" else np.array([np.nan if v is None else float(v) for v in actual])
+                return Column(expected - pred.value.astype(np.float64), DataType.DOUBLE, OpType.CONTINUOUS)
+            out = np.full(pred.n, np.nan)
+            for i, (label, truth) in enumerate(zip(pred.value, actual)):
+                if label is None or truth is None or (isinstance(truth, float) and truth != truth):
+                    continue
+                out[i] = (1.0 if truth == label else 0.0) - pred.probability(label)[i]
+            return Column(out, DataType.DOUBLE, OpType.CONTINUOUS)
+
+        return residual
+
+    def uses_residual(self) -> bool:
+        return any(f.feature == "residual" for f, _, _ in self.fields)
 
     def _display(self, pred: Prediction, frame: Frame, targets: "TargetPlan") -> Column:
         display = targets.display

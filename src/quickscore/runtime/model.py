@@ -62,7 +62,7 @@ class Model:
         scope.global_derived.extend(self._global)
         steps = []
         for mf in model.mining_schema:
-            if mf.is_target:
+            if mf.is_target and not _wants_actual(model):
                 continue
             decl = scope.find(mf.name)
             if decl is None:
@@ -141,6 +141,11 @@ class Model:
                 values[failed] = np.nan if values.dtype.kind == "f" else None
                 out[name] = values
         return out, failed
+
+
+def _wants_actual(model) -> bool:
+    """Does an OutputField of the top-level model need the target's actual value (residual)?"""
+    return any(f.feature == "residual" for f in model.output or ())
 
 
 def _target_op(classification: bool):
