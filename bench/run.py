@@ -47,6 +47,10 @@ PEER_ORDER = [
     "pypmml",
     "sklearn-pmml-model",
 ]
+# Left out of --quick unless named in --peers: loading the 90 MB PMML alone takes 30-40 s.
+QUICK_SKIP = {("sklearn-pmml-model", "W1"): "skipped in --quick (loading the 90 MB PMML takes 30–40 s)"}
+QUICK_BUDGET_S = 285.0
+
 PEER_LABEL = {
     "native": "training lib",
     "quickscore": "quickscore (PMML)",
@@ -225,13 +229,14 @@ def _fmt_rate(v):
 
 
 def _fmt_us(v):
+    """Microseconds, as 'NN µs' / 'N.N ms'."""
     if v is None:
         return "—"
     if v >= 1e4:
-        return f"{v / 1e3:.0f}ms"
+        return f"{v / 1e3:.0f} ms"
     if v >= 1e3:
-        return f"{v / 1e3:.1f}ms"
-    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+        return f"{v / 1e3:.1f} ms"
+    return f"{v:.1f} µs" if v < 100 else f"{v:.0f} µs"
 
 
 def _fmt_diff(v):
@@ -246,7 +251,9 @@ def _ratio(a, b):
     if not a or not b:
         return "—"
     r = a / b
-    return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
+    if r >= 10:
+        return f"{r:.0f}×"
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.2g}×"
 
 
 def rate(r, n):
@@ -270,7 +277,7 @@ def table(results: list[dict], threads: int) -> str:
         qs = by.get((w, "quickscore"))
         qs = qs if qs and qs.get("status") == "ok" else None
         hdr = [
-            "peer", "load s", "RSS MB", "peak MB", "rows/s 1T", f"rows/s {nt}T", "p50 µs", "p99 µs",
+            "peer", "load s", "RSS MB", "peak MB", "rows/s 1T", f"rows/s {nt}T", "p50", "p99",
             "max|Δp|", "qs× 1T", f"qs× {nt}T", "qs× p50", "notes",
         ]  # fmt: skip
         lines.append("| " + " | ".join(hdr) + " |")
@@ -279,6 +286,8 @@ def table(results: list[dict], threads: int) -> str:
             label = PEER_LABEL.get(r["peer"], r["peer"])
             if r.get("status") != "ok" and "load_s" not in r:
                 word = "not available" if r["peer"].startswith("quickscore") else "failed"
+                if str(r.get("reason", "")).startswith("skipped"):
+                    word = "not run"
                 cells = [label] + ["—"] * (len(hdr) - 2) + [f"{word}: {r.get('reason', '?')}"]
                 lines.append("| " + " | ".join(cells) + " |")
                 continue
@@ -322,7 +331,7 @@ LEGEND = """\
 load s: seconds to load the model file into a ready-to-score object (runtime start-up such as the JVM excluded).
 RSS MB / peak MB: resident memory of the peer's process (+ children, e.g. PyPMML's JVM) after load / its high-water mark during load.
 rows/s: batch throughput on the 100,000 test rows (median of repeats), 1 thread and all threads.
-p50/p99 µs: single-row latency from a Python dict, 1 thread. max|Δp|: max abs difference of P(y=1) vs the training library on 1,000 rows.
+p50/p99: single-row latency from a Python dict, 1 thread. max|Δp|: max abs difference of P(y=1) vs the training library on 1,000 rows.
 qs×: quickscore's advantage: quickscore rows/s ÷ peer rows/s, and peer p50 ÷ quickscore p50 (>1 = quickscore faster)."""
 
 
@@ -389,6 +398,10 @@ def main(argv=None) -> int:
             pw = PEERS[p].workloads
             if pw is not None and w not in pw:
                 continue
+            if a.quick and not a.peers and (p, w) in QUICK_SKIP:
+                unavailable[(p, w)] = QUICK_SKIP[(p, w)]
+            elif a.quick and time.perf_counter() - t0 > QUICK_BUDGET_S:
+                unavailable[(p, w)] = f"skipped: --quick time budget ({QUICK_BUDGET_S:.0f}s) used up"
             if (p, w) in unavailable:
                 results.append({"peer": p, "workload": w, "status": "error", "reason": unavailable[(p, w)]})
                 log(f"{w} {p}: not run: {unavailable[(p, w)]}")
@@ -400,7 +413,7 @@ def main(argv=None) -> int:
                 lat = r.get("latency", {})
                 log(
                     f"{w} {p}: load {r['load_s']:.2f}s  1T {_fmt_rate(rate(r, 1))} rows/s  "
-                    f"{a.threads}T {_fmt_rate(rate(r, a.threads))}  p50 {_fmt_us(lat.get('p50_us'))}µs  "
+                    f"{a.threads}T {_fmt_rate(rate(r, a.threads))}  p50 {_fmt_us(lat.get('p50_us'))}  "
                     f"max|Δp| {_fmt_diff(r.get('maxdiff'))}  ({r['wall_s']}s)"
                 )
             else:
