@@ -37,6 +37,7 @@ class Context:
     target: FieldDecl | None
     target_name: str | None
     classification: bool
+    extra_targets: tuple = ()  # FieldDecls of the other targets of a multi-target segmentation
 
     def parse_label(self, text: str, what: str, loc=None):
         """A class label from the file, typed as the target field (string when there is none)."""
@@ -60,7 +61,8 @@ class CompiledModel:
     def __init__(self, model: Model, parent: Scope, outer: "Context | None" = None):
         """Lower ``model``; ``outer`` is the context of the enclosing MiningModel for a segment's model."""
         nested = outer is not None
-        if model.function_name not in ("classification", "regression"):
+        mixed = model.function_name == "mixed" and isinstance(model, MiningModel)
+        if model.function_name not in ("classification", "regression") and not mixed:
             raise UnsupportedMarkup(f"Unsupported functionName '{model.function_name}' of {type(model).__name__}{_where(model)}")
         if not model.is_scorable:
             raise UnsupportedMarkup(f"{type(model).__name__} is marked isScorable='false'{_where(model)}")
@@ -78,9 +80,18 @@ class CompiledModel:
                 raise InvalidMarkup(f"MiningField '{mf.name}' is not a field of the DataDictionary{_where(model)}")
             if nested and _changes_values(mf):
                 self.steps.append(FieldStep.build(decl, mf))
-        if len(target_names) > 1:
-            raise UnsupportedMarkup(f"{type(model).__name__} with several target fields {target_names}{_where(model)}")
         classification = model.function_name == "classification"
+        extra_targets: list[str] = []
+        if len(target_names) > 1:
+            if not isinstance(model, MiningModel):
+                raise UnsupportedMarkup(f"{type(model).__name__} with several target fields {target_names}{_where(model)}")
+            # A segmentation predicting several targets (each segment its own): the primary target
+            # is the last one whose optype fits functionName; the others are results of their own.
+            fits = [n for n in target_names if mixed or (parent.lookup(n, model.loc).op_type is not OpType.CONTINUOUS) == classification]
+            primary = (fits or target_names)[-1]
+            extra_targets = [n for n in target_names if n != primary]
+            target_names = [primary]
+        self.extra_targets = [parent.lookup(n, model.loc) for n in extra_targets]
         if not target_names and outer is not None and outer.classification == classification:
             # A segment's model without a target of its own predicts its ensemble's target.
             self.target_name, target = outer.target_name, outer.target
@@ -92,7 +103,7 @@ class CompiledModel:
             # predicts a double (e.g. KNIME writes integer targets for real-valued predictions).
             target = FieldDecl(target.name, DataType.FLOAT if target.data_type is DataType.FLOAT else DataType.DOUBLE, OpType.CONTINUOUS)
         self.local = compile_derived_fields(model.local_transformations, scope)
-        self.ctx = Context(model, scope, target, self.target_name, classification)
+        self.ctx = Context(model, scope, target, self.target_name, classification, tuple(self.extra_targets))
         self.core: Core = LOWERERS[type(model)](model, self.ctx)
         target_ir = next((t for t in model.targets if t.field in (None, self.target_name)), None)
         self.targets = TargetPlan(target_ir, target)

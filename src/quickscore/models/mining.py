@@ -32,7 +32,10 @@ from quickscore.schema.values import Column, empty_column
 _VALUES = {"average", "weightedAverage", "median", "weightedMedian", "sum", "weightedSum", "max"}
 _VOTES = {"majorityVote", "weightedMajorityVote"}
 _PROBABILITIES = {"average", "weightedAverage", "median", "max"}
-_SELECT = {"selectFirst", "selectAll", "modelChain"}
+_SELECT = {"selectFirst", "selectAll", "modelChain", "x-multiModelChain"}
+# x-multiModelChain (JPMML-Evaluator's extension, with functionName="mixed"): a chain whose
+# segments each predict their own target; every target is reported where its segment ran.
+_CHAINS = ("modelChain", "x-multiModelChain")
 
 
 class Segment:
@@ -44,10 +47,11 @@ class Segment:
 
 
 class MiningCore:
-    def __init__(self, model: MiningModel, ctx: Context):
+    def __init__(self, model: MiningModel, ctx: Context, extra_targets=()):
         seg = model.segmentation
         method = seg.multiple_model_method
         self.ctx = ctx
+        self.extra_targets = list(extra_targets)
         self.method = method
         self.treatment = seg.missing_prediction_treatment
         self.threshold = seg.missing_threshold
@@ -72,7 +76,8 @@ class MiningCore:
                 scope.declare(decl)
         if not self.segments:
             raise InvalidMarkup(f"Segmentation without segments{where}")
-        self.chain = self.segments if method == "modelChain" else []
+        # modelChain and selectFirst pass the output fields of the segment that decides a row on.
+        self.chain = self.segments if method in (*_CHAINS, "selectFirst") else []
         if ctx.classification:
             found: list = []
             for s in self.segments:
@@ -102,7 +107,7 @@ class MiningCore:
                 frame.columns[name] = _scatter(col, rows, n)
         segments = {s.id: (rows, r) for s, rows, r in results}
         chained = self._chained(results, n) if self.chain else {}
-        if self.method in ("selectFirst", "modelChain"):
+        if self.method in ("selectFirst", *_CHAINS):
             pred = self._select(results, n)
         elif self.method == "selectAll":
             pred = self._select_all(results, n)
@@ -114,6 +119,12 @@ class MiningCore:
             pred = self._values(results, n)
         pred.segments = segments
         pred.chained = chained
+        if self.extra_targets:
+            # Each target where a segment predicting it decides the row (for a modelChain: ran
+            # last, as JPMML-Evaluator reports it; for x-multiModelChain: ran at all).
+            last_only = self.method != "x-multiModelChain"
+            names = [self.ctx.target_name, *(t.name for t in self.extra_targets)]
+            pred.targets = {name: _target_prediction(results, name, n, last_only) for name in names if name}
         return pred
 
     def _chained(self, results, n: int) -> dict[str, Column]:
@@ -124,7 +135,8 @@ class MiningCore:
             last[rows] = order
         out: dict[str, Column] = {}
         for order, (_, rows, result) in enumerate(results):
-            keep = last[rows] == order
+            # x-multiModelChain reports every segment's fields where it ran.
+            keep = (last[rows] == order) if self.method != "x-multiModelChain" else np.ones(len(rows), dtype=bool)
             for name, col in result.outputs.items():
                 full = out.get(name) or empty_column(n, col.data_type, col.op_type)
                 full.values[rows[keep]] = col.values[keep]
@@ -317,6 +329,42 @@ class MiningCore:
         return Prediction.classification(self.classes, out)
 
 
+def _deciding(results, n: int, target: str | None, last_only: bool = True):
+    """The part of each result that decides its rows for ``target``: where a segment predicting
+    it ran last (``last_only``), or the last such segment that ran."""
+    last = np.full(n, -1)
+    for order, (s, rows, _) in enumerate(results):
+        if not last_only and s.model.target_name != target:
+            continue
+        last[rows] = order
+    out = []
+    for order, (s, rows, r) in enumerate(results):
+        keep = last[rows] == order
+        if s.model.target_name == target and keep.any():
+            out.append((s, rows[keep], ModelResult(r.prediction.take(keep), {})))
+    return out
+
+
+def _target_prediction(results, name: str, n: int, last_only: bool) -> Prediction:
+    """One target of a multi-target segmentation, from the segments that decide it (see _deciding)."""
+    found = [(rows, r.prediction) for _, rows, r in _deciding(results, n, name, last_only)]
+    if not any(p.is_classification for _, p in found):
+        values = np.full(n, np.nan)
+        for rows, p in found:
+            values[rows] = _as_float(p.value)
+        return Prediction.regression(values)
+    classes = tuple(dict.fromkeys(c for _, p in found for c in p.classes))
+    probs = np.full((n, len(classes)), np.nan)
+    labels = np.full(n, None, dtype=object)
+    for rows, p in found:
+        labels[rows] = p.value
+        sub = np.where(p.missing()[:, None], np.nan, 0.0) * np.ones((1, len(classes)))
+        for j, c in enumerate(p.classes):
+            sub[:, classes.index(c)] = p.probabilities[:, j]
+        probs[rows] = sub
+    return Prediction.classification(classes, probs, labels)
+
+
 def _scatter(col: Column, rows: np.ndarray, n: int) -> Column:
     if len(rows) == n:
         return col
@@ -349,4 +397,4 @@ def _median(pairs: list[tuple[float, float]], weighted: bool) -> float:
 def lower(model: MiningModel, ctx: Context) -> MiningCore:
     if any(getattr(s.model, "function_name", None) is None for s in model.segmentation.segments):
         raise UnsupportedMarkup("Segment without a model")
-    return MiningCore(model, ctx)
+    return MiningCore(model, ctx, ctx.extra_targets)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from quickscore.errors import UnsupportedMarkup
+from quickscore.errors import InvalidMarkup, UnsupportedMarkup
 from quickscore.ir import Model, OutputField
 from quickscore.ir.types import DataType, OpType
 from quickscore.outputs.prediction import Prediction
@@ -148,6 +148,10 @@ class OutputPlan:
     def _segment(self, f: OutputField, scope: Scope, target_type: DataType) -> tuple[Compute, DataType, OpType]:
         """An output of one segment's model (OutputField/@segmentId)."""
         sid = f.segment_id
+        if f.feature not in ("predictedValue", "probability", "confidence", "entityId", "transformedValue", "decision"):
+            raise UnsupportedMarkup(f"Unsupported feature '{f.feature}' of segment OutputField '{f.name}'{_where(f)}")
+        if f.feature in ("transformedValue", "decision", "probability", "confidence") and f.value is None:
+            raise InvalidMarkup(f"Segment OutputField '{f.name}' ({f.feature}) needs a value attribute{_where(f)}")
         feature_field = OutputField(name=f.name, feature=f.feature, value=f.value, data_type=f.data_type, op_type=f.op_type)
 
         def segment(pred: Prediction, frame: Frame, targets) -> Column:
@@ -155,7 +159,7 @@ class OutputPlan:
             if found is None:
                 return Column(np.full(pred.n, None, dtype=object), f.data_type or DataType.STRING, OpType.CATEGORICAL)
             rows, result = found
-            col = _feature_of(result.prediction, feature_field)
+            col = _feature_of(result, feature_field)
             full = np.full(pred.n, np.nan) if col.numeric else np.full(pred.n, None, dtype=object)
             full[rows] = col.values
             return Column(full, col.data_type, col.op_type)
@@ -173,7 +177,14 @@ class OutputPlan:
         return out
 
 
-def _feature_of(pred: Prediction, f: OutputField) -> Column:
+def _feature_of(result, f: OutputField) -> Column:
+    pred = result.prediction
+    if f.feature in ("transformedValue", "decision"):
+        # With segmentId, value names an output field of that segment's model.
+        col = result.outputs.get(f.value)
+        if col is None:
+            return Column(np.full(pred.n, None, dtype=object), DataType.STRING, OpType.CATEGORICAL)
+        return col
     if f.feature == "predictedValue":
         if pred.value.dtype.kind == "f":
             return Column(pred.value, DataType.DOUBLE, OpType.CONTINUOUS)

@@ -22,6 +22,7 @@ class Prediction:
     * ``entity_ids``: object array (e.g. the winning tree node's id) or None.
     * ``segments``: per segment id, the rows of this prediction it scored and its result.
     * ``chained``: the output fields of a modelChain's segments, over all rows.
+    * ``targets``: for a segmentation with several targets, the prediction of each other target.
     """
 
     n: int
@@ -32,6 +33,7 @@ class Prediction:
     entity_ids: np.ndarray | None = None
     segments: dict[str, tuple[np.ndarray, "ModelResult"]] = field(default_factory=dict)
     chained: dict[str, Column] = field(default_factory=dict)  # a modelChain's segment outputs
+    targets: dict[str, "Prediction"] = field(default_factory=dict)  # the other targets of a multi-target segmentation
 
     @property
     def is_classification(self) -> bool:
@@ -57,6 +59,11 @@ class Prediction:
             return self.confidences[:, self.classes.index(label)]
         except ValueError:
             return np.where(self.missing(), np.nan, 0.0)
+
+    def take(self, mask: np.ndarray) -> "Prediction":
+        """The prediction for the rows selected by a boolean mask (value and distributions only)."""
+        pick = (lambda a: None if a is None else a[mask])
+        return Prediction(int(mask.sum()), self.value[mask], self.classes, pick(self.probabilities), pick(self.confidences), pick(self.entity_ids))
 
     @classmethod
     def regression(cls, values: np.ndarray, **kw: Any) -> "Prediction":

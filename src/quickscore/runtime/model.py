@@ -21,7 +21,7 @@ from quickscore.schema.expressions import compile_derived_fields
 from quickscore.schema.fields import FieldDecl
 from quickscore.schema.plan import FieldStep, InputPlan
 from quickscore.schema.scope import Scope
-from quickscore.schema.values import Column
+from quickscore.schema.values import Column, empty_column
 
 Source = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
 
@@ -78,13 +78,15 @@ class Model:
         target_type = self._compiled.outputs.target_type
         self._target_decl = ctx.target or FieldDecl(self._target_name, target_type, _target_op(ctx.classification))
         self._output_fields = outputs
-        names = [self._target_name] + [n for n, _ in outputs if n != self._target_name]
+        self._extra_targets = list(self._compiled.extra_targets)
+        names = [self._target_name] + [t.name for t in self._extra_targets]
+        names += [n for n, _ in outputs if n not in names]
         if self._default_outputs and ctx.classification:
             names += [f"probability({_text(c)})" for c in self._compiled.core.classes]  # type: ignore[attr-defined]
         self.output_names: list[str] = names
         self.schema = Schema(
             inputs=[_info(s.decl, s.mining.usage_type, s.decl.intervals) for s in steps],
-            targets=[_info(self._target_decl, "target")],
+            targets=[_info(self._target_decl, "target")] + [_info(t, "target") for t in self._extra_targets],
             outputs=[_info(decl, "output") for _, decl in outputs],
         )
         self.info: dict[str, Any] = {**self._document_info, "function_name": model.function_name}
@@ -129,9 +131,14 @@ class Model:
         pred = result.prediction
         failed = frame.sink.failed()
         out: dict[str, np.ndarray] = {}
-        out[self._target_name] = _present(label_column(pred, self._target_decl.data_type if pred.is_classification else DataType.DOUBLE))
-        for name, _ in self._output_fields:
-            out[name] = _present(result.outputs[name])
+        for name, decl in [(self._target_name, self._target_decl), *((t.name, t) for t in self._extra_targets)]:
+            p = pred.targets.get(name, pred)  # a multi-target segmentation reports each target apart
+            out[name] = _present(label_column(p, decl.data_type if p.is_classification else DataType.DOUBLE))
+        for name, decl in self._output_fields:
+            col = result.outputs.get(name)
+            if col is None:  # a chained segment's field, when no row of the batch reached that segment
+                col = empty_column(pred.n, decl.data_type, decl.op_type)
+            out[name] = _present(col)
         if self._default_outputs and pred.is_classification:
             for j, c in enumerate(pred.classes):
                 out[f"probability({_text(c)})"] = pred.probabilities[:, j]

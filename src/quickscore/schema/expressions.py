@@ -88,6 +88,8 @@ def _constant(expr: Constant, scope: Scope) -> Compiled:
         # Producer quirk (SAS Enterprise Miner): `<Constant>FMTWIDTH</Constant>` inside a
         # DefineFunction whose ParameterField is FMTWIDTH means a reference to that parameter.
         return _field_ref(FieldRef(field=expr.value, loc=expr.loc), scope)
+    if expr.value is None and not expr.missing and (expr.data_type or DataType.STRING) is DataType.STRING:
+        expr = Constant(value="", data_type=DataType.STRING, loc=expr.loc)  # <Constant dataType="string"/> is ""
     if expr.missing or expr.value is None:
         dt = expr.data_type or DataType.STRING
         values = np.array([np.nan]) if dt.is_numeric else np.array([None], dtype=object)

@@ -221,10 +221,12 @@ def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType
     def impl(args: list[Column], n: int):
         s = _strings(args[0])
         rest = [a.values for a in args[1:]]
-        if result.is_numeric:
-            out = np.fromiter((fn(v, *[r[i] for r in rest]) for i, v in enumerate(s)), dtype=np.float64, count=n)
-        else:
-            out = np.array([fn(v, *[r[i] for r in rest]) for i, v in enumerate(s)], dtype=object)
+        absent = np.nan if result.is_numeric else None
+        missing = missing_mask(s)
+        for a in args[1:]:
+            missing |= missing_mask(a.values)
+        values = [absent if missing[i] else fn(v, *[r[i] for r in rest]) for i, v in enumerate(s)]
+        out = np.array(values, dtype=np.float64 if result.is_numeric else object)
         return out, result
 
     return Builtin(impl, n_args, n_args, op_type=OpType.CONTINUOUS if result.is_numeric else OpType.CATEGORICAL)
@@ -233,6 +235,42 @@ def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType
 def _substring(s: str, pos: float, length: float) -> str:
     start = int(pos) - 1
     return s[start : start + int(length)]
+
+
+def _regex_cache():
+    from quickscore.schema.text import compile_regex, java_replacement
+
+    patterns: dict[str, object] = {}
+    replacements: dict[str, object] = {}
+
+    def pattern(p: str):
+        if p not in patterns:
+            patterns[p] = compile_regex(p, True, "function argument")
+        return patterns[p]
+
+    def replacement(r: str):
+        if r not in replacements:
+            replacements[r] = java_replacement(r)
+        return replacements[r]
+
+    return pattern, replacement
+
+
+def _replace(args: list[Column], n: int):
+    """replace(input, pattern, replacement): every match of the (Perl/Java-style) pattern replaced;
+    ``$1`` in the replacement is a group."""
+    pattern, replacement = _regex_cache()
+    s, p, r = (_strings(a) for a in args)
+    out = np.array([None if None in (x, pp, rr) else pattern(pp).sub(replacement(rr), x) for x, pp, rr in zip(s, p, r)], dtype=object)
+    return out, DataType.STRING
+
+
+def _matches(args: list[Column], n: int):
+    """matches(input, pattern): true when the pattern matches a part of the input (Java's find())."""
+    pattern, _ = _regex_cache()
+    s, p = (_strings(a) for a in args)
+    out = np.array([np.nan if None in (x, pp) else float(pattern(pp).search(x) is not None) for x, pp in zip(s, p)])
+    return out, DataType.BOOLEAN
 
 
 def _concat(args: list[Column], n: int):
@@ -297,6 +335,8 @@ BUILTINS: dict[str, Builtin] = {
     "stringLength": _str_map(lambda s: float(len(s)), 1, DataType.INTEGER),
     "substring": _str_map(_substring, 3),
     "concat": Builtin(_concat, 1, None, missing_aware=True, op_type=OpType.CATEGORICAL),
+    "replace": Builtin(_replace, 3, 3, op_type=OpType.CATEGORICAL),
+    "matches": Builtin(_matches, 2, 2, op_type=OpType.CATEGORICAL),
 }
 
 # Aliases written by real producers.
