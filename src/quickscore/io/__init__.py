@@ -14,7 +14,7 @@ from typing import IO, Callable, Iterator, NamedTuple, Union
 from quickscore.errors import InvalidMarkup
 from quickscore.ir import Document
 
-__all__ = ["read_document", "Format", "FORMATS", "Source"]
+__all__ = ["read_document", "register_format", "Format", "FORMATS", "Source"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -55,6 +55,15 @@ def _read_pmml(chunks: Iterator[bytes], source_name: str | None) -> Document:
 
 #: Format table, tried in order. PMML is XML; native formats are registered by io/native.
 FORMATS: list[Format] = [Format("pmml", sniff_xml, _read_pmml)]
+
+
+def register_format(fmt: Format) -> None:
+    """Add (or replace, by name) a row of the format table."""
+    for i, f in enumerate(FORMATS):
+        if f.name == fmt.name:
+            FORMATS[i] = fmt
+            return
+    FORMATS.append(fmt)
 
 
 def _open(source: Source) -> tuple[Iterator[bytes], str | None, Callable[[], None]]:

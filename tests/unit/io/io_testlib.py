@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from quickscore.io import read_document
@@ -92,7 +90,3 @@ def line_of(data: bytes, needle: str) -> int:
     """1-based line of the first occurrence of ``needle``."""
     text = data.decode()
     return text[: text.index(needle)].count("\n") + 1
-
-
-def one_line(xml: str) -> str:
-    return re.sub(r">\s+<", "><", xml.strip())

@@ -497,3 +497,19 @@ def test_mining_model_without_segmentation_is_invalid():
 def test_mining_model_output_targets_and_field_ref_in_output():
     data = mining(segment()).replace(b"<Segmentation", b'<Output><OutputField name="o" feature="transformedValue"><FieldRef field="y"/></OutputField></Output><Segmentation')
     assert model(data).output[0].expression == FieldRef(field="y")
+
+
+def test_fast_constructor_falls_back_for_classes_it_cannot_build():
+    import dataclasses
+
+    from quickscore.io.pmml._reader import fast_constructor
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class NeedsFactory:
+        a: int
+        b: list = dataclasses.field(default_factory=list)
+
+    make = fast_constructor(NeedsFactory, ("a",))
+    assert not make.fast and make(1) == NeedsFactory(a=1)
+    fast = fast_constructor(Node, ("predicate", "children", "distribution", "loc"))
+    assert fast.fast and fast(TruePredicate(), (), (), None) == Node(predicate=TruePredicate())

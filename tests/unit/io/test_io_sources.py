@@ -118,3 +118,21 @@ def test_chunk_boundaries_do_not_matter(monkeypatch):
     monkeypatch.setattr(qio, "CHUNK_SIZE", 5)
     data = tree('<Node score="1"><SimpleSetPredicate field="c" booleanOperator="isIn"><Array type="string">"a b" c</Array></SimpleSetPredicate></Node>')
     assert read_document(data).model.root.predicate.values == ("a b", "c")
+
+
+def test_registered_format_is_sniffed_and_forced(monkeypatch):
+    import quickscore.io as qio
+    from quickscore.io import Format, register_format
+
+    monkeypatch.setattr(qio, "FORMATS", list(qio.FORMATS))
+    seen = []
+
+    def read_fake(chunks, name):
+        seen.append(b"".join(chunks))
+        return "fake-document"
+
+    register_format(Format("fake", lambda head: head.startswith(b"FAKE"), read_fake))
+    assert read_document(b"FAKE model") == "fake-document" and seen == [b"FAKE model"]
+    assert read_document(b"FAKE again", format="fake") == "fake-document"
+    register_format(Format("fake", lambda head: False, read_fake))  # replaced by name
+    assert [f.name for f in qio.FORMATS] == ["pmml", "fake"]
