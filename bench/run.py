@@ -26,15 +26,15 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-CACHE = BENCH / ".cache"
 RESULTS = BENCH / "results"
-LLEAVES_VENV = CACHE / "venv-lleaves"
 # lleaves 1.3.0 breaks with llvmlite 0.50 (which numba 0.68 needs): own venv (PITFALLS.md)
 LLEAVES_REQS = ["lleaves==1.3.0", "llvmlite==0.43.0", "numpy", "psutil"]
 
 sys.path.insert(0, str(BENCH))
 from peers import PEERS  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from workloads import CACHE, WORKLOADS  # noqa: E402
+
+LLEAVES_VENV = CACHE / "venv-lleaves"
 
 PEER_ORDER = [
     "quickscore",
@@ -366,6 +366,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     t0 = time.perf_counter()
+    machine_start = machine_info()
     mode = "quick" if a.quick else "full"
     peers = a.peers.split(",") if a.peers else list(PEER_ORDER)
     workloads = a.workloads.split(",") if a.workloads else list(WORKLOADS)
@@ -437,7 +438,7 @@ def main(argv=None) -> int:
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
         "threads": a.threads,
-        "machine": machine_info(),
+        "machine": {**machine_start, "loadavg_end": os.getloadavg()},
         "versions": versions,
         "timings_s": {"build": round(t_build, 1), "prepare": round(t_prep, 1), "total": round(total, 1)},
         "build": _manifest().get("artifacts", {}),
@@ -450,6 +451,8 @@ def main(argv=None) -> int:
     text = (
         f"# quickscore benchmark ({mode}, {doc['date']}, {machine_info()['cpu']}, {a.threads} threads)\n"
         f"{md}\n\n{LEGEND}\n\nVersions: {vers}\n"
+        f"Load average at start / end: {machine_start['loadavg_start'][0]:.1f} / {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores (other jobs on a shared machine inflate and scatter the timings).\n"
         f"Total {total:.0f}s (build {t_build:.0f}s, compile/prepare {t_prep:.0f}s).\n"
     )
     path.with_suffix(".md").write_text(text)

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
-CACHE = BENCH_DIR / ".cache"
+# QS_BENCH_CACHE: build into another directory (e.g. to time a cold build)
+CACHE = Path(os.environ.get("QS_BENCH_CACHE") or BENCH_DIR / ".cache").resolve()
 DATA = CACHE / "data"
 
 # Bump when a workload definition changes: everything is rebuilt.
