@@ -10,7 +10,7 @@ from typing import IO, Any, Iterable, Mapping, Union
 import numpy as np
 import pandas as pd
 
-from quickscore.errors import EvaluationError, InvalidMarkup
+from quickscore.errors import EvaluationError, InvalidMarkup, QuickscoreError
 from quickscore.ir import Document, Interval, MiningModel, TreeModel
 from quickscore.ir.types import DataType
 from quickscore.models.base import CompiledModel
@@ -104,22 +104,57 @@ class Model:
         if errors not in ("column", "raise"):
             raise ValueError("errors must be 'column' or 'raise'")
         if isinstance(data, Mapping) and all(_is_scalar(v) for v in data.values()):
-            frame, result = self._score({k: np.array([v], dtype=object) for k, v in data.items()}, 1)
-            outputs, failed = self._collect(frame, result)
-            if failed[0]:
-                kind = frame.sink.kinds.get(0, EvaluationError)
-                raise kind(frame.sink.messages[0])
+            outputs, messages, kinds = self._score_batch({k: np.array([v], dtype=object) for k, v in data.items()}, 1)
+            if messages[0] is not None:
+                raise kinds.get(0, EvaluationError)(messages[0])
             return {name: _scalar(col[0]) for name, col in outputs.items()}
         columns, n = _columns(data)
-        frame, result = self._score(columns, n)
-        outputs, failed = self._collect(frame, result)
+        try:
+            outputs, messages, kinds = self._score_batch(columns, n)
+        except QuickscoreError:
+            raise
+        except Exception:  # a defect: keep the batch, and find the records it affects one by one
+            outputs, messages, kinds = self._score_each(columns, n)
+        failed = np.fromiter((m is not None for m in messages), dtype=bool, count=n)
         if errors == "raise" and failed.any():
             i = int(np.flatnonzero(failed)[0])
-            raise frame.sink.kinds.get(i, EvaluationError)(f"Record {i}: {frame.sink.messages[i]}")
+            raise kinds.get(i, EvaluationError)(f"Record {i}: {messages[i]}")
         result = pd.DataFrame(outputs, index=getattr(data, "index", None) if isinstance(data, pd.DataFrame) else None)
         if errors == "column":
-            result[ERROR_COLUMN] = frame.sink.messages
+            result[ERROR_COLUMN] = messages
         return result
+
+    def _score_batch(self, columns: Mapping[str, Any], n: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
+        """Outputs, per-record error messages (None = scored) and error classes of a batch."""
+        try:
+            frame, result = self._score(columns, n)
+            outputs, _ = self._collect(frame, result)
+        except QuickscoreError:
+            raise
+        except Exception as exc:
+            if n > 1:
+                raise
+            raise EvaluationError(f"Internal error while scoring: {type(exc).__name__}: {exc}") from exc
+        return outputs, frame.sink.messages, frame.sink.kinds
+
+    def _score_each(self, columns: Mapping[str, Any], n: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
+        """Score record by record, so that a defect costs only the records that trigger it."""
+        rows: list[dict[str, Any] | None] = []
+        messages = np.full(n, None, dtype=object)
+        kinds: dict[int, type[EvaluationError]] = {}
+        for i in range(n):
+            one = {k: np.asarray(v, dtype=object)[i : i + 1] for k, v in columns.items()}
+            try:
+                out, msg, kind = self._score_batch(one, 1)
+                rows.append({k: v[0] for k, v in out.items()})
+                messages[i] = msg[0]
+                kinds.update({i: kind[0]} if 0 in kind else {})
+            except EvaluationError as exc:
+                rows.append(None)
+                messages[i] = str(exc)
+                kinds[i] = type(exc)
+        outputs = {name: np.array([None if r is None else r[name] for r in rows], dtype=object) for name in self.output_names}
+        return outputs, messages, kinds
 
     def _score(self, columns: Mapping[str, Any], n: int) -> tuple[Frame, ModelResult]:
         frame = self._plan.prepare(columns, n)
