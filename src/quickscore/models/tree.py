@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from quickscore.errors import InvalidMarkup, UndefinedResult, UnsupportedMarkup
-from quickscore.ir import Node, TreeModel
+from quickscore.ir import CompoundPredicate, Node, TreeModel
 from quickscore.models.base import Context
 from quickscore.outputs.prediction import Prediction
 from quickscore.runtime.frame import Frame
@@ -44,6 +44,9 @@ class LoweredNode:
     record_count: float | None
     children: list["LoweredNode"] = field(default_factory=list)
     default_child: "LoweredNode | None" = None
+    # For a surrogate CompoundPredicate: its first predicate. Where that is UNKNOWN and a later
+    # one decides, JPMML-Evaluator counts a "missing level" (missingValuePenalty applies).
+    surrogate_first: CompiledPredicate | None = None
 
 
 class TreeCore:
@@ -114,6 +117,9 @@ class TreeCore:
             node.score is not None,
             node.record_count,
         )
+        p = node.predicate
+        if isinstance(p, CompoundPredicate) and p.boolean_operator == "surrogate" and p.predicates:
+            lowered.surrogate_first = compile_predicate(p.predicates[0], ctx.scope)
         lowered.children = [self._lower(c, ctx, out, counter) for c in node.children]
         if node.default_child is not None:
             lowered.default_child = next((c for c, ir in zip(lowered.children, node.children) if ir.id == node.default_child), None)
@@ -182,7 +188,10 @@ class TreeCore:
                 else:
                     remaining_mask = ~t
                 if t.any():
-                    stack.append((child, remaining[t]))
+                    chosen = remaining[t]
+                    if child.surrogate_first is not None:
+                        levels[chosen[child.surrogate_first(frame, chosen)[1]]] += 1
+                    stack.append((child, chosen))
                 remaining = remaining[remaining_mask]
             if remaining.size and self.return_last and node.has_score:
                 result[remaining] = node.index

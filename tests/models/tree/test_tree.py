@@ -190,3 +190,17 @@ def test_batch_matches_single_rows(pmml):
         for k, v in single.items():
             got = batch[k].iloc[i]
             assert (v is None and (got is None or got != got)) or got == v
+
+
+def test_surrogate_alternative_counts_a_missing_level(pmml):
+    body = """<Node score="no"><True/>
+      <Node score="yes"><CompoundPredicate booleanOperator="surrogate">
+          <SimplePredicate field="x" operator="lessThan" value="2"/>
+          <SimplePredicate field="c" operator="equal" value="a"/>
+        </CompoundPredicate>
+        <ScoreDistribution value="no" recordCount="1" confidence="0.2"/><ScoreDistribution value="yes" recordCount="4" confidence="0.8"/></Node>
+      <Node score="no"><True/></Node></Node>"""
+    output = '<Output><OutputField name="cy" feature="confidence" value="yes"/></Output>'
+    m = pmml(FIELDS, tree(body, attrs='missingValuePenalty="0.5"', output=output))
+    assert m.predict({"x": 1, "c": "b"})["cy"] == pytest.approx(0.8)
+    assert m.predict({"x": None, "c": "a"})["cy"] == pytest.approx(0.4)
