@@ -1,0 +1,342 @@
+"""Batch and single-row scoring of ``TreeArrays``: leaf indices and fused aggregations.
+
+Inputs: ``X`` float64 (n_rows, >= arrays.n_features), C-contiguous (copied if not), built
+with ``TreeArrays.encode`` or by the caller with the same encoding. Results never depend on
+the thread count: each row is computed by one thread, trees in order.
+
+Per-node tables of the fused kernels are indexed by the *global* node index (``arrays.
+node_offsets[t]`` + the tree's pre-order index), e.g. ``np.concatenate([core.scores for core
+in tree_cores])``:
+
+* ``leaf_values`` float64 (n_nodes,): a tree's value when its result is that node; NaN =
+  missing (a node without score).
+* ``leaf_class`` int32/int64 (n_nodes,): the class index (in the ensemble's class order)
+  a tree votes for when its result is that node; -1 = missing.
+* ``leaf_probs`` float64 (n_nodes, k): the tree's probabilities (ensemble class order,
+  0.0 for classes the tree lacks) when its result is that node; a NaN first column = missing.
+
+"No prediction" (the walk ends at -1) is always missing. ``weights`` float64 (n_trees,) are
+the segment weights (default 1.0).
+
+The ``combine_*`` functions finish the accumulators exactly like ``models/mining.py``
+(``MiningCore._values`` / ``_votes`` / ``_probabilities`` with ``_missing_policy``) for
+segments whose predicates are all True.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from quickscore.kernels import tree_kernels as K
+from quickscore.kernels.options import pool, resolve_threads, row_ranges
+from quickscore.kernels.trees import TreeArrays
+
+BLOCK = K.BLOCK
+
+
+def _matrix(X: np.ndarray, arrays: TreeArrays) -> np.ndarray:
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] < arrays.n_features:
+        raise ValueError(f"X must be (n_rows, >= {arrays.n_features}); got {X.shape}")
+    return X
+
+
+def _graph(arrays: TreeArrays) -> tuple:
+    return arrays.nodes, arrays.bitsets, arrays.set_values, arrays.all_le, arrays.roots, arrays.used_cols
+
+
+def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK) -> None:
+    """kernel(*args, r0, r1, block) over [0, n), split across threads."""
+    ranges = row_ranges(n, resolve_threads(n_threads))
+    if len(ranges) == 1:
+        kernel(*args, 0, n, block)
+        return
+    ex = pool(len(ranges))
+    futures = [ex.submit(kernel, *args, a, b, block) for a, b in ranges]
+    for f in futures:
+        f.result()
+
+
+def _weights(arrays: TreeArrays, weights) -> np.ndarray:
+    if weights is None:
+        return np.ones(arrays.n_trees)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    if w.shape != (arrays.n_trees,):
+        raise ValueError(f"weights must be ({arrays.n_trees},); got {w.shape}")
+    return w
+
+
+def _table(values, arrays: TreeArrays, dtype, ndim: int) -> np.ndarray:
+    t = np.ascontiguousarray(values, dtype=dtype)
+    if t.ndim != ndim or t.shape[0] != arrays.n_nodes:
+        raise ValueError(f"a per-node table needs {arrays.n_nodes} rows; got {t.shape}")
+    return t
+
+
+# --- leaf indices -------------------------------------------------------------------------------
+
+
+def leaf_indices(X: np.ndarray, arrays: TreeArrays, *, levels: bool = False, n_threads: int | None = None, block: int = BLOCK):
+    """int32 (n_rows, n_trees): per row and tree the result node's pre-order index within its
+    tree (``TreeCore.leaves``'s index; -1: no prediction). With ``levels=True`` also the int32
+    (n_rows, n_trees) missing levels (defaultChild jumps) of each walk."""
+    X = _matrix(X, arrays)
+    n = X.shape[0]
+    out = np.empty((n, arrays.n_trees), dtype=np.int32)
+    lv = np.empty((n, arrays.n_trees) if levels else (1, 1), dtype=np.int32)
+    _run(K.leaves_range, n, n_threads, (*_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block)
+    return (out, lv) if levels else out
+
+
+def missing_levels(X: np.ndarray, arrays: TreeArrays, *, n_threads: int | None = None) -> np.ndarray:
+    """int32 (n_rows, n_trees): the missing levels of each tree's walk (0 unless defaultChild)."""
+    return leaf_indices(X, arrays, levels=True, n_threads=n_threads)[1]
+
+
+def leaf_indices_row(x: np.ndarray, arrays: TreeArrays, out: np.ndarray | None = None) -> np.ndarray:
+    """One row: x float64 (>= n_features,) -> int32 (n_trees,) as ``leaf_indices`` (no thread
+    hand-off; allocates only ``out`` when not given). x must be float64 and contiguous."""
+    if out is None:
+        out = np.empty(arrays.n_trees, dtype=np.int32)
+    K.leaves_row(*_graph(arrays), arrays.node_offsets, x, out)
+    return out
+
+
+# --- values (regression ensembles, GBMs) ----------------------------------------------------------
+
+
+class ValueSums(NamedTuple):
+    """float64 (n_rows,) each. total: the sum of non-missing tree values in tree order (float32
+    arithmetic when float32=True, then widened); wsum: the sum of their weights (weighted) or
+    their count; count: their number; wmiss: the sum of the weights of the missing ones."""
+
+    total: np.ndarray
+    wsum: np.ndarray
+    count: np.ndarray
+    wmiss: np.ndarray
+
+
+def sum_values(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    leaf_values: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    weighted: bool | None = None,
+    float32: bool = False,
+    n_threads: int | None = None,
+) -> ValueSums:
+    """Fused walk + sum of per-tree values (see ``ValueSums``); no (n, n_trees) array is made.
+
+    ``weighted`` (default: weights given): multiply each value by its tree's weight (mining's
+    weightedSum / weightedAverage). ``float32``: accumulate as float32 (mathContext="float"):
+    ``acc = float32(acc + float32(v) [* float32(w)])``, bit-identical to ``models/mining.py``.
+    """
+    X = _matrix(X, arrays)
+    n = X.shape[0]
+    w = _weights(arrays, weights)
+    values = _table(leaf_values, arrays, np.float64, 1)
+    weighted = weights is not None if weighted is None else weighted
+    out = ValueSums(np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+    _run(K.sum_range, n, n_threads, (*_graph(arrays), X, values, w, bool(weighted), bool(float32), *out))
+    return out
+
+
+def _total_weight(w: np.ndarray) -> float:
+    total = 0.0
+    for x in w.tolist():  # in segment order, as mining's weight_all
+        total += x
+    return total
+
+
+def _missing_rows(count: np.ndarray, wmiss: np.ndarray, n_trees: int, w: np.ndarray, treatment: str, threshold: float, votes: bool) -> np.ndarray:
+    """``MiningCore._missing_policy``'s result_missing."""
+    if treatment not in ("returnMissing", "skipSegment", "continue"):
+        raise ValueError(f"missingPredictionTreatment {treatment!r}")
+    any_missing = count < n_trees
+    missing = np.zeros(len(count), dtype=bool)
+    if treatment == "returnMissing" or (treatment == "continue" and not votes):
+        missing |= any_missing
+    if treatment == "skipSegment" or (treatment == "continue" and votes):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            missing |= (wmiss / np.full(len(count), _total_weight(w))) > threshold
+    return missing
+
+
+def combine_values(
+    sums: ValueSums,
+    method: str,
+    *,
+    n_trees: int,
+    weights: np.ndarray | None = None,
+    treatment: str = "continue",
+    threshold: float = 1.0,
+) -> np.ndarray:
+    """float64 (n,): mining's result for method sum / weightedSum / average / weightedAverage
+    (NaN = missing), from ``sum_values`` accumulators (``weighted`` must match the method)."""
+    w = np.ones(n_trees) if weights is None else np.asarray(weights, dtype=np.float64)
+    missing = _missing_rows(sums.count, sums.wmiss, n_trees, w, treatment, threshold, votes=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "average":
+            out = sums.total / sums.count
+        elif method == "weightedAverage":
+            out = sums.total / sums.wsum
+        elif method in ("sum", "weightedSum"):
+            out = sums.total.copy()
+        else:
+            raise ValueError(f"method {method!r}")
+    out[sums.count == 0] = np.nan
+    out[missing] = np.nan
+    return out
+
+
+def average_values(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    leaf_values: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    weighted: bool = False,
+    float32: bool = False,
+    treatment: str = "continue",
+    threshold: float = 1.0,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """float64 (n,): mining's average (weightedAverage when ``weighted``) of per-tree values."""
+    sums = sum_values(X, arrays, leaf_values, weights=weights, weighted=weighted, float32=float32, n_threads=n_threads)
+    method = "weightedAverage" if weighted else "average"
+    return combine_values(sums, method, n_trees=arrays.n_trees, weights=weights, treatment=treatment, threshold=threshold)
+
+
+# --- votes --------------------------------------------------------------------------------------
+
+
+class VoteCounts(NamedTuple):
+    """votes float64 (n, k): per class, the sum of votes (w if weighted else 1.0), in tree order;
+    first int32 (n, k): the first tree that voted for the class (n_trees: none); mvotes float64
+    (n,): the sum of votes of trees with a missing result; wmiss float64 (n,): the sum of the
+    weights of those trees; nmiss float64 (n,): their number."""
+
+    votes: np.ndarray
+    first: np.ndarray
+    mvotes: np.ndarray
+    wmiss: np.ndarray
+    nmiss: np.ndarray
+
+
+def vote_counts(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    leaf_class: np.ndarray,
+    n_classes: int,
+    *,
+    weights: np.ndarray | None = None,
+    weighted: bool = False,
+    n_threads: int | None = None,
+) -> VoteCounts:
+    """Fused walk + majority vote counting (weightedMajorityVote when ``weighted``)."""
+    X = _matrix(X, arrays)
+    n = X.shape[0]
+    w = _weights(arrays, weights)
+    classes = _table(leaf_class, arrays, np.int64, 1)
+    if classes.size and classes.max() >= n_classes:
+        raise ValueError("leaf_class holds a class index >= n_classes")
+    out = VoteCounts(np.empty((n, n_classes)), np.empty((n, n_classes), dtype=np.int32), np.empty(n), np.empty(n), np.empty(n))
+    _run(K.votes_range, n, n_threads, (*_graph(arrays), X, classes, w, bool(weighted), *out))
+    return out
+
+
+def combine_votes(
+    counts: VoteCounts,
+    *,
+    n_trees: int,
+    weights: np.ndarray | None = None,
+    treatment: str = "continue",
+    threshold: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """mining's majorityVote / weightedMajorityVote: float64 (n, k) probabilities (NaN rows =
+    missing) and int64 (n,) the winning class index (-1 = missing; ties go to the class whose
+    first vote came first, as ``MiningCore._votes``)."""
+    w = np.ones(n_trees) if weights is None else np.asarray(weights, dtype=np.float64)
+    missing = _missing_rows(n_trees - counts.nmiss, counts.wmiss, n_trees, w, treatment, threshold, votes=True)
+    mvotes = counts.mvotes if treatment == "continue" else np.zeros(len(counts.mvotes))
+    votes = counts.votes
+    total = votes.sum(axis=1)
+    # "The missing result is returned if it gets the most (possibly weighted) votes"
+    missing |= mvotes > votes.max(axis=1, initial=0.0)
+    missing |= total == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        probs = votes / total[:, None]
+    probs[missing] = np.nan
+    best = votes == votes.max(axis=1, keepdims=True)
+    winner = np.argmin(np.where(best, counts.first, np.iinfo(np.int32).max), axis=1).astype(np.int64)
+    winner[missing] = -1
+    return probs, winner
+
+
+# --- probabilities --------------------------------------------------------------------------------
+
+
+class ProbabilitySums(NamedTuple):
+    """total float64 (n, k): the sum of w' * probabilities (w' = w if weighted else 1.0) over
+    trees with probabilities, in tree order; wsum float64 (n,): the sum of their w'; wmiss
+    float64 (n,): the sum of the weights of the others; nmiss float64 (n,): their number."""
+
+    total: np.ndarray
+    wsum: np.ndarray
+    wmiss: np.ndarray
+    nmiss: np.ndarray
+
+
+def sum_probabilities(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    leaf_probs: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    weighted: bool = False,
+    n_threads: int | None = None,
+) -> ProbabilitySums:
+    """Fused walk + sum of per-tree probability vectors (see ``ProbabilitySums``)."""
+    X = _matrix(X, arrays)
+    n = X.shape[0]
+    w = _weights(arrays, weights)
+    probs = _table(leaf_probs, arrays, np.float64, 2)
+    out = ProbabilitySums(np.empty((n, probs.shape[1])), np.empty(n), np.empty(n), np.empty(n))
+    _run(K.proba_range, n, n_threads, (*_graph(arrays), X, probs, w, bool(weighted), *out))
+    return out
+
+
+def combine_probabilities(
+    sums: ProbabilitySums,
+    *,
+    n_trees: int,
+    weights: np.ndarray | None = None,
+    treatment: str = "continue",
+    threshold: float = 1.0,
+) -> np.ndarray:
+    """float64 (n, k): mining's average / weightedAverage of probabilities (NaN rows = missing)."""
+    w = np.ones(n_trees) if weights is None else np.asarray(weights, dtype=np.float64)
+    missing = _missing_rows(n_trees - sums.nmiss, sums.wmiss, n_trees, w, treatment, threshold, votes=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums.total / sums.wsum[:, None]
+    out[missing] = np.nan
+    return out
+
+
+def average_probabilities(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    leaf_probs: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    weighted: bool = False,
+    treatment: str = "continue",
+    threshold: float = 1.0,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """float64 (n, k): mining's average (weightedAverage when ``weighted``) of per-tree probabilities."""
+    sums = sum_probabilities(X, arrays, leaf_probs, weights=weights, weighted=weighted, n_threads=n_threads)
+    return combine_probabilities(sums, n_trees=arrays.n_trees, weights=weights, treatment=treatment, threshold=threshold)

@@ -1,0 +1,339 @@
+"""numba kernels that walk ``TreeArrays`` (see ``quickscore.kernels.trees`` for the layout).
+
+Every batch kernel works on a contiguous row range ``[r0, r1)`` of a C-contiguous float64
+matrix ``X`` (n_rows, n_features) and writes only the rows of that range, so ranges can run
+on several threads at once (the kernels release the GIL). Loop structure::
+
+    for each block of `block` rows in [r0, r1):
+        split the block's rows: clean (no NaN in any tested column) / dirty
+        for t in trees (in order):                      # tree t's tests stay in cache
+            clean rows: 8 interleaved walks (lanes.walk_rows_*): a test has 2 exits,
+                        next = true_next if x <= thr else false_next (a select, no NaN check)
+            dirty rows: _walk, 3 exits: x <= thr -> true, x == x -> false, else missing
+            gbuf[t, i] = g                              # global node index, -1: none
+        consume gbuf per row in tree order: out / accumulate
+
+A walk ends at a terminal exit ``s < 0``: ``g = -s - 2``. A one-row block walks 8 trees at a
+time instead (lanes.walk_trees_*). The fused kernels (sums, votes, probabilities)
+accumulate per row in tree order with the same operations as ``models/mining.py``, so
+results are bit-identical to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from quickscore.kernels import lanes
+from quickscore.kernels.lanes import _in_bits, _in_sorted
+from quickscore.kernels.options import NJIT, NJIT_PARALLEL
+from quickscore.kernels.trees import OP_BITS, OP_EQ, OP_LE
+
+BLOCK = 512
+
+
+@njit(**NJIT)
+def _walk(nodes, bitsets, set_values, xr, s):
+    """Follow tests from ``s`` until a terminal (any row, NaN allowed); returns the terminal code."""
+    while s >= 0:
+        nd = nodes[s]
+        x = xr[nd.feature]
+        op = nd.op
+        if op == OP_LE:
+            if x <= nd.threshold:
+                s = nd.true_next
+            elif x == x:
+                s = nd.false_next
+            else:
+                s = nd.missing_next
+        elif x != x:
+            s = nd.missing_next
+        else:
+            if op == OP_EQ:
+                c = x == nd.threshold
+            elif op == OP_BITS:
+                c = _in_bits(bitsets, np.int64(nd.threshold), x)
+            else:
+                c = _in_sorted(set_values, np.int64(nd.threshold), x)
+            s = nd.true_next if c else nd.false_next
+    return s
+
+
+@njit(**NJIT)
+def _walk_levels(nodes, bitsets, set_values, xr, s):
+    """``_walk`` that also adds up the missing levels of the exits taken; returns (terminal, levels)."""
+    levels = 0
+    while s >= 0:
+        nd = nodes[s]
+        x = xr[nd.feature]
+        op = nd.op
+        if x != x:
+            levels += nd.lv_missing
+            s = nd.missing_next
+            continue
+        if op == OP_LE:
+            c = x <= nd.threshold
+        elif op == OP_EQ:
+            c = x == nd.threshold
+        elif op == OP_BITS:
+            c = _in_bits(bitsets, np.int64(nd.threshold), x)
+        else:
+            c = _in_sorted(set_values, np.int64(nd.threshold), x)
+        if c:
+            levels += nd.lv_true
+            s = nd.true_next
+        else:
+            levels += nd.lv_false
+            s = nd.false_next
+    return s, levels
+
+
+@njit(**NJIT)
+def _clean(xr, used_cols):
+    for j in used_cols:
+        if xr[j] != xr[j]:
+            return False
+    return True
+
+
+@njit(**NJIT)
+def _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
+    """gbuf[t, i] = tree t's result (global node index, -1 none) for row b0 + i, i < b1 - b0;
+    with want_levels, lbuf[t, i] = its missing levels (0 for rows without NaN: only an
+    UNKNOWN predicate, i.e. a NaN, can lead to a defaultChild jump)."""
+    m = b1 - b0
+    d = X.shape[1]
+    n_trees = roots.shape[0]
+    nc = 0
+    nd = 0
+    for r in range(b0, b1):
+        if _clean(X[r], used_cols):
+            clean[nc] = r
+            nc += 1
+        else:
+            dirty[nd] = r
+            nd += 1
+    if want_levels:
+        for t in range(n_trees):
+            for i in range(m):
+                lbuf[t, i] = 0
+    if m == 1 and nc == 1:
+        # One row: interleave trees instead of rows.
+        if all_le:
+            lanes.walk_trees_le(nodes, bitsets, set_values, X[b0], roots, gbuf[:, 0])
+        else:
+            lanes.walk_trees_any(nodes, bitsets, set_values, X[b0], roots, gbuf[:, 0])
+        return
+    for t in range(n_trees):
+        root = roots[t]
+        gt = gbuf[t]
+        if root < 0:
+            for i in range(m):
+                gt[i] = -root - 2
+            continue
+        if nc > 0:
+            if all_le:
+                lanes.walk_rows_le(nodes, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
+            else:
+                lanes.walk_rows_any(nodes, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
+        for j in range(nd):
+            r = dirty[j]
+            if want_levels:
+                s, lv = _walk_levels(nodes, bitsets, set_values, X[r], root)
+                gt[r - b0] = -s - 2
+                lbuf[t, r - b0] = lv
+            else:
+                gt[r - b0] = -_walk(nodes, bitsets, set_values, X[r], root) - 2
+
+
+@njit(**NJIT)
+def _buffers(n_trees, block, want_levels):
+    gbuf = np.empty((n_trees, block), dtype=np.int32)
+    lbuf = np.empty((n_trees, block) if want_levels else (1, 1), dtype=np.int32)
+    clean = np.empty(block, dtype=np.int64)
+    dirty = np.empty(block, dtype=np.int64)
+    return gbuf, lbuf, clean, dirty
+
+
+# --- leaf indices -------------------------------------------------------------------------------
+
+
+@njit(**NJIT)
+def leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, want_levels, r0, r1, block):
+    """out[r, t] = tree t's result node (pre-order index within the tree, -1 none) for r in
+    [r0, r1); with want_levels also levels[r, t] = the walk's missing levels."""
+    n_trees = roots.shape[0]
+    block = max(1, min(block, r1 - r0))
+    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, want_levels)
+    Xf = X.reshape(-1)
+    for b0 in range(r0, r1, block):
+        b1 = min(b0 + block, r1)
+        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
+        for i in range(b1 - b0):
+            r = b0 + i
+            for t in range(n_trees):
+                g = gbuf[t, i]
+                out[r, t] = g - offsets[t] if g >= 0 else -1
+                if want_levels:
+                    levels[r, t] = lbuf[t, i]
+
+
+@njit(**NJIT)
+def leaves_row(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, x, out):
+    """One row (1-D x): out[t] = tree t's result node (within-tree pre-order index, -1 none)."""
+    n_trees = roots.shape[0]
+    if _clean(x, used_cols):
+        if all_le:
+            lanes.walk_trees_le(nodes, bitsets, set_values, x, roots, out)
+        else:
+            lanes.walk_trees_any(nodes, bitsets, set_values, x, roots, out)
+        for t in range(n_trees):
+            g = out[t]
+            out[t] = g - offsets[t] if g >= 0 else -1
+        return
+    for t in range(n_trees):
+        g = -_walk(nodes, bitsets, set_values, x, roots[t]) - 2
+        out[t] = g - offsets[t] if g >= 0 else -1
+
+
+# --- fused aggregations ----------------------------------------------------------------------------
+
+
+@njit(**NJIT)
+def sum_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
+    """Per row r in [r0, r1), over trees in order, of v = values[g] (g = the result's global node index):
+
+    * total[r]: 0 + v_1 (* w_1) + v_2 (* w_2) ... over trees whose value is not missing
+      (g = -1 or values[g] NaN), accumulated in float32 (v and w cast to float32 first)
+      when ``f32``, else in float64; ``* w`` only when ``weighted``.
+    * wsum[r]: the sum of (w if weighted else 1.0) over those trees; count[r]: their number.
+    * wmiss[r]: the sum of w over trees whose value is missing.
+
+    Accumulation is tree-major over the block (a tree's values stay in cache), which keeps
+    each row's additions in tree order.
+    """
+    n_trees = roots.shape[0]
+    block = max(1, min(block, r1 - r0))
+    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    acc32 = np.empty(block, dtype=np.float32)
+    Xf = X.reshape(-1)
+    for b0 in range(r0, r1, block):
+        b1 = min(b0 + block, r1)
+        m = b1 - b0
+        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        for i in range(m):
+            acc32[i] = 0.0
+            total[b0 + i] = 0.0
+            wsum[b0 + i] = 0.0
+            count[b0 + i] = 0.0
+            wmiss[b0 + i] = 0.0
+        for t in range(n_trees):
+            w = weights[t]
+            w32 = np.float32(w)
+            ww = w if weighted else 1.0
+            for i in range(m):
+                g = gbuf[t, i]
+                r = b0 + i
+                v = values[g] if g >= 0 else np.nan
+                if v != v:
+                    wmiss[r] += w
+                    continue
+                if f32:
+                    if weighted:
+                        acc32[i] = acc32[i] + np.float32(v) * w32
+                    else:
+                        acc32[i] = acc32[i] + np.float32(v)
+                elif weighted:
+                    total[r] = total[r] + v * w
+                else:
+                    total[r] = total[r] + v
+                wsum[r] += ww
+                count[r] += 1.0
+        if f32:
+            for i in range(m):
+                total[b0 + i] = np.float64(acc32[i])
+
+
+@njit(**NJIT)
+def votes_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
+    """Per row, in tree order: votes[r, classes[g]] += (w if weighted else 1.0) for trees with a
+    class (classes[g] >= 0), and first[r, c] = the first tree that voted for class c (n_trees:
+    none); for the others (g = -1 or classes[g] < 0) mvotes[r] += the same, wmiss[r] += w
+    and nmiss[r] += 1. (Tree-major over the block, as ``sum_range``.)"""
+    n_trees = roots.shape[0]
+    k = votes.shape[1]
+    block = max(1, min(block, r1 - r0))
+    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    Xf = X.reshape(-1)
+    for b0 in range(r0, r1, block):
+        b1 = min(b0 + block, r1)
+        m = b1 - b0
+        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        for r in range(b0, b1):
+            for j in range(k):
+                votes[r, j] = 0.0
+                first[r, j] = n_trees
+            mvotes[r] = 0.0
+            wmiss[r] = 0.0
+            nmiss[r] = 0.0
+        for t in range(n_trees):
+            w = weights[t]
+            vote = w if weighted else 1.0
+            for i in range(m):
+                g = gbuf[t, i]
+                r = b0 + i
+                c = classes[g] if g >= 0 else -1
+                if c < 0:
+                    mvotes[r] += vote
+                    wmiss[r] += w
+                    nmiss[r] += 1.0
+                else:
+                    votes[r, c] += vote
+                    if first[r, c] == n_trees:
+                        first[r, c] = t
+
+
+@njit(**NJIT)
+def proba_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
+    """Per row, in tree order: total[r, :] += w' * probs[g, :] and wsum[r] += w' (w' = w if
+    weighted else 1.0) for trees with probabilities; wmiss[r] += w and nmiss[r] += 1 for the
+    others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``.)"""
+    n_trees = roots.shape[0]
+    k = total.shape[1]
+    block = max(1, min(block, r1 - r0))
+    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    Xf = X.reshape(-1)
+    for b0 in range(r0, r1, block):
+        b1 = min(b0 + block, r1)
+        m = b1 - b0
+        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        for r in range(b0, b1):
+            for j in range(k):
+                total[r, j] = 0.0
+            wsum[r] = 0.0
+            wmiss[r] = 0.0
+            nmiss[r] = 0.0
+        for t in range(n_trees):
+            w = weights[t]
+            ww = w if weighted else 1.0
+            for i in range(m):
+                g = gbuf[t, i]
+                r = b0 + i
+                if g < 0 or probs[g, 0] != probs[g, 0]:
+                    wmiss[r] += w
+                    nmiss[r] += 1.0
+                    continue
+                for j in range(k):
+                    total[r, j] += ww * probs[g, j]
+                wsum[r] += ww
+
+
+@njit(**NJIT_PARALLEL)
+def leaves_prange(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, block):
+    """``leaves_range`` over all rows with row blocks spread by numba's prange (for comparison
+    with the ThreadPoolExecutor dispatch of ``ensemble``; compiled on first use only)."""
+    n = X.shape[0]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        levels = np.empty((1, 1), dtype=np.int32)
+        leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
