@@ -458,7 +458,17 @@ class _Builder:
         nxt = no_true
         for child, entry in zip(reversed(node.children), reversed(entries)):
             self._budget = _MAX_TESTS_PER_PREDICATE
-            nxt = self.compile(child.predicate, entry, nxt, nxt if unknown is None else unknown)
+            u = nxt if unknown is None else unknown
+            p = child.predicate
+            if isinstance(p, CompoundPredicate) and p.boolean_operator == "surrogate" and p.predicates:
+                # TreeCore (as JPMML-Evaluator): a child chosen by a surrogate whose first
+                # predicate was UNKNOWN counts one missing level.
+                alt = u
+                for q in reversed(p.predicates[1:]):
+                    alt = self.compile(q, (entry[0], entry[1] + 1), nxt, alt)
+                nxt = self.compile(p.predicates[0], entry, nxt, alt)
+            else:
+                nxt = self.compile(p, entry, nxt, u)
         return nxt
 
 

@@ -158,7 +158,8 @@ def evaluate(p, row: dict, types: dict[str, DataType]) -> str:
 
 
 def rowwise_leaves(model: TreeModel, types: dict[str, DataType], columns: dict[str, np.ndarray], n: int):
-    """Per row: (result node pre-order index or -1, missing levels, error) following models/tree.py."""
+    """Per row: (result node pre-order index or -1, missing levels, error) following models/tree.py
+    (a child chosen by a surrogate whose first predicate is UNKNOWN adds a missing level)."""
     index: dict[int, int] = {}
 
     def number(node: Node) -> None:
@@ -205,6 +206,11 @@ def rowwise_leaves(model: TreeModel, types: dict[str, DataType], columns: dict[s
                     stop = nxt is None
                     break
             if nxt is not None:
+                p = nxt.predicate
+                if v == TRUE and isinstance(p, CompoundPredicate) and p.boolean_operator == "surrogate" and p.predicates:
+                    # A child chosen by a surrogate's alternative: one missing level (JPMML-Evaluator).
+                    if evaluate(p.predicates[0], row, types) == UNKNOWN:
+                        lv += 1
                 node = nxt
                 continue
             if not stop and return_last and node.score is not None:
