@@ -10,6 +10,7 @@ scikit-learn's own predict_proba (one thread) for reference.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -54,13 +55,16 @@ def to_ir(estimator) -> tuple[TreeModel, list[int]]:
     return model, order
 
 
-def _rate(fn, n: int, repeat: int = 3) -> float:
+def _rate(fn, n: int, repeat: int = 5, cpu: bool = False) -> float:
+    """Rows per second, best of ``repeat``. ``cpu``: measure the calling thread's CPU time
+    (robust on a shared machine; only for single-threaded calls)."""
+    clock = time.thread_time if cpu else time.perf_counter
     fn()  # warm up / compile
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return n / best
 
 
@@ -68,11 +72,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=15000, help="training rows (tree size)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
+    print(f"load average at start: {os.getloadavg()}")
 
     t0 = time.perf_counter()
-    rf, Xtrain = sklearn_forest(args.trees)
+    rf, Xtrain = sklearn_forest(args.trees, n_samples=args.samples)
     models, orders = zip(*(to_ir(e) for e in rf.estimators_))
     n_feat = Xtrain.shape[1]
     fields = {f"x{j}": FieldEncoding(j, DataType.DOUBLE) for j in range(n_feat)}
@@ -106,13 +112,17 @@ def main(argv=None) -> None:
 
     res = {}
     for threads in (1, 2):
-        res[("leaf_indices", threads)] = _rate(lambda: E.leaf_indices(X, arrays, n_threads=threads), n)
-        res[("average_probabilities", threads)] = _rate(lambda: E.average_probabilities(X, arrays, probs, n_threads=threads), n)
-        res[("vote_counts", threads)] = _rate(lambda: E.vote_counts(X, arrays, cls, k, n_threads=threads), n)
-    for (name, threads), r in res.items():
-        print(f"{name:>24s} {threads} thread(s): {r / 1e3:8.1f}k rows/s")
+        cpu = threads == 1
+        res[("leaf_indices", threads)] = _rate(lambda: E.leaf_indices(X, arrays, n_threads=threads), n, cpu=cpu)
+        res[("average_probabilities", threads)] = _rate(lambda: E.average_probabilities(X, arrays, probs, n_threads=threads), n, cpu=cpu)
+        res[("vote_counts", threads)] = _rate(lambda: E.vote_counts(X, arrays, cls, k, n_threads=threads), n, cpu=cpu)
     for name in ("leaf_indices", "average_probabilities", "vote_counts"):
-        print(f"{name:>24s} scaling 1 -> 2 threads: {res[(name, 2)] / res[(name, 1)]:.2f}x")
+        r1, r2 = res[(name, 1)], res[(name, 2)]
+        print(f"{name:>24s}: 1 thread {r1 / 1e3:7.1f}k rows/s (CPU time), 2 threads {r2 / 1e3:7.1f}k rows/s (wall), x{r2 / r1:.2f}")
+    Xnan = X.copy()
+    Xnan[rng.random(X.shape) < 0.05] = np.nan
+    r = _rate(lambda: E.leaf_indices(Xnan, arrays, n_threads=1), n, cpu=True)
+    print(f"{'leaf_indices 5% NaN':>24s}: 1 thread {r / 1e3:7.1f}k rows/s ({np.isnan(Xnan).any(axis=1).mean():.0%} rows with NaN)")
 
     # prange variant for comparison (numba's own pool).
     import numba
@@ -121,13 +131,13 @@ def main(argv=None) -> None:
     for threads in (1, 2):
         numba.set_num_threads(threads)
         r = _rate(lambda: K.leaves_prange(*E._graph(arrays), arrays.node_offsets, X, out, E.BLOCK), n)
-        print(f"{'leaves (prange)':>24s} {threads} thread(s): {r / 1e3:8.1f}k rows/s  [layer {numba.threading_layer()}]")
+        print(f"{'leaves (prange)':>24s} {threads} thread(s): {r / 1e3:7.1f}k rows/s (wall)  [layer {numba.threading_layer()}]")
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
     if not args.quick:
-        for block in (64, 256, 1024, 4096, n):
-            r = _rate(lambda: E.leaf_indices(X, arrays, n_threads=1, block=block), n, repeat=2)
-            print(f"{'leaf_indices block':>24s} {block:6d}: {r / 1e3:8.1f}k rows/s")
+        for block in (128, 256, 512, 1024, 2048, 4096):
+            r = _rate(lambda: E.leaf_indices(X, arrays, n_threads=1, block=block), n, repeat=3, cpu=True)
+            print(f"{'leaf_indices block':>24s} {block:6d}: {r / 1e3:7.1f}k rows/s")
 
     # Single row.
     out1 = np.empty(arrays.n_trees, dtype=np.int32)
@@ -148,13 +158,10 @@ def main(argv=None) -> None:
     lat = np.array(lat) / 1e3
     print(f"{'average_probabilities 1 row':>24s}: p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us")
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        threadpool_limits = None
     rf.set_params(n_jobs=1)
-    r = _rate(lambda: rf.predict_proba(X), n, repeat=2)
-    print(f"{'sklearn predict_proba':>24s} 1 thread : {r / 1e3:8.1f}k rows/s")
+    r = _rate(lambda: rf.predict_proba(X), n, repeat=3, cpu=True)
+    print(f"{'sklearn predict_proba':>24s}: 1 thread {r / 1e3:7.1f}k rows/s (CPU time)")
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def _matrix(X: np.ndarray, arrays: TreeArrays) -> np.ndarray:
 
 
 def _graph(arrays: TreeArrays) -> tuple:
-    return arrays.nodes, arrays.bitsets, arrays.set_values, arrays.all_le, arrays.roots, arrays.used_cols
+    return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, arrays.all_le, arrays.roots, arrays.used_cols
 
 
 def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK) -> None:
@@ -102,6 +102,51 @@ def leaf_indices_row(x: np.ndarray, arrays: TreeArrays, out: np.ndarray | None =
         out = np.empty(arrays.n_trees, dtype=np.int32)
     K.leaves_row(*_graph(arrays), arrays.node_offsets, x, out)
     return out
+
+
+# One-row fused entry points: the walk + accumulation of the batch kernels for a single row
+# (x float64, contiguous, >= n_features), with no thread hand-off and no (1, ...) arrays.
+# Tables as for the batch functions (float64 / int64, contiguous: they are not checked here).
+
+
+def _ones(arrays: TreeArrays) -> np.ndarray:
+    ones = arrays.__dict__.get("_ones")
+    if ones is None:
+        ones = arrays.__dict__["_ones"] = np.ones(arrays.n_trees)
+    return ones
+
+
+def sum_values_row(
+    x: np.ndarray, arrays: TreeArrays, leaf_values: np.ndarray, *, weights=None, weighted: bool | None = None, float32: bool = False
+) -> tuple[float, float, float, float]:
+    """``sum_values`` for one row: (total, wsum, count, wmiss) as floats."""
+    w = _ones(arrays) if weights is None else weights
+    weighted = weights is not None if weighted is None else weighted
+    g = np.empty(arrays.n_trees, dtype=np.int32)
+    return K.sum_row(*_graph(arrays), x, leaf_values, w, bool(weighted), bool(float32), g)
+
+
+def sum_probabilities_row(
+    x: np.ndarray, arrays: TreeArrays, leaf_probs: np.ndarray, *, weights=None, weighted: bool = False, out: np.ndarray | None = None
+) -> tuple[np.ndarray, float, float, float]:
+    """``sum_probabilities`` for one row: (total (k,), wsum, wmiss, nmiss)."""
+    w = _ones(arrays) if weights is None else weights
+    total = np.empty(leaf_probs.shape[1]) if out is None else out
+    g = np.empty(arrays.n_trees, dtype=np.int32)
+    wsum, wmiss, nmiss = K.proba_row(*_graph(arrays), x, leaf_probs, w, bool(weighted), g, total)
+    return total, wsum, wmiss, nmiss
+
+
+def vote_counts_row(
+    x: np.ndarray, arrays: TreeArrays, leaf_class: np.ndarray, n_classes: int, *, weights=None, weighted: bool = False
+) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """``vote_counts`` for one row: (votes (k,), first (k,), mvotes, wmiss, nmiss)."""
+    w = _ones(arrays) if weights is None else weights
+    votes = np.empty(n_classes)
+    first = np.empty(n_classes, dtype=np.int32)
+    g = np.empty(arrays.n_trees, dtype=np.int32)
+    mvotes, wmiss, nmiss = K.votes_row(*_graph(arrays), x, leaf_class, w, bool(weighted), g, votes, first)
+    return votes, first, mvotes, wmiss, nmiss
 
 
 # --- values (regression ensembles, GBMs) ----------------------------------------------------------

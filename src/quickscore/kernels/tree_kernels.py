@@ -4,19 +4,23 @@ Every batch kernel works on a contiguous row range ``[r0, r1)`` of a C-contiguou
 matrix ``X`` (n_rows, n_features) and writes only the rows of that range, so ranges can run
 on several threads at once (the kernels release the GIL). Loop structure::
 
-    for each block of `block` rows in [r0, r1):
+    for each block of `block` rows in [r0, r1):            # X block + gbuf stay in L2
         split the block's rows: clean (no NaN in any tested column) / dirty
-        for t in trees (in order):                      # tree t's tests stay in cache
-            clean rows: 8 interleaved walks (lanes.walk_rows_*): a test has 2 exits,
-                        next = true_next if x <= thr else false_next (a select, no NaN check)
-            dirty rows: _walk, 3 exits: x <= thr -> true, x == x -> false, else missing
-            gbuf[t, i] = g                              # global node index, -1: none
-        consume gbuf per row in tree order: out / accumulate
+        for t in trees (in order):                          # tree t's tests stay in cache
+            walk the clean rows, 8 at a time (lanes.walk_rows_*_clean): a test has 2 exits,
+                s = true_next if x <= threshold else false_next     (a select, no branch)
+            walk the dirty rows, 8 at a time (lanes.walk_rows_*_nan): NaN -> missing_next
+            gbuf[t, i] = g                                  # global node index, -1: none
+        consume gbuf, tree-major, each row's trees in order: out / accumulate
 
-A walk ends at a terminal exit ``s < 0``: ``g = -s - 2``. A one-row block walks 8 trees at a
-time instead (lanes.walk_trees_*). The fused kernels (sums, votes, probabilities)
-accumulate per row in tree order with the same operations as ``models/mining.py``, so
-results are bit-identical to it.
+A walk ends at a terminal exit ``s < 0``: ``g = -s - 2``. The 8 interleaved walks ("lanes")
+hide the latency of the dependent loads of a walk (test -> x -> next test); the compact
+16-byte ``fast`` records plus the ``features`` array halve the cache footprint of a tree.
+A one-row block walks 8 trees at a time instead (lanes.walk_trees_*); missing levels are
+only computed for rows with a NaN (``_walk_levels``), other rows have none.
+
+The fused kernels (sums, votes, probabilities) accumulate per row in tree order with the
+same operations as ``models/mining.py``, so results are bit-identical to it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,17 @@ import numpy as np
 from numba import njit, prange
 
 from quickscore.kernels import lanes
+from quickscore.kernels._layout import OP_BITS, OP_EQ, OP_LE
 from quickscore.kernels.lanes import _in_bits, _in_sorted
 from quickscore.kernels.options import NJIT, NJIT_PARALLEL
-from quickscore.kernels.trees import OP_BITS, OP_EQ, OP_LE
 
-BLOCK = 512
+BLOCK = 1024
+
+# numba's on-disk cache notices edits to this file only; the kernels here inline code from
+# lanes.py and constants from _layout.py. This hash of both (kept current by
+# ``python -m quickscore.kernels._codegen``, checked by a unit test) makes any change to them
+# an edit of this file.
+DEPENDENCY_FINGERPRINT = "31d9f8746fbc1a9b"
 
 
 @njit(**NJIT)
@@ -97,7 +107,7 @@ def _clean(xr, used_cols):
 
 
 @njit(**NJIT)
-def _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
+def _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
     """gbuf[t, i] = tree t's result (global node index, -1 none) for row b0 + i, i < b1 - b0;
     with want_levels, lbuf[t, i] = its missing levels (0 for rows without NaN: only an
     UNKNOWN predicate, i.e. a NaN, can lead to a defaultChild jump)."""
@@ -117,12 +127,19 @@ def _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0,
         for t in range(n_trees):
             for i in range(m):
                 lbuf[t, i] = 0
-    if m == 1 and nc == 1:
+    if m == 1 and not want_levels:
         # One row: interleave trees instead of rows.
-        if all_le:
-            lanes.walk_trees_le(nodes, bitsets, set_values, X[b0], roots, gbuf[:, 0])
+        g = gbuf[:, 0]
+        xr = X[b0]
+        if nc == 1:
+            if all_le:
+                lanes.walk_trees_le_clean(nodes, fast, features, bitsets, set_values, xr, roots, g)
+            else:
+                lanes.walk_trees_any_clean(nodes, fast, features, bitsets, set_values, xr, roots, g)
+        elif all_le:
+            lanes.walk_trees_le_nan(nodes, fast, features, bitsets, set_values, xr, roots, g)
         else:
-            lanes.walk_trees_any(nodes, bitsets, set_values, X[b0], roots, gbuf[:, 0])
+            lanes.walk_trees_any_nan(nodes, fast, features, bitsets, set_values, xr, roots, g)
         return
     for t in range(n_trees):
         root = roots[t]
@@ -133,17 +150,21 @@ def _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0,
             continue
         if nc > 0:
             if all_le:
-                lanes.walk_rows_le(nodes, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
+                lanes.walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
             else:
-                lanes.walk_rows_any(nodes, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
-        for j in range(nd):
-            r = dirty[j]
-            if want_levels:
+                lanes.walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
+        if nd == 0:
+            continue
+        if want_levels:
+            for j in range(nd):
+                r = dirty[j]
                 s, lv = _walk_levels(nodes, bitsets, set_values, X[r], root)
                 gt[r - b0] = -s - 2
                 lbuf[t, r - b0] = lv
-            else:
-                gt[r - b0] = -_walk(nodes, bitsets, set_values, X[r], root) - 2
+        elif all_le:
+            lanes.walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, dirty, nd, root, gt, b0)
+        else:
+            lanes.walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, dirty, nd, root, gt, b0)
 
 
 @njit(**NJIT)
@@ -159,7 +180,7 @@ def _buffers(n_trees, block, want_levels):
 
 
 @njit(**NJIT)
-def leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, want_levels, r0, r1, block):
+def leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, want_levels, r0, r1, block):
     """out[r, t] = tree t's result node (pre-order index within the tree, -1 none) for r in
     [r0, r1); with want_levels also levels[r, t] = the walk's missing levels."""
     n_trees = roots.shape[0]
@@ -168,7 +189,7 @@ def leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, 
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
-        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
+        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
         for i in range(b1 - b0):
             r = b0 + i
             for t in range(n_trees):
@@ -179,20 +200,11 @@ def leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, 
 
 
 @njit(**NJIT)
-def leaves_row(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, x, out):
+def leaves_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, x, out):
     """One row (1-D x): out[t] = tree t's result node (within-tree pre-order index, -1 none)."""
-    n_trees = roots.shape[0]
-    if _clean(x, used_cols):
-        if all_le:
-            lanes.walk_trees_le(nodes, bitsets, set_values, x, roots, out)
-        else:
-            lanes.walk_trees_any(nodes, bitsets, set_values, x, roots, out)
-        for t in range(n_trees):
-            g = out[t]
-            out[t] = g - offsets[t] if g >= 0 else -1
-        return
-    for t in range(n_trees):
-        g = -_walk(nodes, bitsets, set_values, x, roots[t]) - 2
+    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, out)
+    for t in range(roots.shape[0]):
+        g = out[t]
         out[t] = g - offsets[t] if g >= 0 else -1
 
 
@@ -200,7 +212,7 @@ def leaves_row(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, x,
 
 
 @njit(**NJIT)
-def sum_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
+def sum_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
     """Per row r in [r0, r1), over trees in order, of v = values[g] (g = the result's global node index):
 
     * total[r]: 0 + v_1 (* w_1) + v_2 (* w_2) ... over trees whose value is not missing
@@ -220,7 +232,7 @@ def sum_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, values, w
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for i in range(m):
             acc32[i] = 0.0
             total[b0 + i] = 0.0
@@ -255,7 +267,7 @@ def sum_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, values, w
 
 
 @njit(**NJIT)
-def votes_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
+def votes_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: votes[r, classes[g]] += (w if weighted else 1.0) for trees with a
     class (classes[g] >= 0), and first[r, c] = the first tree that voted for class c (n_trees:
     none); for the others (g = -1 or classes[g] < 0) mvotes[r] += the same, wmiss[r] += w
@@ -268,7 +280,7 @@ def votes_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, classes
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for r in range(b0, b1):
             for j in range(k):
                 votes[r, j] = 0.0
@@ -294,7 +306,7 @@ def votes_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, classes
 
 
 @njit(**NJIT)
-def proba_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
+def proba_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: total[r, :] += w' * probs[g, :] and wsum[r] += w' (w' = w if
     weighted else 1.0) for trees with probabilities; wmiss[r] += w and nmiss[r] += 1 for the
     others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``.)"""
@@ -306,7 +318,7 @@ def proba_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, probs, 
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for r in range(b0, b1):
             for j in range(k):
                 total[r, j] = 0.0
@@ -329,11 +341,107 @@ def proba_range(nodes, bitsets, set_values, all_le, roots, used_cols, X, probs, 
 
 
 @njit(**NJIT_PARALLEL)
-def leaves_prange(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, block):
+def leaves_prange(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, block):
     """``leaves_range`` over all rows with row blocks spread by numba's prange (for comparison
     with the ThreadPoolExecutor dispatch of ``ensemble``; compiled on first use only)."""
     n = X.shape[0]
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         levels = np.empty((1, 1), dtype=np.int32)
-        leaves_range(nodes, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
+        leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
+
+
+# --- one row -----------------------------------------------------------------------------------------
+
+
+@njit(**NJIT)
+def _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g):
+    """g[t] = tree t's result for the row x (global node index, -1 none); 8 trees at a time."""
+    if _clean(x, used_cols):
+        if all_le:
+            lanes.walk_trees_le_clean(nodes, fast, features, bitsets, set_values, x, roots, g)
+        else:
+            lanes.walk_trees_any_clean(nodes, fast, features, bitsets, set_values, x, roots, g)
+    elif all_le:
+        lanes.walk_trees_le_nan(nodes, fast, features, bitsets, set_values, x, roots, g)
+    else:
+        lanes.walk_trees_any_nan(nodes, fast, features, bitsets, set_values, x, roots, g)
+
+
+@njit(**NJIT)
+def sum_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, values, weights, weighted, f32, g):
+    """``sum_range`` for one row x; g: an int32 (n_trees,) scratch. Returns (total, wsum, count, wmiss)."""
+    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    acc32 = np.float32(0.0)
+    acc = 0.0
+    wsum = 0.0
+    count = 0.0
+    wmiss = 0.0
+    for t in range(roots.shape[0]):
+        w = weights[t]
+        v = values[g[t]] if g[t] >= 0 else np.nan
+        if v != v:
+            wmiss += w
+            continue
+        if f32:
+            if weighted:
+                acc32 = acc32 + np.float32(v) * np.float32(w)
+            else:
+                acc32 = acc32 + np.float32(v)
+        elif weighted:
+            acc = acc + v * w
+        else:
+            acc = acc + v
+        wsum += w if weighted else 1.0
+        count += 1.0
+    return (np.float64(acc32) if f32 else acc), wsum, count, wmiss
+
+
+@njit(**NJIT)
+def proba_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, probs, weights, weighted, g, total):
+    """``proba_range`` for one row x: total (k,) is written; returns (wsum, wmiss, nmiss)."""
+    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    k = total.shape[0]
+    for j in range(k):
+        total[j] = 0.0
+    wsum = 0.0
+    wmiss = 0.0
+    nmiss = 0.0
+    for t in range(roots.shape[0]):
+        w = weights[t]
+        gt = g[t]
+        if gt < 0 or probs[gt, 0] != probs[gt, 0]:
+            wmiss += w
+            nmiss += 1.0
+            continue
+        ww = w if weighted else 1.0
+        for j in range(k):
+            total[j] += ww * probs[gt, j]
+        wsum += ww
+    return wsum, wmiss, nmiss
+
+
+@njit(**NJIT)
+def votes_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, classes, weights, weighted, g, votes, first):
+    """``votes_range`` for one row x: votes (k,) and first (k,) are written; returns (mvotes, wmiss, nmiss)."""
+    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    n_trees = roots.shape[0]
+    for j in range(votes.shape[0]):
+        votes[j] = 0.0
+        first[j] = n_trees
+    mvotes = 0.0
+    wmiss = 0.0
+    nmiss = 0.0
+    for t in range(n_trees):
+        w = weights[t]
+        vote = w if weighted else 1.0
+        c = classes[g[t]] if g[t] >= 0 else -1
+        if c < 0:
+            mvotes += vote
+            wmiss += w
+            nmiss += 1.0
+        else:
+            votes[c] += vote
+            if first[c] == n_trees:
+                first[c] = t
+    return mvotes, wmiss, nmiss

@@ -62,52 +62,20 @@ from quickscore.ir.types import OpType
 from quickscore.schema.fields import FieldDecl
 from quickscore.schema.values import ParseError
 
-# --- op codes and the node record ------------------------------------------------------------
+# --- layout (op codes, records): see _layout -----------------------------------------------------
 
-OP_LE = 0
-"""``x <= threshold``. threshold NaN: FALSE for every present x (isMissing / isNotMissing,
-``x < -inf``, empty sets and comparisons with a NaN value are written this way)."""
-OP_EQ = 1
-"""``x == threshold`` (numeric equal / notEqual, categorical equal / notEqual on codes, one-element sets)."""
-OP_BITS = 2
-"""``x`` (a category code) is in the bitset at ``int(threshold)`` of ``TreeArrays.bitsets``."""
-OP_SORTED = 3
-"""``x`` is in the sorted float64 set at ``int(threshold)`` of ``TreeArrays.set_values``."""
-
-UNSEEN = -1.0
-"""The code of a present categorical value that is not in the field's category table."""
-
-MAX_LEVELS = 32767
-
-NODE_DTYPE = np.dtype(
-    [
-        ("threshold", "<f8"),
-        ("feature", "<i4"),
-        ("true_next", "<i4"),
-        ("false_next", "<i4"),
-        ("missing_next", "<i4"),
-        ("op", "i1"),
-        ("_pad", "i1"),
-        ("lv_true", "<i2"),
-        ("lv_false", "<i2"),
-        ("lv_missing", "<i2"),
-    ],
-    align=True,
+from quickscore.kernels._layout import (  # noqa: E402  (re-exported)
+    FAST_DTYPE,
+    MAX_COLUMNS,
+    MAX_LEVELS,
+    NODE_DTYPE,
+    OP_BITS,
+    OP_EQ,
+    OP_LE,
+    OP_SHIFT,
+    OP_SORTED,
+    UNSEEN,
 )
-"""One test of the decision graph; 32 bytes, so a test is one half cache line.
-
-* ``threshold`` float64: OP_LE / OP_EQ: the comparison value (exact: the PMML value parsed as
-  the field's dataType, float32-rounded for dataType float; ``lessThan t`` is stored as
-  ``<= nextafter(t, -inf)``; NaN = never TRUE). OP_BITS / OP_SORTED: the offset of the set
-  in ``bitsets`` / ``set_values`` (an integer held as a float).
-* ``feature`` int32: the column of the input matrix.
-* ``true_next`` / ``false_next`` / ``missing_next`` int32: the next test (>= 0) when the
-  condition holds / does not hold / x is NaN; a negative value is a terminal ``-(g + 2)``:
-  the walk ends with global node index ``g`` (-1: no prediction).
-* ``op`` int8: OP_LE, OP_EQ, OP_BITS, OP_SORTED.
-* ``lv_true`` / ``lv_false`` / ``lv_missing`` int16: missing levels (defaultChild jumps)
-  added when the walk takes that exit. Zero unless missingValueStrategy is defaultChild.
-"""
 
 
 def terminal(g: int) -> int:
@@ -144,6 +112,8 @@ class TreeArrays:
     """Trees lowered for the kernels (all trees concatenated, in the order given).
 
     * ``nodes``: NODE_DTYPE (n_tests,): the tests of every tree, each tree's contiguous.
+    * ``fast``: FAST_DTYPE (n_tests,) and ``features``: int32 (n_tests,) ``feature | op << 24``:
+      the same tests, compact (16 + 4 bytes), for walks of rows without NaN.
     * ``bitsets``: uint64 (n_words,): OP_BITS sets; at offset o: ``bitsets[o]`` = number of
       words w, then w words; code c is a member iff bit ``c & 63`` of word ``c >> 6`` is set.
     * ``set_values``: float64 (n_values,): OP_SORTED sets; at offset o: ``set_values[o]`` =
@@ -163,6 +133,8 @@ class TreeArrays:
     """
 
     nodes: np.ndarray
+    fast: np.ndarray
+    features: np.ndarray
     bitsets: np.ndarray
     set_values: np.ndarray
     roots: np.ndarray
@@ -255,6 +227,7 @@ class _Builder:
         self.n_nodes = 0
         self._budget = _MAX_TESTS_PER_PREDICATE
         self._decls: dict[str, FieldDecl] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
         self._strategy = "none"
         self._return_last = False
 
@@ -271,6 +244,13 @@ class _Builder:
         """A predicate operand, read exactly as ``schema.predicates`` reads it."""
         if text is None:
             raise _Unsupported("predicate without a value")
+        key = (name, text)
+        value = self._parsed.get(key, self)
+        if value is self:
+            value = self._parsed[key] = self._parse_new(name, text)
+        return value
+
+    def _parse_new(self, name: str, text: str):
         enc = self.fields[name]
         decl = self._decls.get(name)
         if decl is None:
@@ -323,17 +303,18 @@ class _Builder:
     # -- predicates: compile(p, T, F, U) returns the exit that starts evaluating p
 
     def compile(self, p, t: Exit, f: Exit, u: Exit) -> Exit:
-        if isinstance(p, TruePredicate):
-            return t
-        if isinstance(p, FalsePredicate):
-            return f
-        if isinstance(p, SimplePredicate):
+        kind = type(p)
+        if kind is SimplePredicate:
             return self._simple(p, t, f, u)
-        if isinstance(p, SimpleSetPredicate):
+        if kind is TruePredicate:
+            return t
+        if kind is FalsePredicate:
+            return f
+        if kind is SimpleSetPredicate:
             return self._set(p, t, f, u)
-        if isinstance(p, CompoundPredicate):
+        if kind is CompoundPredicate:
             return self._compound(p, t, f, u)
-        raise _Unsupported(f"predicate {type(p).__name__}")
+        raise _Unsupported(f"predicate {kind.__name__}")
 
     def _simple(self, p: SimplePredicate, t: Exit, f: Exit, u: Exit) -> Exit:
         enc = self._field(p.field)
@@ -622,20 +603,20 @@ def _emit(b: _Builder, roots: list[Exit], offsets: list[int], fields: Mapping[st
                     stack.append(target)
         root_codes.append(new_id[r])
 
-    nodes = np.zeros(len(order), dtype=NODE_DTYPE)
     bit_words: list[int] = []
     sorted_values: list[float] = []
     bit_cache: dict[tuple, int] = {}
     sorted_cache: dict[tuple, int] = {}
-
-    def link(target: int) -> int:
-        return new_id[target] if target >= 0 else target
-
+    m = len(order)
+    feature = [0] * m
+    op = [0] * m
+    threshold = [0.0] * m
+    nexts = {w: [0] * m for w in ("true", "false", "missing")}
+    lvs = {w: [0] * m for w in ("true", "false", "missing")}
     for j, i in enumerate(order):
         t = tests[i]
-        rec = nodes[j]
-        rec["feature"] = t.feature
-        rec["op"] = t.op
+        feature[j] = t.feature
+        op[j] = t.op
         if t.op == OP_BITS:
             off = bit_cache.get(t.members)
             if off is None:
@@ -645,30 +626,45 @@ def _emit(b: _Builder, roots: list[Exit], offsets: list[int], fields: Mapping[st
                     words[c >> 6] |= 1 << (c & 63)
                 bit_words.append(len(words))
                 bit_words.extend(words)
-            rec["threshold"] = float(off)
+            threshold[j] = float(off)
         elif t.op == OP_SORTED:
             off = sorted_cache.get(t.members)
             if off is None:
                 off = sorted_cache[t.members] = len(sorted_values)
                 sorted_values.append(float(len(t.members)))
                 sorted_values.extend(t.members)
-            rec["threshold"] = float(off)
+            threshold[j] = float(off)
         else:
-            rec["threshold"] = t.threshold
-        for which in ("true", "false", "missing"):
-            target, levels = getattr(t, which)
+            threshold[j] = t.threshold
+        for which, exit_ in (("true", t.true), ("false", t.false), ("missing", t.missing)):
+            target, levels = exit_
             if levels > MAX_LEVELS:
                 raise _Unsupported("too many missing levels")
-            rec[f"{which}_next"] = link(target)
-            rec[f"lv_{which}"] = levels
+            nexts[which][j] = new_id[target] if target >= 0 else target
+            lvs[which][j] = levels
+    nodes = np.zeros(m, dtype=NODE_DTYPE)
+    nodes["feature"] = feature
+    nodes["op"] = op
+    nodes["threshold"] = threshold
+    for which in ("true", "false", "missing"):
+        nodes[f"{which}_next"] = nexts[which]
+        nodes[f"lv_{which}"] = lvs[which]
+    fast = np.zeros(m, dtype=FAST_DTYPE)
+    for name in ("threshold", "true_next", "false_next"):
+        fast[name] = nodes[name]
+    features = nodes["feature"].astype(np.int32) | (nodes["op"].astype(np.int32) << OP_SHIFT)
 
     n_features = max((e.column for e in fields.values()), default=-1) + 1
+    if n_features > MAX_COLUMNS:
+        raise _Unsupported("too many columns")
     return TreeArrays(
         nodes=nodes,
         bitsets=np.array(bit_words or [0], dtype=np.uint64),
         set_values=np.array(sorted_values or [0.0], dtype=np.float64),
         roots=np.array(root_codes, dtype=np.int32),
         node_offsets=np.array(offsets, dtype=np.int32),
+        fast=fast,
+        features=features,
         all_le=bool((nodes["op"] == OP_LE).all()),
         used_cols=np.unique(nodes["feature"]).astype(np.int64),
         n_features=n_features,

@@ -184,3 +184,27 @@ def test_one_row_and_many_threads_agree(monkeypatch):
         one = E.sum_values(X[r : r + 1], arrays, values, float32=True)
         for a, b in zip(one, full):
             np.testing.assert_array_equal(a, b[r : r + 1])
+
+
+@pytest.mark.parametrize("float32", [False, True])
+def test_row_entry_points_match_batch(float32):
+    model, mining, segs, arrays, X, weights, frame = _setup(11, "weightedSum", "continue", 1.0, True, False, "float" if float32 else "double")
+    values = np.concatenate([s.model.core.scores for s in segs])
+    batch = E.sum_values(X, arrays, values, weights=weights, float32=float32)
+    for r in range(len(X)):
+        one = E.sum_values_row(X[r], arrays, values, weights=weights, float32=float32)
+        np.testing.assert_array_equal(np.array(one), np.array([a[r] for a in batch]))
+    model, mining, segs, arrays, X, weights, frame = _setup(12, "weightedAverage", "continue", 1.0, True, True, "double")
+    classes = mining.classes
+    probs = np.concatenate([np.stack([s.model.core.probabilities[:, s.model.core.classes.index(c)] if c in s.model.core.classes else np.zeros(s.model.core.n_nodes) for c in classes], axis=1) for s in segs])
+    labels = np.concatenate([[classes.index(v) if v is not None else -1 for v in s.model.core.scores] for s in segs]).astype(np.int64)
+    psum = E.sum_probabilities(X, arrays, probs, weights=weights, weighted=True)
+    vsum = E.vote_counts(X, arrays, labels, len(classes), weights=weights, weighted=True)
+    for r in range(len(X)):
+        total, wsum, wmiss, nmiss = E.sum_probabilities_row(X[r], arrays, probs, weights=weights, weighted=True)
+        np.testing.assert_array_equal(total, psum.total[r])
+        assert (wsum, wmiss, nmiss) == (psum.wsum[r], psum.wmiss[r], psum.nmiss[r])
+        votes, first, mvotes, wmiss, nmiss = E.vote_counts_row(X[r], arrays, labels, len(classes), weights=weights, weighted=True)
+        np.testing.assert_array_equal(votes, vsum.votes[r])
+        np.testing.assert_array_equal(first, vsum.first[r])
+        assert (mvotes, wmiss, nmiss) == (vsum.mvotes[r], vsum.wmiss[r], vsum.nmiss[r])

@@ -319,3 +319,12 @@ def test_threading_keeps_what_an_earlier_test_did_not_decide():
         )
     )
     arrays, _ = check(model, {"c": S}, {"c": ["a", "b", "c", None]})
+
+
+def test_numba_cache_fingerprint_is_current():
+    # The cached kernels of tree_kernels.py inline lanes.py and _layout.py; numba only notices
+    # edits of tree_kernels.py itself. Run `python -m quickscore.kernels._codegen` to restamp.
+    from quickscore.kernels import _codegen, tree_kernels
+
+    assert tree_kernels.DEPENDENCY_FINGERPRINT == _codegen.fingerprint()
+    assert (_codegen.HERE / "lanes.py").read_text() == _codegen.generate(), "lanes.py is not the output of _codegen"
