@@ -44,7 +44,10 @@ def _matrix(X: np.ndarray, arrays: TreeArrays) -> np.ndarray:
 
 
 def _graph(arrays: TreeArrays) -> tuple:
-    return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, arrays.all_le, arrays.roots, arrays.used_cols
+    # ``mixed`` is None for forests of OP_LE tests only: numba then specialises the kernels on
+    # the None type and prunes the op dispatch, so only the walks a forest needs get compiled.
+    mixed = None if arrays.all_le else True
+    return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols
 
 
 def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK) -> None:

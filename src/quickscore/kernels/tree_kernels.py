@@ -13,11 +13,13 @@ on several threads at once (the kernels release the GIL). Loop structure::
             gbuf[t, i] = g                                  # global node index, -1: none
         consume gbuf, tree-major, each row's trees in order: out / accumulate
 
+``mixed`` is None when every test is OP_LE, True otherwise: a None-typed argument makes numba
+compile a specialisation without the op dispatch (and without compiling the other walks).
 A walk ends at a terminal exit ``s < 0``: ``g = -s - 2``. The 8 interleaved walks ("lanes")
 hide the latency of the dependent loads of a walk (test -> x -> next test); the compact
 16-byte ``fast`` records plus the ``features`` array halve the cache footprint of a tree.
-A one-row block walks 8 trees at a time instead (lanes.walk_trees_*); missing levels are
-only computed for rows with a NaN (``_walk_levels``), other rows have none.
+The one-row entry points (``*_row``) walk 8 trees at a time instead (lanes.walk_trees_*).
+Missing levels are only computed for rows with a NaN (``_walk_levels``); other rows have none.
 
 The fused kernels (sums, votes, probabilities) accumulate per row in tree order with the
 same operations as ``models/mining.py``, so results are bit-identical to it.
@@ -107,7 +109,7 @@ def _clean(xr, used_cols):
 
 
 @njit(**NJIT)
-def _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
+def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
     """gbuf[t, i] = tree t's result (global node index, -1 none) for row b0 + i, i < b1 - b0;
     with want_levels, lbuf[t, i] = its missing levels (0 for rows without NaN: only an
     UNKNOWN predicate, i.e. a NaN, can lead to a defaultChild jump)."""
@@ -127,20 +129,6 @@ def _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_
         for t in range(n_trees):
             for i in range(m):
                 lbuf[t, i] = 0
-    if m == 1 and not want_levels:
-        # One row: interleave trees instead of rows.
-        g = gbuf[:, 0]
-        xr = X[b0]
-        if nc == 1:
-            if all_le:
-                lanes.walk_trees_le_clean(nodes, fast, features, bitsets, set_values, xr, roots, g)
-            else:
-                lanes.walk_trees_any_clean(nodes, fast, features, bitsets, set_values, xr, roots, g)
-        elif all_le:
-            lanes.walk_trees_le_nan(nodes, fast, features, bitsets, set_values, xr, roots, g)
-        else:
-            lanes.walk_trees_any_nan(nodes, fast, features, bitsets, set_values, xr, roots, g)
-        return
     for t in range(n_trees):
         root = roots[t]
         gt = gbuf[t]
@@ -149,7 +137,7 @@ def _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_
                 gt[i] = -root - 2
             continue
         if nc > 0:
-            if all_le:
+            if mixed is None:
                 lanes.walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
             else:
                 lanes.walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
@@ -161,7 +149,7 @@ def _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_
                 s, lv = _walk_levels(nodes, bitsets, set_values, X[r], root)
                 gt[r - b0] = -s - 2
                 lbuf[t, r - b0] = lv
-        elif all_le:
+        elif mixed is None:
             lanes.walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, dirty, nd, root, gt, b0)
         else:
             lanes.walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, dirty, nd, root, gt, b0)
@@ -180,7 +168,7 @@ def _buffers(n_trees, block, want_levels):
 
 
 @njit(**NJIT)
-def leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, want_levels, r0, r1, block):
+def leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, offsets, X, out, levels, want_levels, r0, r1, block):
     """out[r, t] = tree t's result node (pre-order index within the tree, -1 none) for r in
     [r0, r1); with want_levels also levels[r, t] = the walk's missing levels."""
     n_trees = roots.shape[0]
@@ -189,7 +177,7 @@ def leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
-        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
         for i in range(b1 - b0):
             r = b0 + i
             for t in range(n_trees):
@@ -200,9 +188,9 @@ def leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used
 
 
 @njit(**NJIT)
-def leaves_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, x, out):
+def leaves_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, offsets, x, out):
     """One row (1-D x): out[t] = tree t's result node (within-tree pre-order index, -1 none)."""
-    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, out)
+    _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, out)
     for t in range(roots.shape[0]):
         g = out[t]
         out[t] = g - offsets[t] if g >= 0 else -1
@@ -212,7 +200,7 @@ def leaves_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_c
 
 
 @njit(**NJIT)
-def sum_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
+def sum_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
     """Per row r in [r0, r1), over trees in order, of v = values[g] (g = the result's global node index):
 
     * total[r]: 0 + v_1 (* w_1) + v_2 (* w_2) ... over trees whose value is not missing
@@ -232,7 +220,7 @@ def sum_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_co
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for i in range(m):
             acc32[i] = 0.0
             total[b0 + i] = 0.0
@@ -267,7 +255,7 @@ def sum_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_co
 
 
 @njit(**NJIT)
-def votes_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
+def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: votes[r, classes[g]] += (w if weighted else 1.0) for trees with a
     class (classes[g] >= 0), and first[r, c] = the first tree that voted for class c (n_trees:
     none); for the others (g = -1 or classes[g] < 0) mvotes[r] += the same, wmiss[r] += w
@@ -280,7 +268,7 @@ def votes_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for r in range(b0, b1):
             for j in range(k):
                 votes[r, j] = 0.0
@@ -306,7 +294,7 @@ def votes_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_
 
 
 @njit(**NJIT)
-def proba_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
+def proba_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: total[r, :] += w' * probs[g, :] and wsum[r] += w' (w' = w if
     weighted else 1.0) for trees with probabilities; wmiss[r] += w and nmiss[r] += 1 for the
     others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``.)"""
@@ -318,7 +306,7 @@ def proba_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
         for r in range(b0, b1):
             for j in range(k):
                 total[r, j] = 0.0
@@ -341,37 +329,37 @@ def proba_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_
 
 
 @njit(**NJIT_PARALLEL)
-def leaves_prange(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, block):
+def leaves_prange(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, offsets, X, out, block):
     """``leaves_range`` over all rows with row blocks spread by numba's prange (for comparison
     with the ThreadPoolExecutor dispatch of ``ensemble``; compiled on first use only)."""
     n = X.shape[0]
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         levels = np.empty((1, 1), dtype=np.int32)
-        leaves_range(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
+        leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
 
 
 # --- one row -----------------------------------------------------------------------------------------
 
 
 @njit(**NJIT)
-def _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g):
+def _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g):
     """g[t] = tree t's result for the row x (global node index, -1 none); 8 trees at a time."""
     if _clean(x, used_cols):
-        if all_le:
+        if mixed is None:
             lanes.walk_trees_le_clean(nodes, fast, features, bitsets, set_values, x, roots, g)
         else:
             lanes.walk_trees_any_clean(nodes, fast, features, bitsets, set_values, x, roots, g)
-    elif all_le:
+    elif mixed is None:
         lanes.walk_trees_le_nan(nodes, fast, features, bitsets, set_values, x, roots, g)
     else:
         lanes.walk_trees_any_nan(nodes, fast, features, bitsets, set_values, x, roots, g)
 
 
 @njit(**NJIT)
-def sum_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, values, weights, weighted, f32, g):
+def sum_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, values, weights, weighted, f32, g):
     """``sum_range`` for one row x; g: an int32 (n_trees,) scratch. Returns (total, wsum, count, wmiss)."""
-    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     acc32 = np.float32(0.0)
     acc = 0.0
     wsum = 0.0
@@ -398,9 +386,9 @@ def sum_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols
 
 
 @njit(**NJIT)
-def proba_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, probs, weights, weighted, g, total):
+def proba_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, probs, weights, weighted, g, total):
     """``proba_range`` for one row x: total (k,) is written; returns (wsum, wmiss, nmiss)."""
-    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     k = total.shape[0]
     for j in range(k):
         total[j] = 0.0
@@ -422,9 +410,9 @@ def proba_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_co
 
 
 @njit(**NJIT)
-def votes_row(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, classes, weights, weighted, g, votes, first):
+def votes_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, classes, weights, weighted, g, votes, first):
     """``votes_range`` for one row x: votes (k,) and first (k,) are written; returns (mvotes, wmiss, nmiss)."""
-    _row_nodes(nodes, fast, features, bitsets, set_values, all_le, roots, used_cols, x, g)
+    _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     n_trees = roots.shape[0]
     for j in range(votes.shape[0]):
         votes[j] = 0.0
