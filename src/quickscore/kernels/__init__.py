@@ -27,7 +27,7 @@ from quickscore.kernels.ensemble import (
     vote_counts,
 )
 from quickscore.kernels.options import n_threads, set_n_threads
-from quickscore.kernels.trees import UNSEEN, FieldEncoding, TreeArrays, encode_categories, lower_trees
+from quickscore.kernels.trees import UNSEEN, FieldEncoding, TreeArrays, encode_categories, lower_trees, predicate_fields
 
 __all__ = [
     "FieldEncoding",
@@ -46,6 +46,7 @@ __all__ = [
     "leaf_indices_row",
     "lower_trees",
     "missing_levels",
+    "predicate_fields",
     "n_threads",
     "set_n_threads",
     "sum_probabilities",

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from quickscore.ir import (
     CompoundPredicate,
@@ -181,14 +182,15 @@ class TreeArrays:
 
 def encode_categories(values: np.ndarray, table: Mapping[Any, int]) -> np.ndarray:
     """Codes of an object column: ``table[v]``, UNSEEN for other values, NaN for None."""
-    out = np.empty(len(values), dtype=np.float64)
-    get = table.get
-    for i, v in enumerate(values.tolist() if isinstance(values, np.ndarray) else values):
-        if v is None:
-            out[i] = np.nan
-        else:
-            c = get(v)
-            out[i] = UNSEEN if c is None else c
+    values = np.asarray(values, dtype=object)
+    out = np.full(len(values), UNSEEN)
+    if table:
+        # Codes are positions in the table's insertion order (0..K-1).
+        index = pd.Index(list(table), dtype=object)
+        codes = index.get_indexer(values)
+        hit = codes >= 0
+        out[hit] = codes[hit]
+    out[np.equal(values, None)] = np.nan
     return out
 
 
@@ -672,6 +674,23 @@ def _emit(b: _Builder, roots: list[Exit], offsets: list[int], fields: Mapping[st
         used=frozenset(b.used),
         categories=b.categories,
     )
+
+
+def predicate_fields(trees: Sequence[TreeModel]) -> list[str]:
+    """The fields the predicates of ``trees`` refer to, in order of first use (what
+    ``lower_trees`` needs an encoding for)."""
+    seen: dict[str, None] = {}
+    stack: list = [m.root for m in trees if isinstance(m, TreeModel)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            stack.extend(reversed(item.children))
+            stack.append(item.predicate)
+        elif isinstance(item, (SimplePredicate, SimpleSetPredicate)):
+            seen.setdefault(item.field, None)
+        elif isinstance(item, CompoundPredicate):
+            stack.extend(reversed(item.predicates))
+    return list(seen)
 
 
 def lower_trees(trees: Sequence[TreeModel], fields: Mapping[str, FieldEncoding]) -> TreeArrays | None:

@@ -16,7 +16,7 @@ import pytest
 import quickscore
 from quickscore.ir import TreeModel
 from quickscore.kernels import ensemble as E
-from quickscore.kernels.trees import FieldEncoding, lower_trees
+from quickscore.kernels.trees import FieldEncoding, lower_trees, predicate_fields
 from quickscore.models.mining import MiningCore
 from quickscore.models.tree import TreeCore
 from quickscore.runtime.model import _columns
@@ -53,23 +53,8 @@ def _tree_ensembles(compiled, frame):
 
 
 def _encodings(models, scope) -> dict[str, FieldEncoding]:
-    names: list[str] = []
-
-    def visit(p):
-        if hasattr(p, "field"):
-            names.append(p.field)
-        for q in getattr(p, "predicates", ()):
-            visit(q)
-
-    def nodes(nd):
-        visit(nd.predicate)
-        for c in nd.children:
-            nodes(c)
-
-    for m in models:
-        nodes(m.root)
     out = {}
-    for name in dict.fromkeys(names):
+    for name in predicate_fields(models):
         decl = scope.find(name)
         out[name] = FieldEncoding(len(out), decl.data_type, tuple(decl.valid) if not decl.data_type.is_numeric else ())
     return out

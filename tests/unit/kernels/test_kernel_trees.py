@@ -328,3 +328,18 @@ def test_numba_cache_fingerprint_is_current():
 
     assert tree_kernels.DEPENDENCY_FINGERPRINT == _codegen.fingerprint()
     assert (_codegen.HERE / "lanes.py").read_text() == _codegen.generate(), "lanes.py is not the output of _codegen"
+
+
+def test_empty_batches_and_encoding():
+    S = DataType.STRING
+    model = tree(N(T, N(SP("c", "equal", "b"), score="1"), N(SP("x", "lessThan", "1"), score="2")))
+    arrays = lower_trees([model], encodings({"x": D, "c": S}, {"c": ("a",)}))
+    assert E.leaf_indices(np.zeros((0, 2)), arrays).shape == (0, 1)
+    assert E.sum_values(np.zeros((0, 2)), arrays, np.zeros(arrays.n_nodes)).total.shape == (0,)
+    assert E.average_probabilities(np.zeros((0, 2)), arrays, np.zeros((arrays.n_nodes, 3))).shape == (0, 3)
+    codes = arrays.encode_column("c", np.array(["b", "a", None, "z"], dtype=object))
+    np.testing.assert_array_equal(codes, [1.0, 0.0, np.nan, UNSEEN])
+    with pytest.raises(KeyError):
+        arrays.encode({"x": np.zeros(2)}, 2)
+    with pytest.raises(ValueError):
+        E.leaf_indices(np.zeros((3, 1)), arrays)  # too few columns
