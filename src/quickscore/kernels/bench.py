@@ -110,15 +110,19 @@ def main(argv=None) -> None:
     ref = rf.predict_proba(X[:2000])
     print(f"max |ours - sklearn predict_proba| on 2000 rows: {np.abs(ours - ref).max():.2e}")
 
-    res = {}
-    for threads in (1, 2):
-        cpu = threads == 1
-        res[("leaf_indices", threads)] = _rate(lambda: E.leaf_indices(X, arrays, n_threads=threads), n, cpu=cpu)
-        res[("average_probabilities", threads)] = _rate(lambda: E.average_probabilities(X, arrays, probs, n_threads=threads), n, cpu=cpu)
-        res[("vote_counts", threads)] = _rate(lambda: E.vote_counts(X, arrays, cls, k, n_threads=threads), n, cpu=cpu)
-    for name in ("leaf_indices", "average_probabilities", "vote_counts"):
-        r1, r2 = res[(name, 1)], res[(name, 2)]
-        print(f"{name:>24s}: 1 thread {r1 / 1e3:7.1f}k rows/s (CPU time), 2 threads {r2 / 1e3:7.1f}k rows/s (wall), x{r2 / r1:.2f}")
+    calls = {
+        "leaf_indices": lambda t: E.leaf_indices(X, arrays, n_threads=t),
+        "average_probabilities": lambda t: E.average_probabilities(X, arrays, probs, n_threads=t),
+        "vote_counts": lambda t: E.vote_counts(X, arrays, cls, k, n_threads=t),
+    }
+    for name, call in calls.items():
+        cpu1 = _rate(lambda: call(1), n, cpu=True)
+        wall1 = _rate(lambda: call(1), n)
+        wall2 = _rate(lambda: call(2), n)
+        print(
+            f"{name:>24s}: 1 thread {cpu1 / 1e3:6.1f}k rows/s (CPU time) {wall1 / 1e3:6.1f}k (wall);"
+            f" 2 threads {wall2 / 1e3:6.1f}k (wall): x{wall2 / wall1:.2f}"
+        )
     Xnan = X.copy()
     Xnan[rng.random(X.shape) < 0.05] = np.nan
     r = _rate(lambda: E.leaf_indices(Xnan, arrays, n_threads=1), n, cpu=True)
@@ -151,12 +155,20 @@ def main(argv=None) -> None:
     lat = np.array(lat) / 1e3
     print(f"{'leaf_indices_row':>24s}: p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us")
     lat = []
-    for x in rows[:5000]:
+    for x in rows:
         t1 = time.perf_counter_ns()
-        E.average_probabilities(x[None, :], arrays, probs, n_threads=1)
+        E.sum_probabilities_row(x, arrays, probs)
         lat.append(time.perf_counter_ns() - t1)
     lat = np.array(lat) / 1e3
-    print(f"{'average_probabilities 1 row':>24s}: p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us")
+    print(f"{'sum_probabilities_row':>24s}: p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us")
+    lat = []
+    graph = E._graph(arrays)
+    for x in rows:
+        t1 = time.perf_counter_ns()
+        K.leaves_row(*graph, arrays.node_offsets, x, out1)
+        lat.append(time.perf_counter_ns() - t1)
+    lat = np.array(lat) / 1e3
+    print(f"{'kernel leaves_row (raw)':>24s}: p50 {np.percentile(lat, 50):.1f} us, p99 {np.percentile(lat, 99):.1f} us")
 
     rf.set_params(n_jobs=1)
     r = _rate(lambda: rf.predict_proba(X), n, repeat=3, cpu=True)

@@ -40,6 +40,7 @@ def _cores() -> int:
 _default_threads = _cores()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_pool_pid = 0
 
 
 def n_threads() -> int:
@@ -58,12 +59,15 @@ def resolve_threads(n: int | None) -> int:
 
 
 def pool(n: int) -> ThreadPoolExecutor:
-    """A shared executor with at least ``n`` workers (grown on demand, never shrunk)."""
-    global _pool, _pool_size
-    if _pool is None or _pool_size < n:
-        old = _pool
+    """A shared executor with at least ``n`` workers (grown on demand, never shrunk; a new one
+    after a fork, whose child would inherit an executor without threads)."""
+    global _pool, _pool_size, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_size < n or _pool_pid != pid:
+        old = _pool if _pool_pid == pid else None
         _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="quickscore-kernel")
         _pool_size = n
+        _pool_pid = pid
         if old is not None:
             old.shutdown(wait=False)
     return _pool

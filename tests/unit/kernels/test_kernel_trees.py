@@ -343,3 +343,26 @@ def test_empty_batches_and_encoding():
         arrays.encode({"x": np.zeros(2)}, 2)
     with pytest.raises(ValueError):
         E.leaf_indices(np.zeros((3, 1)), arrays)  # too few columns
+
+
+def test_thread_pool_survives_fork(monkeypatch):
+    import os
+
+    monkeypatch.setattr(options, "MIN_ROWS_PER_THREAD", 16)
+    types = {"x": D}
+    arrays = lower_trees([tree(N(T, N(SP("x", "lessThan", "0"), score="a"), N(T, score="b")))], encodings(types))
+    X = np.random.default_rng(0).normal(size=(1000, 1))
+    want = E.leaf_indices(X, arrays, n_threads=1)
+    np.testing.assert_array_equal(E.leaf_indices(X, arrays, n_threads=2), want)  # the pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: a new pool, same results
+        import signal
+
+        signal.alarm(30)  # an executor inherited without its threads would hang
+        ok = False
+        try:
+            ok = bool((E.leaf_indices(X, arrays, n_threads=2) == want).all())
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
