@@ -25,6 +25,7 @@ segments whose predicates are all True.
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -51,15 +52,32 @@ def _graph(arrays: TreeArrays) -> tuple:
 
 
 def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK) -> None:
-    """kernel(*args, r0, r1, block) over [0, n), split across threads."""
-    ranges = row_ranges(n, resolve_threads(n_threads))
+    """kernel(*args, r0, r1, block) over chunks of [0, n): the calling thread and
+    ``threads - 1`` pool workers take chunks from a shared queue until none is left."""
+    threads = resolve_threads(n_threads)
+    ranges = row_ranges(n, threads)
     if len(ranges) == 1:
         kernel(*args, 0, n, block)
         return
-    ex = pool(len(ranges))
-    futures = [ex.submit(kernel, *args, a, b, block) for a, b in ranges]
-    for f in futures:
-        f.result()
+    todo = iter(ranges)
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                chunk = next(todo, None)
+            if chunk is None:
+                return
+            kernel(*args, chunk[0], chunk[1], block)
+
+    helpers = min(threads, len(ranges)) - 1
+    ex = pool(helpers)
+    futures = [ex.submit(work) for _ in range(helpers)]
+    try:
+        work()
+    finally:
+        for f in futures:
+            f.result()
 
 
 def _weights(arrays: TreeArrays, weights) -> np.ndarray:

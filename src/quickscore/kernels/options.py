@@ -4,18 +4,19 @@
   Python threads at once; ``cache`` so that a process does not recompile; never
   ``fastmath``: it lets LLVM assume there are no NaNs, and NaN is how a missing value is
   held (``x <= t`` on NaN must stay False, ``x != x`` must stay True).
-* ``NJIT_PARALLEL``: the same plus ``parallel=True`` for kernels that spread row blocks over
-  numba's own thread pool with ``numba.prange``.
+* ``NJIT_PARALLEL``: the same plus ``parallel=True``, for the ``prange`` variant kept for
+  comparison (``tree_kernels.leaves_prange``).
 * ``n_threads()`` / ``set_n_threads()``: how many threads the batch kernels use (default:
-  every core). ``resolve_threads(n)`` turns a per-call override (None = the default) into a
-  count.
+  every core available to the process); every batch entry point also takes ``n_threads=``.
 
-How the row blocks are spread (measured on 2 cores, see ``quickscore.kernels.bench``): a
-``ThreadPoolExecutor`` whose workers each call a ``nogil`` serial kernel on a contiguous
-range of rows. It scales as well as ``prange`` here (the work is embarrassingly parallel),
-needs no numba threading layer, keeps the thread count a plain argument instead of numba's
-thread-local ``set_num_threads`` state, and skips the parallel-kernel compile. ``prange``
-variants are compiled on demand only (``NJIT_PARALLEL``) for comparison.
+How the rows are spread: ``row_ranges`` cuts a batch into chunks of at least
+``MIN_ROWS_PER_THREAD`` rows (up to ``CHUNKS_PER_THREAD`` per thread); the calling thread and
+``threads - 1`` workers of a shared ``ThreadPoolExecutor`` take chunks from a queue, each
+chunk one call of a ``nogil`` serial kernel. Against numba's ``prange`` (OpenMP layer) this
+measured the same on 1 and 2 cores, and it needs no threading layer, keeps the thread count
+a plain argument (numba's ``set_num_threads`` is thread-local state), balances chunks when
+the machine's other work slows one core down, and survives ``fork`` (a new pool in the
+child). See ``quickscore.kernels.bench``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 NJIT = dict(nogil=True, cache=True, fastmath=False)
 NJIT_PARALLEL = dict(nogil=True, cache=True, fastmath=False, parallel=True)
 
-# Each thread gets at least this many rows: below it, starting threads costs more than it saves.
+# Each chunk of rows handed to a thread has at least this many rows: below it, the hand-off
+# costs more than it saves.
 MIN_ROWS_PER_THREAD = 2048
+CHUNKS_PER_THREAD = 4
 
 
 def _cores() -> int:
@@ -74,10 +77,12 @@ def pool(n: int) -> ThreadPoolExecutor:
 
 
 def row_ranges(n_rows: int, threads: int, align: int = 64) -> list[tuple[int, int]]:
-    """Split ``range(n_rows)`` into at most ``threads`` contiguous chunks (aligned to ``align`` rows)."""
-    k = max(1, min(threads, n_rows // MIN_ROWS_PER_THREAD))
-    if k == 1:
+    """Split ``range(n_rows)`` into contiguous chunks (aligned to ``align`` rows) for ``threads``
+    threads: one chunk when single-threaded or small, else up to ``CHUNKS_PER_THREAD`` chunks
+    per thread, so that a thread slowed down (by the machine's other work) gets fewer."""
+    if threads <= 1 or n_rows < 2 * MIN_ROWS_PER_THREAD:
         return [(0, n_rows)]
+    k = max(2, min(threads * CHUNKS_PER_THREAD, n_rows // MIN_ROWS_PER_THREAD))
     step = -(-n_rows // k)
     step = -(-step // align) * align
     return [(a, min(a + step, n_rows)) for a in range(0, n_rows, step)]

@@ -262,13 +262,18 @@ class _Builder:
         except (QuickscoreError, ParseError, ValueError, TypeError, OverflowError, KeyError):
             raise _Unsupported(f"value {text!r} of field {name!r}") from None
 
-    def _code(self, name: str, value) -> int:
+    def table(self, name: str) -> dict[Any, int]:
+        """The value -> code table of a coded field: the caller's categories first."""
         table = self.categories.get(name)
         if table is None:
             table = {}
             for v in self.fields[name].categories:
                 table.setdefault(v, len(table))
             self.categories[name] = table
+        return table
+
+    def _code(self, name: str, value) -> int:
+        table = self.table(name)
         code = table.get(value)
         if code is None:
             code = table[value] = len(table)
@@ -713,6 +718,9 @@ def lower_trees(trees: Sequence[TreeModel], fields: Mapping[str, FieldEncoding])
                 return None
             roots.append(b.tree(model))
             offsets.append(b.n_nodes)
+        for name in b.used:
+            if not fields[name].numeric:
+                b.table(name)
         _thread(b.tests, _post_order(b.tests, roots))
         if offsets[-1] >= 2**31 - 2:
             return None

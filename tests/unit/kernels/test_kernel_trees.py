@@ -297,7 +297,7 @@ def test_threads_give_identical_results(monkeypatch):
     one = E.leaf_indices(X, arrays, n_threads=1)
     for threads in (2, 3, 7):
         np.testing.assert_array_equal(E.leaf_indices(X, arrays, n_threads=threads), one)
-    assert len(options.row_ranges(5000, 2)) == 2
+    assert len(options.row_ranges(5000, 2)) == 2 * options.CHUNKS_PER_THREAD
 
 
 def test_node_record_layout():
