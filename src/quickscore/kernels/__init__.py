@@ -21,6 +21,7 @@ from quickscore.kernels.ensemble import (
     sum_probabilities_row,
     sum_values_row,
     vote_counts_row,
+    warmup,
     missing_levels,
     sum_probabilities,
     sum_values,
@@ -55,4 +56,5 @@ __all__ = [
     "sum_values_row",
     "vote_counts",
     "vote_counts_row",
+    "warmup",
 ]

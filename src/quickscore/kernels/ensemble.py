@@ -406,3 +406,31 @@ def average_probabilities(
     """float64 (n, k): mining's average (weightedAverage when ``weighted``) of per-tree probabilities."""
     sums = sum_probabilities(X, arrays, leaf_probs, weights=weights, weighted=weighted, n_threads=n_threads)
     return combine_probabilities(sums, n_trees=arrays.n_trees, weights=weights, treatment=treatment, threshold=threshold)
+
+
+def warmup(mixed: bool = False) -> None:
+    """Compile (or load from numba's cache) the kernels for forests of OP_LE tests only, and
+    with ``mixed`` also those for forests with other ops. The first compile of a process
+    without a cache takes a few seconds per kernel; later processes load them in ~0.3 s."""
+    from quickscore.ir import DataType, Node, SimplePredicate, TreeModel, TruePredicate
+    from quickscore.kernels.trees import FieldEncoding, lower_trees
+
+    ops = ["lessOrEqual"] + (["equal"] if mixed else [])
+    X = np.array([[0.0], [np.nan]] * 2)
+    for op in ops:
+        node = Node(predicate=TruePredicate(), children=(Node(predicate=SimplePredicate(field="x", operator=op, value="0"), score="1"), Node(predicate=TruePredicate(), score="2")))
+        arrays = lower_trees([TreeModel(function_name="regression", mining_schema=(), root=node)], {"x": FieldEncoding(0, DataType.DOUBLE)})
+        assert arrays is not None
+        values = np.zeros(arrays.n_nodes)
+        probs = np.zeros((arrays.n_nodes, 2))
+        classes = np.zeros(arrays.n_nodes, dtype=np.int64)
+        leaf_indices(X, arrays, levels=True, n_threads=1)
+        leaf_indices(X, arrays, n_threads=1)
+        sum_values(X, arrays, values, n_threads=1)
+        sum_probabilities(X, arrays, probs, n_threads=1)
+        vote_counts(X, arrays, classes, 2, n_threads=1)
+        for x in X[:2]:
+            leaf_indices_row(x, arrays)
+            sum_values_row(x, arrays, values)
+            sum_probabilities_row(x, arrays, probs)
+            vote_counts_row(x, arrays, classes, 2)

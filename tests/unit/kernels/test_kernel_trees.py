@@ -366,3 +366,9 @@ def test_thread_pool_survives_fork(monkeypatch):
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_warmup_runs():
+    from quickscore.kernels import warmup
+
+    warmup(mixed=True)
