@@ -119,10 +119,17 @@ def missing_levels(X: np.ndarray, arrays: TreeArrays, *, n_threads: int | None =
 def leaf_indices_row(x: np.ndarray, arrays: TreeArrays, out: np.ndarray | None = None) -> np.ndarray:
     """One row: x float64 (>= n_features,) -> int32 (n_trees,) as ``leaf_indices`` (no thread
     hand-off; allocates only ``out`` when not given). x must be float64 and contiguous."""
+    _row(x, arrays)
     if out is None:
         out = np.empty(arrays.n_trees, dtype=np.int32)
     K.leaves_row(*_graph(arrays), arrays.node_offsets, x, out)
     return out
+
+
+def _row(x: np.ndarray, arrays: TreeArrays) -> None:
+    # The kernels do not check bounds: a short row would be read past its end.
+    if x.ndim != 1 or x.shape[0] < arrays.n_features:
+        raise ValueError(f"x must be (>= {arrays.n_features},); got {x.shape}")
 
 
 # One-row fused entry points: the walk + accumulation of the batch kernels for a single row
@@ -141,6 +148,7 @@ def sum_values_row(
     x: np.ndarray, arrays: TreeArrays, leaf_values: np.ndarray, *, weights=None, weighted: bool | None = None, float32: bool = False
 ) -> tuple[float, float, float, float]:
     """``sum_values`` for one row: (total, wsum, count, wmiss) as floats."""
+    _row(x, arrays)
     w = _ones(arrays) if weights is None else weights
     weighted = weights is not None if weighted is None else weighted
     g = np.empty(arrays.n_trees, dtype=np.int32)
@@ -151,6 +159,7 @@ def sum_probabilities_row(
     x: np.ndarray, arrays: TreeArrays, leaf_probs: np.ndarray, *, weights=None, weighted: bool = False, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float, float]:
     """``sum_probabilities`` for one row: (total (k,), wsum, wmiss, nmiss)."""
+    _row(x, arrays)
     w = _ones(arrays) if weights is None else weights
     total = np.empty(leaf_probs.shape[1]) if out is None else out
     g = np.empty(arrays.n_trees, dtype=np.int32)
@@ -162,6 +171,7 @@ def vote_counts_row(
     x: np.ndarray, arrays: TreeArrays, leaf_class: np.ndarray, n_classes: int, *, weights=None, weighted: bool = False
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """``vote_counts`` for one row: (votes (k,), first (k,), mvotes, wmiss, nmiss)."""
+    _row(x, arrays)
     w = _ones(arrays) if weights is None else weights
     votes = np.empty(n_classes)
     first = np.empty(n_classes, dtype=np.int32)
