@@ -38,6 +38,8 @@ class Context:
     target_name: str | None
     classification: bool
     extra_targets: tuple = ()  # FieldDecls of the other targets of a multi-target segmentation
+    engine: str = "auto"  # auto: numba kernels where exact; reference: the plain evaluators only
+    n_threads: int | None = None  # kernel threads (None: all cores)
 
     def parse_label(self, text: str, what: str, loc=None):
         """A class label from the file, typed as the target field (string when there is none)."""
@@ -58,8 +60,10 @@ def _where(model: Model) -> str:
 class CompiledModel:
     """A model lowered for evaluation; ``run`` scores a frame's rows."""
 
-    def __init__(self, model: Model, parent: Scope, outer: "Context | None" = None):
+    def __init__(self, model: Model, parent: Scope, outer: "Context | None" = None, engine: str = "auto", n_threads: int | None = None):
         """Lower ``model``; ``outer`` is the context of the enclosing MiningModel for a segment's model."""
+        if outer is not None:
+            engine, n_threads = outer.engine, outer.n_threads
         nested = outer is not None
         mixed = model.function_name == "mixed" and isinstance(model, MiningModel)
         if model.function_name not in ("classification", "regression") and not mixed:
@@ -103,7 +107,7 @@ class CompiledModel:
             # predicts a double (e.g. KNIME writes integer targets for real-valued predictions).
             target = FieldDecl(target.name, DataType.FLOAT if target.data_type is DataType.FLOAT else DataType.DOUBLE, OpType.CONTINUOUS)
         self.local = compile_derived_fields(model.local_transformations, scope)
-        self.ctx = Context(model, scope, target, self.target_name, classification, tuple(self.extra_targets))
+        self.ctx = Context(model, scope, target, self.target_name, classification, tuple(self.extra_targets), engine, n_threads)
         self.core: Core = LOWERERS[type(model)](model, self.ctx)
         target_ir = next((t for t in model.targets if t.field in (None, self.target_name)), None)
         self.targets = TargetPlan(target_ir, target)
@@ -124,6 +128,14 @@ class CompiledModel:
         chained = pred.chained
         pred = self.targets.apply_classification(pred) if self.ctx.classification else self.targets.apply_regression(pred)
         return ModelResult(pred, {**chained, **self.outputs.compute(pred, frame, self.targets)})
+
+    def engines(self) -> set[str]:
+        """Which evaluators score this model: "numba" (kernels) and/or "reference"."""
+        core = self.core
+        if getattr(core, "fused", None) is not None or getattr(core, "arrays", None) is not None:
+            return {"numba"}
+        found = {e for s in getattr(core, "segments", ()) for e in s.model.engines()}
+        return found or {"reference"}
 
     def final_outputs(self) -> list[FieldDecl]:
         """The output fields this model returns: its own final ones, then - for a modelChain,

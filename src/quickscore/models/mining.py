@@ -78,6 +78,7 @@ class MiningCore:
             raise InvalidMarkup(f"Segmentation without segments{where}")
         # modelChain and selectFirst pass the output fields of the segment that decides a row on.
         self.chain = self.segments if method in (*_CHAINS, "selectFirst") else []
+        self.fused = None
         if ctx.classification:
             found: list = []
             for s in self.segments:
@@ -89,6 +90,8 @@ class MiningCore:
     def predict(self, frame: Frame) -> Prediction:
         for name, compute in self.local:
             frame.define(name, compute)
+        if self.fused is not None:
+            return self.fused.predict(frame)
         n = frame.n
         remaining = np.ones(n, dtype=bool)
         results: list[tuple[Segment, np.ndarray, ModelResult]] = []
@@ -397,4 +400,8 @@ def _median(pairs: list[tuple[float, float]], weighted: bool) -> float:
 def lower(model: MiningModel, ctx: Context) -> MiningCore:
     if any(getattr(s.model, "function_name", None) is None for s in model.segmentation.segments):
         raise UnsupportedMarkup("Segment without a model")
-    return MiningCore(model, ctx, ctx.extra_targets)
+    from quickscore.models import fast
+
+    core = MiningCore(model, ctx, ctx.extra_targets)
+    core.fused = fast.fuse(core, model)
+    return core

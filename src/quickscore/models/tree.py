@@ -26,6 +26,7 @@ import numpy as np
 
 from quickscore.errors import InvalidMarkup, UndefinedResult, UnsupportedMarkup
 from quickscore.ir import CompoundPredicate, Node, TreeModel
+from quickscore.models import fast
 from quickscore.models.base import Context
 from quickscore.outputs.prediction import Prediction
 from quickscore.runtime.frame import Frame
@@ -104,6 +105,9 @@ class TreeCore:
                         raise InvalidMarkup(f"Invalid score '{nd.score}' of Node in a regression TreeModel{_where(nd)}") from None
         self.entity_ids = np.array([nd.id if nd.id is not None else str(i + 1) for i, nd in enumerate(nodes)], dtype=object)
         self.n_nodes = n
+        # A node whose ScoreDistribution record counts sum to zero: its rows fail (UndefinedResult).
+        self.has_undefined = ctx.classification and any(nd.distribution and np.isnan(self.probabilities[i]).all() for i, nd in enumerate(nodes))
+        self.arrays = None if self.strategy in ("weightedConfidence", "aggregateNodes") else fast.lower([model], ctx)
 
     def _lower(self, node: Node, ctx: Context, out: list[Node], counter: list[int]) -> LoweredNode:
         if not isinstance(node, Node):
@@ -154,6 +158,8 @@ class TreeCore:
 
     def leaves(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
         """The result node index of each row (-1 = no prediction) and its missing levels."""
+        if self.arrays is not None:
+            return fast.tree_leaves(self, frame)
         result = np.full(frame.n, -1, dtype=np.int64)
         levels = np.zeros(frame.n, dtype=np.int64)
         t, _ = self.root.predicate(frame, None)

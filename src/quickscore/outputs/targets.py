@@ -30,6 +30,11 @@ class TargetPlan:
                 if tv.display_value is not None and label is not None:
                     self.display[label] = tv.display_value
 
+    @property
+    def is_identity(self) -> bool:
+        """Nothing to do: no Target element, default value or priors."""
+        return self.target is None and self.default_value is None and not self.priors
+
     def apply_regression(self, pred: Prediction) -> Prediction:
         t = self.target
         values = pred.value

@@ -55,7 +55,11 @@ def _info(decl: FieldDecl, usage: str, intervals: tuple[Interval, ...] = ()) -> 
 class Model:
     """A model compiled for scoring. Build it with :func:`quickscore.load`."""
 
-    def __init__(self, document: Document):
+    def __init__(self, document: Document, *, engine: str = "auto", n_threads: int | None = None):
+        from quickscore.models.fast import ENGINES
+
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         model = document.model
         scope = Scope({f.name: FieldDecl.from_data_field(f) for f in document.data_fields}, functions={f.name: f for f in document.define_functions})
         self._global = compile_derived_fields(document.transformations.derived_fields, scope)
@@ -69,7 +73,7 @@ class Model:
                 raise InvalidMarkup(f"MiningField '{mf.name}' is not a field of the DataDictionary" + (f" at {mf.loc}" if mf.loc else ""))
             steps.append(FieldStep.build(decl, mf))
         self._plan = InputPlan(steps)
-        self._compiled = CompiledModel(model, scope)
+        self._compiled = CompiledModel(model, scope, engine=engine, n_threads=n_threads)
         self._document_info = _describe(document)
         ctx = self._compiled.ctx
         self._target_name = ctx.target_name or "_target"
@@ -89,7 +93,10 @@ class Model:
             targets=[_info(self._target_decl, "target")] + [_info(t, "target") for t in self._extra_targets],
             outputs=[_info(decl, "output") for _, decl in outputs],
         )
-        self.info: dict[str, Any] = {**self._document_info, "function_name": model.function_name}
+        engines = self._compiled.engines()
+        self.engine: str = engines.pop() if len(engines) == 1 else "mixed"
+        """Which evaluator scores: "numba" (compiled kernels), "reference" (the plain evaluator) or "mixed"."""
+        self.info: dict[str, Any] = {**self._document_info, "function_name": model.function_name, "engine": self.engine}
 
     # --- scoring ----------------------------------------------------------------------------
 
@@ -286,8 +293,13 @@ def _count(model) -> tuple[int, int]:
     return 0, 0
 
 
-def load(source: Source, *, format: str | None = None) -> Model:
-    """Load a model file (a path, bytes or a binary file object) and compile it."""
+def load(source: Source, *, format: str | None = None, engine: str = "auto", n_threads: int | None = None) -> Model:
+    """Load a model file (a path, bytes or a binary file object) and compile it.
+
+    ``engine="auto"`` runs tree models on compiled kernels wherever they are exact (else the
+    reference evaluator); ``engine="reference"`` always uses the reference evaluator.
+    ``n_threads``: threads of the kernels for a batch (default: all cores).
+    """
     from quickscore.io import read_document
 
-    return Model(read_document(source, format=format))
+    return Model(read_document(source, format=format), engine=engine, n_threads=n_threads)

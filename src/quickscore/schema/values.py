@@ -116,7 +116,8 @@ def _to_bool(v: Any) -> float:
 
 
 def _to_float32(v: Any) -> float:
-    return float(np.float32(_to_float(v)))
+    with np.errstate(over="ignore"):  # beyond float32's range is +-inf, as Java's (float) cast
+        return float(np.float32(_to_float(v)))
 
 
 def format_number(x: float) -> str:
@@ -229,7 +230,8 @@ def parse_column(raw: Any, n: int, data_type: DataType, op_type: OpType) -> tupl
     if data_type.is_numeric and arr.dtype.kind in "fiub":
         values = arr.astype(np.float64)
         if data_type is DataType.FLOAT:
-            values = values.astype(np.float32).astype(np.float64)
+            with np.errstate(over="ignore"):
+                values = values.astype(np.float32).astype(np.float64)
         missing = np.isnan(values)
         bad = np.zeros(n, dtype=bool)
         if data_type is DataType.INTEGER:

@@ -1,0 +1,140 @@
+"""Glue between the reference evaluators and the numba tree kernels (``quickscore.kernels``).
+
+A TreeModel, or a segmentation of TreeModels, runs on the kernels when ``lower_trees`` can
+express every tree exactly and the ensemble is one the fused kernels combine the way
+``MiningCore`` does (every segment predicate True, nothing between a tree and the
+aggregation: no local transformations, MiningSchema treatments, Targets or output fields).
+Anything else keeps the reference evaluator; ``Model.engine`` says which runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from quickscore import kernels
+from quickscore.ir import TreeModel, TruePredicate
+from quickscore.outputs.prediction import Prediction
+from quickscore.runtime.frame import Frame
+
+if TYPE_CHECKING:
+    from quickscore.models.base import Context
+    from quickscore.models.mining import MiningCore
+    from quickscore.models.tree import TreeCore
+
+ENGINES = ("auto", "reference")
+
+
+def lower(trees: list[TreeModel], ctx: "Context") -> "kernels.TreeArrays | None":
+    """The kernels' arrays for ``trees`` (fields typed from ``ctx.scope``), or None."""
+    if ctx.engine == "reference":
+        return None
+    encodings = {}
+    for i, name in enumerate(kernels.predicate_fields(trees)):
+        decl = ctx.scope.find(name)
+        if decl is None:
+            return None
+        categories = () if decl.data_type.is_numeric else tuple(decl.valid)
+        encodings[name] = kernels.FieldEncoding(i, decl.data_type, categories)
+    return kernels.lower_trees(trees, encodings)
+
+
+def matrix(arrays: "kernels.TreeArrays", frame: Frame) -> np.ndarray:
+    return arrays.encode({name: frame.get(name).values for name in arrays.used}, frame.n)
+
+
+def tree_leaves(core: "TreeCore", frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """``TreeCore.leaves`` on the kernels."""
+    idx, levels = kernels.leaf_indices(matrix(core.arrays, frame), core.arrays, levels=True, n_threads=core.ctx.n_threads)
+    return idx[:, 0].astype(np.int64), levels[:, 0].astype(np.int64)
+
+
+class FusedEnsemble:
+    """A segmentation of trees scored by one fused kernel call."""
+
+    def __init__(self, core: "MiningCore", arrays: "kernels.TreeArrays", trees: list["TreeCore"]):
+        self.core = core
+        self.arrays = arrays
+        self.weights = np.array([s.weight for s in core.segments])
+        self.n_trees = len(trees)
+        method = core.method
+        self.weighted = method.startswith("weighted")
+        if not core.ctx.classification:
+            self.kind = "values"
+            self.table = np.concatenate([t.scores for t in trees]).astype(np.float64)
+        elif method in ("majorityVote", "weightedMajorityVote"):
+            self.kind = "votes"
+            parts = []
+            for t in trees:
+                labels = _node_labels(t)
+                parts.append(np.array([-1 if v is None else core.classes.index(v) for v in labels], dtype=np.int64))
+            self.table = np.concatenate(parts)
+        else:
+            self.kind = "probabilities"
+            parts = []
+            for t in trees:
+                p = np.zeros((t.n_nodes, len(core.classes)))
+                for j, c in enumerate(t.classes):
+                    p[:, core.classes.index(c)] = t.probabilities[:, j]
+                p[np.isnan(t.probabilities).all(axis=1)] = np.nan
+                parts.append(p)
+            self.table = np.concatenate(parts)
+
+    def predict(self, frame: Frame) -> Prediction:
+        core, arrays = self.core, self.arrays
+        X = matrix(arrays, frame)
+        common = dict(weights=self.weights, n_threads=core.ctx.n_threads)
+        policy = dict(n_trees=self.n_trees, weights=self.weights, treatment=core.treatment, threshold=core.threshold)
+        if self.kind == "values":
+            sums = kernels.sum_values(X, arrays, self.table, weighted=self.weighted, float32=core.float32, **common)
+            return Prediction.regression(kernels.combine_values(sums, core.method, **policy))
+        if self.kind == "votes":
+            counts = kernels.vote_counts(X, arrays, self.table, len(core.classes), weighted=self.weighted, **common)
+            probs, winner = kernels.combine_votes(counts, **policy)
+            labels = np.full(frame.n, None, dtype=object)
+            ok = winner >= 0
+            labels[ok] = np.array(core.classes, dtype=object)[winner[ok]]
+            return Prediction.classification(core.classes, probs, labels)
+        sums = kernels.sum_probabilities(X, arrays, self.table, weighted=self.weighted, **common)
+        return Prediction.classification(core.classes, kernels.combine_probabilities(sums, **policy))
+
+
+def _node_labels(t: "TreeCore") -> list:
+    """Each node's predicted label as TreeCore gives it: its score, else its most probable class."""
+    labels = list(t.scores)
+    for i, v in enumerate(labels):
+        if v is None and not np.isnan(t.probabilities[i]).all():
+            labels[i] = t.classes[int(np.argmax(np.where(np.isnan(t.probabilities[i]), -np.inf, t.probabilities[i])))]
+    return labels
+
+
+_FUSED = {"sum", "weightedSum", "average", "weightedAverage", "majorityVote", "weightedMajorityVote"}
+
+
+def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
+    """A FusedEnsemble for ``core`` when its segmentation qualifies (see the module doc)."""
+    from quickscore.models.tree import TreeCore
+
+    ctx = core.ctx
+    if ctx.engine == "reference" or core.method not in _FUSED or core.local or ctx.extra_targets:
+        return None
+    if not ctx.classification and core.method in ("majorityVote", "weightedMajorityVote"):
+        return None
+    if any(f.segment_id is not None for f in model.output or ()):
+        return None
+    trees = []
+    for ir, segment in zip(model.segmentation.segments, core.segments):
+        compiled = segment.model
+        tree = compiled.core
+        if not isinstance(ir.predicate, TruePredicate) or not isinstance(tree, TreeCore) or tree.arrays is None:
+            return None
+        if compiled.steps or compiled.local or compiled.outputs.fields or not compiled.targets.is_identity:
+            return None
+        if tree.strategy in ("weightedConfidence", "aggregateNodes"):
+            return None
+        if ctx.classification and tree.has_undefined:
+            return None
+        trees.append(tree)
+    arrays = lower([ir.model for ir in model.segmentation.segments], ctx)
+    return None if arrays is None else FusedEnsemble(core, arrays, trees)
