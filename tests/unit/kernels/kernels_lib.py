@@ -92,7 +92,9 @@ def _scope(types: dict[str, DataType]) -> Scope:
 
 def reference_leaves(model: TreeModel, types: dict[str, DataType], columns: dict[str, np.ndarray], n: int):
     """TreeCore.leaves: (node index per row, -1 none; missing levels per row)."""
-    core = TreeCore(model, Context(model, _scope(types), None, None, True))
+    # engine="reference": TreeCore itself runs on these kernels by default.
+    core = TreeCore(model, Context(model, _scope(types), None, None, True, engine="reference"))
+    assert core.arrays is None
     frame = Frame.top(n)
     for name, dt in types.items():
         frame.columns[name] = Column(columns[name], dt, OpType.CONTINUOUS if dt.is_numeric else OpType.CATEGORICAL)

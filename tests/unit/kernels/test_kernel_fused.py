@@ -98,7 +98,8 @@ def _setup(seed, method, treatment, threshold, weighted_w, classification, math_
     trees = [_random_tree(rng, 4, classification) for _ in range(7)]
     weights = rng.choice([0.5, 1.0, 2.0, 0.1, 3.0], size=7) if weighted_w else np.ones(7)
     doc = _document(trees, method, treatment, threshold, weights, classification, math_context)
-    model = Model(doc)
+    model = Model(doc, engine="reference")  # the default engine would run these kernels
+    assert model.engine == "reference"
     X = rng.normal(size=(n, 3)).round(1)
     X[rng.random(X.shape) < 0.08] = np.nan
     columns = {f: X[:, j].copy() for j, f in enumerate(FIELDS)}
