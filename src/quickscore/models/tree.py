@@ -72,7 +72,7 @@ class TreeCore:
         self.penalty = model.missing_value_penalty
         self.return_last = model.no_true_child_strategy == "returnLastPrediction"
         nodes: list[Node] = []
-        self.root = self._lower(model.root, ctx, nodes, [0])
+        self.root = self._lower(model.root, ctx, nodes)
         n = len(nodes)
         if ctx.classification:
             found = [ctx.parse_label(sd.value, "ScoreDistribution value", nd.loc) for nd in nodes for sd in nd.distribution]
@@ -109,7 +109,7 @@ class TreeCore:
         self.has_undefined = ctx.classification and any(nd.distribution and np.isnan(self.probabilities[i]).all() for i, nd in enumerate(nodes))
         self.arrays = None if self.strategy in ("weightedConfidence", "aggregateNodes") else fast.lower([model], ctx)
 
-    def _lower(self, node: Node, ctx: Context, out: list[Node], counter: list[int]) -> LoweredNode:
+    def _lower(self, node: Node, ctx: Context, out: list[Node]) -> LoweredNode:
         if not isinstance(node, Node):
             raise UnsupportedMarkup(f"Unsupported content in TreeModel Node{_where(node)}")
         index = len(out)
@@ -124,7 +124,7 @@ class TreeCore:
         p = node.predicate
         if isinstance(p, CompoundPredicate) and p.boolean_operator == "surrogate" and p.predicates:
             lowered.surrogate_first = compile_predicate(p.predicates[0], ctx.scope)
-        lowered.children = [self._lower(c, ctx, out, counter) for c in node.children]
+        lowered.children = [self._lower(c, ctx, out) for c in node.children]
         if node.default_child is not None:
             lowered.default_child = next((c for c, ir in zip(lowered.children, node.children) if ir.id == node.default_child), None)
             if lowered.default_child is None:
