@@ -51,14 +51,21 @@ def _graph(arrays: TreeArrays) -> tuple:
     return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols
 
 
-def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK) -> None:
+def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK, fresh: tuple = ()) -> None:
     """kernel(*args, r0, r1, block) over chunks of [0, n): the calling thread and
-    ``threads - 1`` pool workers take chunks from a shared queue until none is left."""
+    ``threads - 1`` pool workers take chunks from a shared queue until none is left.
+
+    ``fresh``: newly allocated output arrays, written in full here first when several threads
+    run: page faults taken by several threads at once serialise in the kernel (measured: 2
+    threads on a fresh 40 MB leaf-index array scaled x1.5, x1.9 when touched first).
+    """
     threads = resolve_threads(n_threads)
     ranges = row_ranges(n, threads)
     if len(ranges) == 1:
         kernel(*args, 0, n, block)
         return
+    for a in fresh:
+        a.fill(0)
     todo = iter(ranges)
     lock = threading.Lock()
 
@@ -99,15 +106,31 @@ def _table(values, arrays: TreeArrays, dtype, ndim: int) -> np.ndarray:
 # --- leaf indices -------------------------------------------------------------------------------
 
 
-def leaf_indices(X: np.ndarray, arrays: TreeArrays, *, levels: bool = False, n_threads: int | None = None, block: int = BLOCK):
+def leaf_indices(
+    X: np.ndarray,
+    arrays: TreeArrays,
+    *,
+    levels: bool = False,
+    out: np.ndarray | None = None,
+    n_threads: int | None = None,
+    block: int = BLOCK,
+):
     """int32 (n_rows, n_trees): per row and tree the result node's pre-order index within its
     tree (``TreeCore.leaves``'s index; -1: no prediction). With ``levels=True`` also the int32
-    (n_rows, n_trees) missing levels (defaultChild jumps) of each walk."""
+    (n_rows, n_trees) missing levels (defaultChild jumps) of each walk. ``out``: an int32
+    C-contiguous (n_rows, n_trees) array to fill (reusing one spares page faults)."""
     X = _matrix(X, arrays)
     n = X.shape[0]
-    out = np.empty((n, arrays.n_trees), dtype=np.int32)
+    fresh: tuple = ()
+    if out is None:
+        out = np.empty((n, arrays.n_trees), dtype=np.int32)
+        fresh = (out,)
+    elif out.shape != (n, arrays.n_trees) or out.dtype != np.int32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous int32 ({n}, {arrays.n_trees}) array")
     lv = np.empty((n, arrays.n_trees) if levels else (1, 1), dtype=np.int32)
-    _run(K.leaves_range, n, n_threads, (*_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block)
+    if levels:
+        fresh += (lv,)
+    _run(K.leaves_range, n, n_threads, (*_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block, fresh)
     return (out, lv) if levels else out
 
 

@@ -372,3 +372,15 @@ def test_warmup_runs():
     from quickscore.kernels import warmup
 
     warmup(mixed=True)
+
+
+def test_leaf_indices_into_a_given_array(monkeypatch):
+    monkeypatch.setattr(options, "MIN_ROWS_PER_THREAD", 16)
+    arrays = lower_trees([tree(N(T, N(SP("x", "lessThan", "0"), score="a"), N(T, score="b")))] * 3, encodings({"x": D}))
+    X = np.random.default_rng(1).normal(size=(500, 1))
+    want = E.leaf_indices(X, arrays, n_threads=1)
+    out = np.full((500, 3), 7, dtype=np.int32)
+    assert E.leaf_indices(X, arrays, out=out, n_threads=2) is out
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError):
+        E.leaf_indices(X, arrays, out=np.empty((500, 3), dtype=np.int64))
