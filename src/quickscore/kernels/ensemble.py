@@ -239,7 +239,7 @@ def sum_values(
     values = _table(leaf_values, arrays, np.float64, 1)
     weighted = weights is not None if weighted is None else weighted
     out = ValueSums(np.empty(n), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.sum_range, n, n_threads, (*_graph(arrays), X, values, w, bool(weighted), bool(float32), *out))
+    _run(K.sum_range, n, n_threads, (*_graph(arrays), X, values, w, bool(weighted), bool(float32), *out), fresh=tuple(out))
     return out
 
 
@@ -343,7 +343,7 @@ def vote_counts(
     if classes.size and classes.max() >= n_classes:
         raise ValueError("leaf_class holds a class index >= n_classes")
     out = VoteCounts(np.empty((n, n_classes)), np.empty((n, n_classes), dtype=np.int32), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.votes_range, n, n_threads, (*_graph(arrays), X, classes, w, bool(weighted), *out))
+    _run(K.votes_range, n, n_threads, (*_graph(arrays), X, classes, w, bool(weighted), *out), fresh=tuple(out))
     return out
 
 
@@ -403,8 +403,10 @@ def sum_probabilities(
     n = X.shape[0]
     w = _weights(arrays, weights)
     probs = _table(leaf_probs, arrays, np.float64, 2)
+    if probs.shape[1] == 0:
+        raise ValueError("leaf_probs needs at least one class column")
     out = ProbabilitySums(np.empty((n, probs.shape[1])), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.proba_range, n, n_threads, (*_graph(arrays), X, probs, w, bool(weighted), *out))
+    _run(K.proba_range, n, n_threads, (*_graph(arrays), X, probs, w, bool(weighted), *out), fresh=tuple(out))
     return out
 
 

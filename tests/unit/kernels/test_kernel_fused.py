@@ -209,3 +209,26 @@ def test_row_entry_points_match_batch(float32):
         np.testing.assert_array_equal(votes, vsum.votes[r])
         np.testing.assert_array_equal(first, vsum.first[r])
         assert (mvotes, wmiss, nmiss) == (vsum.mvotes[r], vsum.wmiss[r], vsum.nmiss[r])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_probability_sums_any_class_count(k):
+    model, mining, segs, arrays, X, weights, frame = _setup(5, "average", "continue", 1.0, True, False, "double")
+    rng = np.random.default_rng(k)
+    probs = rng.random((arrays.n_nodes, k))
+    probs[rng.random(arrays.n_nodes) < 0.1] = np.nan
+    leaves = E.leaf_indices(X, arrays) + arrays.node_offsets[:-1][None, :]
+    leaves[E.leaf_indices(X, arrays) < 0] = -1
+    for weighted in (False, True):
+        sums = E.sum_probabilities(X, arrays, probs, weights=weights, weighted=weighted)
+        for r in range(0, len(X), 7):
+            total, wsum = np.zeros(k), 0.0
+            for t in range(arrays.n_trees):
+                g = leaves[r, t]
+                if g < 0 or np.isnan(probs[g, 0]):
+                    continue
+                ww = weights[t] if weighted else 1.0
+                total += ww * probs[g]
+                wsum += ww
+            np.testing.assert_array_equal(sums.total[r], total)
+            assert sums.wsum[r] == wsum
