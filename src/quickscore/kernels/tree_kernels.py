@@ -45,35 +45,9 @@ DEPENDENCY_FINGERPRINT = "31d9f8746fbc1a9b"
 
 
 @njit(**NJIT)
-def _walk(nodes, bitsets, set_values, xr, s):
-    """Follow tests from ``s`` until a terminal (any row, NaN allowed); returns the terminal code."""
-    while s >= 0:
-        nd = nodes[s]
-        x = xr[nd.feature]
-        op = nd.op
-        if op == OP_LE:
-            if x <= nd.threshold:
-                s = nd.true_next
-            elif x == x:
-                s = nd.false_next
-            else:
-                s = nd.missing_next
-        elif x != x:
-            s = nd.missing_next
-        else:
-            if op == OP_EQ:
-                c = x == nd.threshold
-            elif op == OP_BITS:
-                c = _in_bits(bitsets, np.int64(nd.threshold), x)
-            else:
-                c = _in_sorted(set_values, np.int64(nd.threshold), x)
-            s = nd.true_next if c else nd.false_next
-    return s
-
-
-@njit(**NJIT)
 def _walk_levels(nodes, bitsets, set_values, xr, s):
-    """``_walk`` that also adds up the missing levels of the exits taken; returns (terminal, levels)."""
+    """Follow tests from ``s`` until a terminal, adding up the missing levels of the exits
+    taken (any row, NaN allowed); returns (terminal code, levels)."""
     levels = 0
     while s >= 0:
         nd = nodes[s]

@@ -200,3 +200,45 @@ def test_binary_trees_lower_to_one_test_per_split(data):
     arrays = lower_trees([tree(make(T), strategy)], encodings(TYPES))
     assert arrays is not None
     assert arrays.n_tests <= internal
+
+
+def test_large_random_trees_match_reference():
+    # Deeper trees and more rows than the Hypothesis cases: every lane of the interleaved walks
+    # is refilled many times, clean and NaN rows mix in each block.
+    rng = np.random.default_rng(42)
+    counter = itertools.count()
+    numeric = ["d", "f", "i"]
+
+    def build(depth):
+        ident = str(next(counter))
+        if depth == 0 or rng.random() < 0.08:
+            return lambda pred: N(pred, score="s" + ident, id=ident)
+        field = numeric[rng.integers(3)] if rng.random() < 0.8 else ["s", "w"][rng.integers(2)]
+        if field in ("s", "w"):
+            members = list(rng.choice(OPERANDS[field], size=rng.integers(1, 4), replace=False))
+            first = SS(field, "isIn", *members)
+        else:
+            op = ["lessOrEqual", "lessThan", "equal", "greaterThan"][rng.integers(4)]
+            first = SP(field, op, OPERANDS[field][rng.integers(len(OPERANDS[field]))])
+        second = complement(first) if rng.random() < 0.7 else T
+        left, right = build(depth - 1), build(depth - 1)
+        children = (left(first), right(second))
+        return lambda pred: N(pred, *children, id=ident, default=children[int(rng.integers(2))].id)
+
+    models = [tree(build(11)(T), strategy) for strategy in ("none", "defaultChild", "nullPrediction", "lastPrediction")]
+    n = 3000
+    data = {f: [VALUES[f][i] for i in rng.integers(len(VALUES[f]), size=n)] for f in TYPES}
+    cols = {f: column(data[f], TYPES[f]) for f in TYPES}
+    for subset in (models, [models[0]]):
+        arrays = lower_trees(subset, encodings(TYPES))
+        X = arrays.encode(cols, n)
+        got, levels = E.leaf_indices(X, arrays, levels=True)
+        plain = E.leaf_indices(X, arrays)
+        for t, model in enumerate(subset):
+            ref, ref_levels, failed = reference_leaves(model, TYPES, cols, n)
+            assert not failed.any()
+            np.testing.assert_array_equal(got[:, t], ref)
+            np.testing.assert_array_equal(plain[:, t], ref)
+            np.testing.assert_array_equal(levels[:, t], ref_levels)
+        for r in range(0, n, 37):
+            np.testing.assert_array_equal(E.leaf_indices_row(X[r], arrays), got[r])
