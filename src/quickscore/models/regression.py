@@ -20,7 +20,6 @@ from quickscore.models.base import Context
 from quickscore.outputs.prediction import Prediction
 from quickscore.runtime.frame import Frame
 from quickscore.schema.functions import as_float
-from quickscore.schema.values import missing_mask
 
 _SQRT2 = math.sqrt(2.0)
 

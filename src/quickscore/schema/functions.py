@@ -8,14 +8,13 @@ applies that rule (and mapMissingTo) around the call.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from quickscore.ir.types import DataType, OpType
-from quickscore.schema.values import Column, convert_column, format_number, missing_mask
+from quickscore.schema.values import Column, convert_column, missing_mask
 
 Impl = Callable[[list[Column], int], tuple[np.ndarray, DataType]]
 

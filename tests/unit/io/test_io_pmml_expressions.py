@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from io_testlib import line_of, model, pmml, raises, read, tree
+from io_testlib import line_of, model, raises, read, tree
 
 from quickscore.errors import InvalidMarkup, UnsupportedMarkup
 from quickscore.ir import (

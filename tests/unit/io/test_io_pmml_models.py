@@ -6,7 +6,7 @@ import copy
 import pickle
 
 import pytest
-from io_testlib import SCHEMA, child, line_of, mining, model, node_with, pmml, raises, read, regression, segment, tree
+from io_testlib import SCHEMA, child, line_of, mining, model, node_with, pmml, raises, regression, segment, tree
 
 from quickscore.errors import InvalidMarkup, UnsupportedMarkup
 from quickscore.ir import (
