@@ -14,7 +14,7 @@ from typing import IO, Callable, Iterator, NamedTuple, Union
 from quickscore.errors import InvalidMarkup
 from quickscore.ir import Document
 
-__all__ = ["read_document", "register_format", "Format", "FORMATS", "Source"]
+__all__ = ["read_document", "register_format", "refuse_options", "Format", "FORMATS", "Source"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -25,7 +25,10 @@ SNIFF_SIZE = 4096  # bytes a sniffer sees (fewer if the document is shorter)
 class Format(NamedTuple):
     name: str
     sniff: Callable[[bytes], bool]  # the first bytes -> is it this format?
-    read: Callable[[Iterator[bytes], "str | None"], Document]  # (chunks, source name) -> Document
+    # (chunks, source name, options) -> Document. ``options`` holds the reader options that
+    # load() was given and are not None (e.g. ``iterations``, ``feature_map``); a reader
+    # refuses, with ValueError, an option it does not know.
+    read: Callable[[Iterator[bytes], "str | None", dict], Document]
 
 
 def _strip_bom_and_blanks(head: bytes) -> bytes:
@@ -47,10 +50,21 @@ def sniff_xml(head: bytes) -> bool:
     return _strip_bom_and_blanks(head).startswith(b"<")
 
 
-def _read_pmml(chunks: Iterator[bytes], source_name: str | None) -> Document:
+def _read_pmml(chunks: Iterator[bytes], source_name: str | None, options: dict) -> Document:
     from quickscore.io.pmml import read_pmml
 
+    refuse_options("pmml", options)
     return read_pmml(chunks, source_name)
+
+
+def refuse_options(format_name: str, options: dict, known: tuple[str, ...] = ()) -> None:
+    """Raise ValueError naming the reader options that ``format_name`` does not take."""
+    unknown = sorted(k for k in options if k not in known)
+    if unknown:
+        raise ValueError(
+            f"The {format_name} reader does not take the option(s) {', '.join(unknown)}"
+            + (f" (it takes: {', '.join(known)})" if known else "")
+        )
 
 
 #: Format table, tried in order. PMML is XML; native formats are registered by io/native.
@@ -102,15 +116,29 @@ def _file_chunks(f: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def read_document(source: Source, *, format: str | None = None) -> Document:
+_native_registered = False
+
+
+def _register_native() -> None:
+    """Import io/native once: it adds the native formats' rows to ``FORMATS``."""
+    global _native_registered
+    if not _native_registered:
+        _native_registered = True
+        import quickscore.io.native  # noqa: F401
+
+
+def read_document(source: Source, *, format: str | None = None, **options: object) -> Document:
     """Read a model document into a :class:`quickscore.ir.Document`.
 
     ``source`` is a path (``str`` or path-like), ``bytes``, or a binary file object.
     The format is found from the content; ``format="pmml"`` (or another name in
     ``FORMATS``) forces one. Raises :class:`quickscore.errors.InvalidMarkup` for content
     that is not a readable document and :class:`quickscore.errors.UnsupportedMarkup` for
-    a valid document using something quickscore does not implement.
+    a valid document using something quickscore does not implement. ``options`` go to the
+    format's reader (None values are dropped); a reader refuses options it does not know.
     """
+    _register_native()
+    options = {k: v for k, v in options.items() if v is not None}
     chunks, name, close = _open(source)
     try:
         head, chunks = _peek(chunks)
@@ -129,7 +157,7 @@ def read_document(source: Source, *, format: str | None = None) -> Document:
                     f"Not a PMML document (nor another known model format){where}: the content "
                     f"starts with {head[:40]!r}"
                 )
-        return fmt.read(chunks, name)
+        return fmt.read(chunks, name, options)
     finally:
         close()
 

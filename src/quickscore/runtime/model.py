@@ -293,13 +293,25 @@ def _count(model) -> tuple[int, int]:
     return 0, 0
 
 
-def load(source: Source, *, format: str | None = None, engine: str = "auto", n_threads: int | None = None) -> Model:
+def load(
+    source: Source,
+    *,
+    format: str | None = None,
+    engine: str = "auto",
+    n_threads: int | None = None,
+    iterations: int | None = None,
+    feature_map: "str | os.PathLike[str] | None" = None,
+) -> Model:
     """Load a model file (a path, bytes or a binary file object) and compile it.
 
-    ``engine="auto"`` runs tree models on compiled kernels wherever they are exact (else the
-    reference evaluator); ``engine="reference"`` always uses the reference evaluator.
+    ``format``: force a reader ("pmml", or a native format name); by default the content
+    decides. ``engine="auto"`` runs tree models on compiled kernels wherever they are exact
+    (else the reference evaluator); ``engine="reference"`` always uses the reference evaluator.
     ``n_threads``: threads of the kernels for a batch (default: all cores).
+    Native formats only: ``iterations`` scores with the first N boosting rounds;
+    ``feature_map`` is an XGBoost feature map (``.fmap``) naming the features.
     """
     from quickscore.io import read_document
 
-    return Model(read_document(source, format=format), engine=engine, n_threads=n_threads)
+    document = read_document(source, format=format, iterations=iterations, feature_map=feature_map)
+    return Model(document, engine=engine, n_threads=n_threads)

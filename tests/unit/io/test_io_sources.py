@@ -124,10 +124,12 @@ def test_registered_format_is_sniffed_and_forced(monkeypatch):
     import quickscore.io as qio
     from quickscore.io import Format, register_format
 
+    qio._register_native()  # the native rows first, so that the patched list keeps them
     monkeypatch.setattr(qio, "FORMATS", list(qio.FORMATS))
+    before = [f.name for f in qio.FORMATS]
     seen = []
 
-    def read_fake(chunks, name):
+    def read_fake(chunks, name, options):
         seen.append(b"".join(chunks))
         return "fake-document"
 
@@ -135,4 +137,9 @@ def test_registered_format_is_sniffed_and_forced(monkeypatch):
     assert read_document(b"FAKE model") == "fake-document" and seen == [b"FAKE model"]
     assert read_document(b"FAKE again", format="fake") == "fake-document"
     register_format(Format("fake", lambda head: False, read_fake))  # replaced by name
-    assert [f.name for f in qio.FORMATS] == ["pmml", "fake"]
+    assert [f.name for f in qio.FORMATS] == before + ["fake"] and before[0] == "pmml"
+
+
+def test_pmml_reader_refuses_native_options():
+    with pytest.raises(ValueError, match="iterations"):
+        read_document(b"<PMML/>", iterations=3)
