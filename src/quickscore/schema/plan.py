@@ -57,7 +57,10 @@ class FieldStep:
         col, missing, unparseable = parse_column(raw, n, decl.data_type, self.op_type)
         if decl.missing_raw:
             raw_arr = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype=object)
-            missing |= np.fromiter((_fmt(v) in decl.missing_raw for v in raw_arr), dtype=bool, count=n)
+            # Numeric input only meets the parsed missing values (``decl.missing``, compared in
+            # _treat) and NaN; the spellings matter for text input.
+            if raw_arr.dtype.kind == "O":
+                missing |= np.fromiter((_fmt(v) in decl.missing_raw for v in raw_arr), dtype=bool, count=n)
         return self._treat(col, missing, unparseable, frame, raw)
 
     def prepare(self, col: Column, frame: Frame) -> Column:
