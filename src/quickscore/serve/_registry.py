@@ -1,0 +1,291 @@
+"""The served models: a directory of model files, watched and hot-reloaded.
+
+Every regular, non-hidden file of the directory whose load succeeds is served under its file
+stem. A changed or new file is loaded and compiled in a background thread first; only a model
+that loaded replaces the one being served, by swapping one dict reference, so a request holds
+either the old or the new model, never a broken one. A file that fails to load is logged and
+counted (``quickscore_model_loads_total{result="error"}``) and the previous version stays.
+
+Workers are separate processes with their own copies of the models. A deploy or undeploy
+through the API bumps a generation counter in memory shared by the workers; a worker that sees
+a newer generation rescans the directory before it answers, so a model deployed through one
+worker is served by all of them when the PUT returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import quickscore
+from quickscore.serve import _metrics
+
+log = logging.getLogger("quickscore.serve")
+
+# Files a writer is still producing, editors' backups and hidden files are not models.
+_IGNORED_SUFFIXES = (".part", ".tmp", ".swp", "~", ".crdownload")
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+"""Model names accepted by PUT: they become file names, so no path separators or dot-files."""
+
+
+class SharedGeneration:
+    """A counter in memory shared by the forked workers (or a plain one in a single process)."""
+
+    def __init__(self, shared: bool = True):
+        if shared:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("fork")
+            self._value = ctx.RawValue("Q", 0)
+            self._lock = ctx.Lock()
+        else:
+            self._value = _Box()
+            self._lock = threading.Lock()
+
+    @property
+    def value(self) -> int:
+        return self._value.value
+
+    def bump(self) -> int:
+        with self._lock:
+            self._value.value += 1
+            return self._value.value
+
+
+class _Box:
+    value = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One served model and the file it came from."""
+
+    name: str
+    model: Any
+    path: Path
+    signature: tuple
+    size: int
+    checksum: str
+    loaded_at: float
+    load_seconds: float
+    input_names: frozenset = field(default_factory=frozenset)
+
+
+def _signature(st: os.stat_result) -> tuple:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _is_candidate(entry: os.DirEntry) -> bool:
+    name = entry.name
+    return not name.startswith(".") and not name.endswith(_IGNORED_SUFFIXES) and entry.is_file()
+
+
+class Registry:
+    """The models of one worker process, kept in step with the model directory."""
+
+    def __init__(self, directory: Path, *, generation: SharedGeneration, reload_interval: float, n_threads: int):
+        self.directory = Path(directory)
+        self.generation = generation
+        self.reload_interval = reload_interval
+        self.n_threads = n_threads
+        self.models: dict[str, Entry] = {}
+        """Name -> Entry. Replaced as a whole on every change (readers need no lock)."""
+        self.failures: dict[str, str] = {}
+        """Name -> why its file is not served (load error, or two files with one stem)."""
+        self._failed: dict[Path, tuple] = {}  # path -> signature that failed (not retried unchanged)
+        self.ready = False
+        self.synced_generation = -1
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickscore-load")
+        self._wake: asyncio.Event | None = None
+        self._synced: asyncio.Condition | None = None
+        self._task: asyncio.Task | None = None
+
+    # --- the watch loop (one asyncio task per worker) ------------------------------------------
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._synced = asyncio.Condition()
+        self._task = asyncio.get_running_loop().create_task(self._watch(), name="quickscore-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._loader.shutdown(wait=False, cancel_futures=True)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self._loader, self.sync)
+            except Exception:  # never let the watcher die: log, and try again next round
+                log.exception("model directory scan failed", extra={"directory": str(self.directory)})
+            if not self.ready:
+                self.ready = True
+                log.info("models loaded", extra={"models": sorted(self.models), "failed": sorted(self.failures)})
+            async with self._synced:
+                self._synced.notify_all()
+            self._wake.clear()
+            deadline = loop.time() + self.reload_interval
+            # Poll the shared generation often (cheap), the directory every reload_interval.
+            while loop.time() < deadline and self.generation.value == self.synced_generation and not self._wake.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(0.05, self.reload_interval))
+                except asyncio.TimeoutError:
+                    pass
+
+    def stale(self) -> bool:
+        """Has another worker deployed or undeployed a model since this one last scanned?"""
+        return self.generation.value != self.synced_generation
+
+    async def catch_up(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until this worker has scanned after the latest deploy."""
+        target = self.generation.value
+        self._wake.set()
+        try:
+            async with self._synced:
+                await asyncio.wait_for(self._synced.wait_for(lambda: self.synced_generation >= target), timeout)
+        except asyncio.TimeoutError:
+            log.warning("still reloading models after a deploy: answering with the models loaded so far")
+
+    # --- scanning (in the loader thread) --------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the models in line with the directory: load new and changed files, drop removed ones."""
+        generation = self.generation.value
+        files = self._scan()
+        for name, paths in sorted(files.items()):
+            if len(paths) > 1:
+                message = "several files have this stem: " + ", ".join(sorted(p.name for p in paths))
+                if self.failures.get(name) != message:
+                    log.error("model not loaded", extra={"model": name, "error": message})
+                self.failures[name] = message
+                continue
+            path, st = paths.popitem()
+            current = self.models.get(name)
+            if current is not None and current.path == path and current.signature == _signature(st):
+                continue
+            if self._failed.get(path) == _signature(st):
+                continue  # known broken, unchanged
+            self._load_file(name, path, st)
+        for name in set(self.models) - set(files):
+            log.info("model removed", extra={"model": name})
+            self._set(name, None)
+        for name in set(self.failures) - set(files):
+            del self.failures[name]
+        self._failed = {p: s for p, s in self._failed.items() if p.exists()}
+        self.synced_generation = generation
+
+    def _scan(self) -> dict[str, dict[Path, os.stat_result]]:
+        files: dict[str, dict[Path, os.stat_result]] = {}
+        try:
+            with os.scandir(self.directory) as entries:
+                for entry in entries:
+                    if _is_candidate(entry):
+                        path = Path(entry.path)
+                        files.setdefault(path.stem, {})[path] = entry.stat()
+        except FileNotFoundError:
+            log.error("model directory not found", extra={"directory": str(self.directory)})
+        return files
+
+    def _load_file(self, name: str, path: Path, st: os.stat_result) -> None:
+        start = time.perf_counter()
+        try:
+            model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
+            data = path.read_bytes()
+        except Exception as exc:  # a broken file never replaces a working model
+            self._failed[path] = _signature(st)
+            self.failures[name] = f"{path.name}: {exc}"
+            _metrics.observe_load(name, None, ok=False)
+            log.error("model not loaded", extra={"model": name, "file": str(path), "error": str(exc),
+                                                 "kept_previous": name in self.models})
+            return
+        seconds = time.perf_counter() - start
+        self._failed.pop(path, None)
+        self.failures.pop(name, None)
+        entry = _entry(name, model, path, st, data, seconds)
+        replaced = name in self.models
+        self._set(name, entry)
+        _metrics.observe_load(name, seconds, ok=True)
+        log.info("model reloaded" if replaced else "model loaded",
+                 extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None)})
+
+    def _set(self, name: str, entry: Entry | None) -> None:
+        models = dict(self.models)
+        if entry is None:
+            models.pop(name, None)
+        else:
+            models[name] = entry
+        self.models = models  # one reference swap: requests see the old dict or the new one
+        _metrics.MODELS_LOADED.set(len(models))
+
+    # --- deploy / undeploy (from a request, in the loader thread) -------------------------------
+
+    async def deploy(self, name: str, data: bytes) -> tuple[Entry, bool]:
+        """Load ``data`` as a PMML document and, only if it loads, write it as ``<name>.pmml``."""
+        return await asyncio.get_running_loop().run_in_executor(self._loader, self._deploy, name, data)
+
+    def _deploy(self, name: str, data: bytes) -> tuple[Entry, bool]:
+        start = time.perf_counter()
+        try:
+            model = quickscore.load(data, format="pmml", n_threads=self.n_threads)
+        except Exception:
+            _metrics.observe_load(name, None, ok=False)
+            raise
+        seconds = time.perf_counter() - start
+        path = self.directory / f"{name}.pmml"
+        partial = self.directory / f".{name}.pmml.part"
+        partial.write_bytes(data)
+        os.replace(partial, path)  # atomic: a scanning worker sees the old file or the new one
+        for other in self.directory.glob(f"{glob_escape(name)}.*"):
+            if other != path and other.stem == name and other.is_file():
+                other.unlink()  # the new file is the one model with this stem
+        replaced = name in self.models
+        entry = _entry(name, model, path, path.stat(), data, seconds)
+        self.failures.pop(name, None)
+        self._set(name, entry)
+        _metrics.observe_load(name, seconds, ok=True)
+        self.generation.bump()
+        log.info("model deployed", extra={"model": name, "file": str(path), "replaced": replaced})
+        return entry, replaced
+
+    async def undeploy(self, name: str) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(self._loader, self._undeploy, name)
+
+    def _undeploy(self, name: str) -> bool:
+        entry = self.models.get(name)
+        if entry is None:
+            return False
+        for other in self.directory.glob(f"{glob_escape(name)}.*"):
+            if other.stem == name and other.is_file():
+                other.unlink()
+        self._set(name, None)
+        self.generation.bump()
+        log.info("model undeployed", extra={"model": name})
+        return True
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def _entry(name: str, model: Any, path: Path, st: os.stat_result, data: bytes, seconds: float) -> Entry:
+    return Entry(
+        name=name, model=model, path=path, signature=_signature(st), size=len(data),
+        checksum=hashlib.sha256(data).hexdigest(), loaded_at=time.time(), load_seconds=seconds,
+        input_names=frozenset(f.name for f in model.schema.inputs),
+    )

@@ -1,0 +1,157 @@
+"""The process model: a supervisor binds the port, forks the workers and restarts any that die.
+
+Each worker runs the ASGI app on uvicorn (uvloop + httptools when installed) on the socket the
+supervisor bound, so the kernel spreads connections over the workers. Forking (rather than
+spawning) lets the workers share the imported libraries' pages and a generation counter in
+shared memory (see _registry). Metrics are written per process into one directory
+(prometheus_client's multiprocess mode) and summed by whichever worker answers /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from quickscore.serve import _logging
+from quickscore.serve._config import ServeConfig
+
+log = logging.getLogger("quickscore.serve")
+
+EXAMPLE = "DecisionTreeIris.pmml"
+SHUTDOWN_GRACE = 20.0
+"""Seconds the workers get to finish in-flight requests after SIGTERM before they are killed."""
+
+
+def run(config: ServeConfig) -> None:
+    _logging.configure(config.log_level)
+    metrics_dir = tempfile.mkdtemp(prefix="quickscore-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before prometheus_client is imported
+    temporary_models = None
+    model_dir = config.model_dir
+    if model_dir is None:  # the bundled example model, in a directory of its own (PUT can add more)
+        temporary_models = Path(tempfile.mkdtemp(prefix="quickscore-models-"))
+        with resources.as_file(resources.files("quickscore") / "examples" / EXAMPLE) as example:
+            shutil.copyfile(example, temporary_models / EXAMPLE)
+        model_dir = temporary_models
+    try:
+        sock = _bind(config.host, config.port, config.backlog)
+        # Imported before forking: the workers share these pages.
+        from quickscore.serve import _app, _metrics  # noqa: F401
+        from quickscore.serve._registry import SharedGeneration
+
+        generation = SharedGeneration(shared=True)
+        _Supervisor(config, sock, Path(model_dir), generation).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if temporary_models is not None:
+            shutil.rmtree(temporary_models, ignore_errors=True)
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Supervisor:
+    def __init__(self, config: ServeConfig, sock: socket.socket, model_dir: Path, generation) -> None:
+        self.config = config
+        self.sock = sock
+        self.model_dir = model_dir
+        self.generation = generation
+        self.workers: dict[int, int] = {}  # pid -> worker index
+        self.stopping = False
+
+    def run(self) -> None:
+        host, port = self.sock.getsockname()[:2]
+        log.info("listening", extra={"host": host, "port": port, "url": f"http://{host}:{port}",
+                                     "workers": self.config.workers, "model_dir": str(self.model_dir)})
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGALRM, self._kill)
+        for index in range(self.config.workers):
+            self._spawn(index)
+        from quickscore.serve._metrics import mark_process_dead
+
+        while self.workers:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            index = self.workers.pop(pid, None)
+            mark_process_dead(pid)
+            if index is None or self.stopping:
+                continue
+            log.error("worker died: starting another", extra={"worker_pid": pid, "status": status})
+            time.sleep(0.5)  # no tight crash loop
+            self._spawn(index)
+        log.info("stopped")
+
+    def _spawn(self, index: int) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _worker(self.config, self.sock, self.model_dir, self.generation)
+            except BaseException:  # noqa: BLE001 - a worker must never return into the supervisor's loop
+                log.exception("worker failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.workers[pid] = index
+
+    def _stop(self, signum, frame) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        for pid in list(self.workers):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        signal.alarm(int(SHUTDOWN_GRACE))
+
+    def _kill(self, signum, frame) -> None:
+        for pid in list(self.workers):
+            log.warning("worker did not stop in time: killing it", extra={"worker_pid": pid})
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _worker(config: ServeConfig, sock: socket.socket, model_dir: Path, generation) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own graceful handlers
+    import uvicorn
+
+    from quickscore.serve._app import App
+
+    app = App(config, generation=generation, model_dir=model_dir)
+    server = uvicorn.Server(uvicorn.Config(
+        app,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=int(config.keep_alive),
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE) - 2,
+        backlog=config.backlog,
+    ))
+    server.run(sockets=[sock])

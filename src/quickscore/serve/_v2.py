@@ -1,0 +1,246 @@
+"""The Open Inference Protocol (KServe V2) REST endpoints, for tabular models.
+
+Spec (kserve/open-inference-protocol, REST): "$inference_request = { "id" : $string #optional,
+"parameters" : $parameters #optional, "inputs" : [ $request_input, ... ], "outputs" : [
+$request_output, ... ] #optional }" and "$request_input = { "name" : $string, "shape" : [
+$number, ... ], "datatype" : $string, "parameters" : $parameters #optional, "data" : $tensor_data }".
+
+Tabular mapping used here: one input tensor per model input field (shape ``[N]`` or
+``[N, 1]``; BYTES for strings; ``null`` for a missing value), one output tensor per output
+column. As in KServe's own PMML/sklearn servers, a single 2-D tensor ``[N, k]`` whose name is not
+a field is also accepted: its columns are the model's inputs in metadata order.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+import quickscore
+from quickscore.serve._app import App, HTTPError, Request, Response, json_response, parse_json
+from quickscore.serve._registry import Entry
+
+# Spec: "Tensor Data Types": BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES.
+# The Python types a JSON value of each may have (null = missing is always allowed).
+_NONE = type(None)
+_INTEGERS = frozenset({int, _NONE})
+_NUMBERS = frozenset({int, float, _NONE})
+DATATYPES: dict[str, frozenset] = {
+    "BOOL": frozenset({bool, _NONE}),
+    **{t: _INTEGERS for t in ("UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64")},
+    **{t: _NUMBERS for t in ("FP16", "FP32", "FP64", "BF16")},
+    "BYTES": frozenset({str, _NONE}),
+}
+_NUMERIC = frozenset(t for t in DATATYPES if t not in ("BOOL", "BYTES"))
+
+# PMML / quickscore data types -> tensor data type.
+_FIELD_DATATYPE = {"double": "FP64", "float": "FP32", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
+
+_REQUEST_KEYS = frozenset({"id", "parameters", "inputs", "outputs"})
+_INPUT_KEYS = frozenset({"name", "shape", "datatype", "parameters", "data"})
+_OUTPUT_KEYS = frozenset({"name", "parameters"})
+
+
+@lru_cache(maxsize=256)
+def _signature(entry: Entry) -> tuple[list[dict], list[dict], dict[str, str]]:
+    """Metadata inputs, outputs, and the datatype of every output column."""
+    model = entry.model
+    inputs = [{"name": f.name, "datatype": _FIELD_DATATYPE.get(f.data_type, "BYTES"), "shape": [-1]} for f in model.schema.inputs]
+    declared = {f.name: f.data_type for f in [*model.schema.targets, *model.schema.outputs]}
+    types = {name: _FIELD_DATATYPE.get(declared.get(name, "double"), "BYTES") for name in model.output_names}
+    outputs = [{"name": name, "datatype": types[name], "shape": [-1]} for name in model.output_names]
+    return inputs, outputs, types
+
+
+# --------------------------------------------------------------------------- metadata and health
+
+
+async def v2_server_metadata(app: App, request: Request, entry: None) -> Response:
+    return json_response({"name": "quickscore", "version": quickscore.__version__, "extensions": []})
+
+
+async def v2_live(app: App, request: Request, entry: None) -> Response:
+    return json_response({"live": True})
+
+
+async def v2_ready(app: App, request: Request, entry: None) -> Response:
+    # Spec: "A 200 status code indicates true"; not ready answers 503, as KServe's own server does.
+    ready = app.registry.ready
+    return json_response({"ready": ready}, 200 if ready else 503)
+
+
+async def v2_model_metadata(app: App, request: Request, entry: Entry) -> Response:
+    inputs, outputs, _ = _signature(entry)
+    return json_response({
+        "name": entry.name, "versions": ["1"], "platform": f"quickscore_{entry.model.info.get('format') or 'model'}",
+        "inputs": inputs, "outputs": outputs,
+    })
+
+
+async def v2_model_ready(app: App, request: Request, entry: Entry) -> Response:
+    return json_response({"name": entry.name, "ready": True})
+
+
+# --------------------------------------------------------------------------- inference
+
+
+async def v2_infer(app: App, request: Request, entry: Entry) -> Response:
+    body = parse_json(request.body)
+    if not isinstance(body, dict):
+        raise HTTPError(400, f"the inference request must be a JSON object, not {_kind(body)}")
+    unknown = body.keys() - _REQUEST_KEYS
+    if unknown:
+        raise HTTPError(400, f"unknown key(s) in the inference request: {', '.join(sorted(unknown))} "
+                             f"(allowed: {', '.join(sorted(_REQUEST_KEYS))})")
+    columns, n = _columns(body.get("inputs"), entry)
+    _, _, types = _signature(entry)
+    names = _requested(body.get("outputs"), types)
+    model = entry.model
+    if n == 1:
+        record = {name: values[0] for name, values in columns.items()}
+        try:
+            result = model.predict(record)
+        except quickscore.EvaluationError as exc:
+            raise HTTPError(400, f"record 0: {exc}") from None
+        data = {name: [_one(result.get(name), types[name])] for name in names}
+    else:
+        app.check_rows(n)
+        data = await app.in_thread(request, _score_batch, model, columns, names, types, n)
+    response: dict[str, Any] = {"model_name": entry.name, "model_version": request.params.get("version", "1")}
+    if "id" in body:
+        response["id"] = body["id"]
+    response["outputs"] = [{"name": name, "datatype": types[name], "shape": [n], "data": data[name]} for name in names]
+    return json_response(response)
+
+
+def _score_batch(model, columns: dict[str, Any], names: list[str], types: dict[str, str], n: int) -> dict[str, Any]:
+    """Score a batch (in the scoring thread); the first record that fails answers 400."""
+    if n == 0:
+        return {name: [] for name in names}
+    try:
+        frame = model.predict(columns, errors="raise")
+    except quickscore.EvaluationError as exc:
+        raise HTTPError(400, str(exc)) from None
+    return {name: _column(frame[name].to_numpy(), types[name]) for name in names}
+
+
+def _columns(inputs: Any, entry: Entry) -> tuple[dict[str, Any], int]:
+    """Input tensors -> {field: values} and the number of records, validating as the spec requires."""
+    if not isinstance(inputs, list) or not inputs:
+        raise HTTPError(400, "'inputs' must be a non-empty list of input tensors")
+    fields = entry.input_names
+    columns: dict[str, Any] = {}
+    n: int | None = None
+    for i, tensor in enumerate(inputs):
+        where = f"inputs[{i}]"
+        if not isinstance(tensor, dict):
+            raise HTTPError(400, f"{where} must be an object, not {_kind(tensor)}")
+        unknown = tensor.keys() - _INPUT_KEYS
+        if unknown:
+            raise HTTPError(400, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_INPUT_KEYS))})")
+        name = tensor.get("name")
+        if not isinstance(name, str):
+            raise HTTPError(400, f"{where}: 'name' must be a string, not {_kind(name)}")
+        where = f"inputs[{i}] ('{name}')"
+        datatype = tensor.get("datatype")
+        if datatype not in DATATYPES:
+            raise HTTPError(400, f"{where}: unknown datatype {datatype!r} (one of {', '.join(DATATYPES)})")
+        shape = tensor.get("shape")
+        if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
+            raise HTTPError(400, f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}")
+        if "data" not in tensor:
+            raise HTTPError(400, f"{where}: 'data' is missing")
+        data = _flat(tensor["data"], where)
+        size = math.prod(shape)
+        if len(data) != size:
+            raise HTTPError(400, f"{where}: shape {shape} holds {size} values but 'data' has {len(data)}")
+        kinds = set(map(type, data)) - DATATYPES[datatype]
+        if kinds:
+            bad = next(v for v in data if type(v) in kinds)
+            raise HTTPError(400, f"{where}: datatype {datatype} cannot hold the value {bad!r} ({_kind(bad)})")
+        rows = shape[0]
+        if name in fields:
+            if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+                raise HTTPError(400, f"{where}: a field's tensor has shape [N] or [N, 1], not {shape}")
+            if name in columns:
+                raise HTTPError(400, f"{where}: the input '{name}' is given twice")
+            columns[name] = _values(data, datatype, rows)
+        elif len(inputs) == 1 and len(shape) == 2 and shape[1] == len(fields) and fields:
+            order = [f.name for f in entry.model.schema.inputs]
+            for j, field in enumerate(order):
+                columns[field] = _values(data[j::shape[1]], datatype, rows)
+        else:
+            raise HTTPError(400, f"{where}: unknown input '{name}': model '{entry.name}' has the inputs "
+                                 f"{', '.join(sorted(fields)) or '(none)'}")
+        if n is not None and rows != n:
+            raise HTTPError(400, f"{where}: {rows} records, but the inputs before it have {n}")
+        n = rows
+    return columns, n or 0
+
+
+def _flat(data: Any, where: str) -> list:
+    """Tensor data as one flat, row-major list (the spec allows nested lists)."""
+    if not isinstance(data, list):
+        raise HTTPError(400, f"{where}: 'data' must be a list, not {_kind(data)}")
+    if data and isinstance(data[0], list):
+        flat: list = []
+        for row in data:
+            if not isinstance(row, list):
+                raise HTTPError(400, f"{where}: 'data' mixes lists and scalars")
+            flat.extend(_flat(row, where) if row and isinstance(row[0], list) else row)
+        return flat
+    return data
+
+
+def _values(data: list, datatype: str, rows: int):
+    """One column: numbers as float64 (null -> NaN, read as missing), others as given."""
+    if rows == 1:
+        return data
+    if datatype in _NUMERIC:
+        return np.array(data, dtype=np.float64)
+    return np.array(data, dtype=object)
+
+
+def _requested(outputs: Any, types: dict[str, str]) -> list[str]:
+    """The output columns asked for (all by default)."""
+    if outputs is None:
+        return list(types)
+    if not isinstance(outputs, list):
+        raise HTTPError(400, f"'outputs' must be a list, not {_kind(outputs)}")
+    names = []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, dict) or not isinstance(out.get("name"), str):
+            raise HTTPError(400, f"outputs[{i}] must be an object with a string 'name'")
+        unknown = out.keys() - _OUTPUT_KEYS
+        if unknown:
+            raise HTTPError(400, f"outputs[{i}]: unknown key(s) {', '.join(sorted(unknown))}")
+        if out["name"] not in types:
+            raise HTTPError(400, f"outputs[{i}]: unknown output '{out['name']}' (the model has {', '.join(types)})")
+        names.append(out["name"])
+    return names
+
+
+def _one(value: Any, datatype: str) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if datatype == "BYTES":
+        return value if isinstance(value, str) else str(value)
+    if datatype in _NUMERIC and datatype[0] in "IU" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _column(values: np.ndarray, datatype: str) -> Any:
+    if values.dtype.kind == "f":
+        if datatype[0] in "IU" and not np.isnan(values).any():
+            return values.astype(np.int64)
+        return values  # orjson writes NaN as null
+    return [_one(v, datatype) for v in values.tolist()]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
