@@ -314,6 +314,11 @@ def _format(description: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+from quickscore.serve._cli import serve as _serve  # noqa: E402  (imports without the serve extra)
+
+cli.add_command(_serve)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
