@@ -6,12 +6,13 @@ Constants are parsed at load; constant sub-expressions of Apply are folded.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from quickscore.errors import InvalidMarkup, InvalidValue, UnsupportedMarkup
+from quickscore.errors import EvaluationError, InvalidMarkup, InvalidValue, UnsupportedMarkup
 from quickscore.ir import (
     Apply,
     Constant,
@@ -29,9 +30,9 @@ from quickscore.ir import (
 from quickscore.ir.types import DataType, OpType
 from quickscore.runtime.frame import Frame
 from quickscore.schema.fields import FieldDecl, in_interval, parse_typed
-from quickscore.schema.functions import BUILTINS, as_float
+from quickscore.schema.functions import ALIASES, BUILTINS, FIELD_FUNCTIONS, VENDOR_FUNCTIONS, as_float, if_type
 from quickscore.schema.scope import Scope
-from quickscore.schema.values import Column, ParseError, convert_column, missing_mask, parse_value
+from quickscore.schema.values import Column, ParseError, convert_column, empty_column, missing_mask, parse_value
 
 
 @dataclass
@@ -215,44 +216,101 @@ def _map_values(expr: MapValues, scope: Scope) -> Compiled:
     return Compiled(fn, dt, OpType.CATEGORICAL)
 
 
-def _apply(expr: Apply, scope: Scope) -> Compiled:
-    args = [compile_expression(a, scope) for a in expr.args]
+_PROBES = {
+    DataType.STRING: "x",
+    DataType.DATE: _dt.date(2000, 1, 1),
+    DataType.TIME: _dt.time(12, 0, 0),
+    DataType.DATE_TIME: _dt.datetime(2000, 1, 1, 12, 0, 0),
+}
+
+
+def _probe(a: Compiled) -> Column:
+    if a.data_type.is_numeric:
+        return Column(np.array([1.0]), a.data_type, a.op_type)
+    return Column(np.array([_PROBES.get(a.data_type, "x")], dtype=object), a.data_type, a.op_type)
+
+
+def _resolve(expr: Apply, scope: Scope):
+    """The built-in an Apply calls, or None for a DefineFunction. A document's DefineFunction wins
+    over a vendor function of the same name; PMML's own built-ins cannot be redefined."""
     builtin = BUILTINS.get(expr.function)
+    if builtin is not None:
+        return builtin
+    if expr.function in scope.functions:
+        return None
+    builtin = VENDOR_FUNCTIONS.get(expr.function)
     if builtin is None:
-        function = scope.functions.get(expr.function)
-        if function is None:
-            raise UnsupportedMarkup(f"Unsupported function '{expr.function}' in Apply{_where(expr.loc)}")
+        raise UnsupportedMarkup(f"Unsupported function '{expr.function}' in Apply{_where(expr.loc)}")
+    return builtin
+
+
+def _apply(expr: Apply, scope: Scope) -> Compiled:
+    name = ALIASES.get(expr.function, expr.function)
+    if name in FIELD_FUNCTIONS:
+        return _finish(expr, scope, *_validity(expr, scope, name == "isValid"))
+    if name == "if":
+        return _finish(expr, scope, *_lazy_if(expr, scope))
+    builtin = _resolve(expr, scope)
+    args = [compile_expression(a, scope) for a in expr.args]
+    if builtin is None:
         return _user_function(expr, args, scope)
     if len(args) < builtin.min_args or (builtin.max_args is not None and len(args) > builtin.max_args):
-        raise InvalidMarkup(f"Function '{expr.function}' takes {builtin.min_args}..{builtin.max_args or 'n'} arguments, got {len(args)}{_where(expr.loc)}")
-    function, treatment = expr.function, expr.invalid_value_treatment
-    # Infer the result type once, from a one-row evaluation on typed placeholders.
-    probe = [Column(np.array([1.0]) if a.data_type.is_numeric else np.array(["x"], dtype=object), a.data_type, a.op_type) for a in args]
+        most = builtin.max_args if builtin.max_args is not None else "n"
+        raise InvalidMarkup(f"Function '{expr.function}' takes {builtin.min_args}..{most} arguments, got {len(args)}{_where(expr.loc)}")
+    # The result type, once, from a one-row evaluation on typed placeholders.
     try:
-        _, result_type = builtin.impl(probe, 1)
-    except (TypeError, ValueError, IndexError):
+        result_type = builtin.impl([_probe(a) for a in args], 1)[1]
+    except (TypeError, ValueError, IndexError, AttributeError, OverflowError):
         result_type = DataType.DOUBLE
     op = builtin.op_type if result_type is not DataType.STRING else OpType.CATEGORICAL
-    map_missing = None if expr.map_missing_to is None else parse_typed(expr.map_missing_to, result_type, "mapMissingTo of Apply", expr.loc)
-    default = None if expr.default_value is None else parse_typed(expr.default_value, result_type, "defaultValue of Apply", expr.loc)
+    missing_aware = builtin.missing_aware
 
-    def fn(frame: Frame) -> Column:
+    def raw(frame: Frame) -> tuple[Column, np.ndarray, np.ndarray]:
         cols = [a(frame) for a in args]
         any_missing = np.zeros(frame.n, dtype=bool)
-        for c in cols:
-            any_missing |= missing_mask(c.values)
-        values, dt = builtin.impl(cols, frame.n)
-        result_missing = missing_mask(values)
-        if not builtin.missing_aware:
-            # "If one of the input fields of a function is a missing value, the result evaluates to missing."
-            if any_missing.any():
-                values = values.copy()
-                values[any_missing] = np.nan if values.dtype.kind == "f" else None
-            invalid = result_missing & ~any_missing
-            if invalid.any():
-                if treatment == "returnInvalid":
-                    frame.fail(invalid, f"Function '{function}' has no valid result for its arguments{_where(expr.loc)}", InvalidValue)
-        col = Column(values, dt, op)
+        if not missing_aware:
+            for c in cols:
+                any_missing |= missing_mask(c.values)
+        out = builtin.impl(cols, frame.n)
+        values, dt = out[0], out[1]
+        if len(out) > 2:
+            invalid = out[2] & ~any_missing
+        else:
+            invalid = missing_mask(values) & ~any_missing
+        return Column(values, dt, op), any_missing, invalid
+
+    return _finish(expr, scope, raw, result_type, op, all(a.constant is not None for a in args))
+
+
+def _finish(expr: Apply, scope: Scope, raw, result_type: DataType, op: OpType, constant: bool) -> Compiled:
+    """Wrap a function's raw result with PMML's rules for Apply.
+
+    "If one of the input fields of a function is a missing value, the result evaluates to a
+    missing value" - or to ``mapMissingTo`` when given. An invalid result follows
+    ``invalidValueTreatment``: returnInvalid fails the record, asMissing makes it missing, asIs
+    keeps the computed value (e.g. +-Infinity for a division by zero). ``defaultValue`` replaces
+    a missing result of the function itself.
+    """
+    treatment, function = expr.invalid_value_treatment, expr.function
+    map_missing = None if expr.map_missing_to is None else parse_typed(expr.map_missing_to, result_type, "attribute mapMissingTo of Apply", expr.loc)
+    default = None if expr.default_value is None else parse_typed(expr.default_value, result_type, "attribute defaultValue of Apply", expr.loc)
+    message = f"Function '{function}' has no valid result for its arguments{_where(expr.loc)}"
+
+    def fn(frame: Frame) -> Column:
+        col, any_missing, invalid = raw(frame)
+        values = col.values
+        changed = False
+        if any_missing.any() or (invalid.any() and treatment != "asIs"):
+            values = values.copy()
+            changed = True
+            empty = np.nan if values.dtype.kind == "f" else None
+            values[any_missing] = empty
+            if treatment != "asIs":
+                values[invalid] = empty
+        if invalid.any() and treatment == "returnInvalid":
+            frame.fail(invalid, message, InvalidValue)
+        if changed:
+            col = Column(values, col.data_type, col.op_type)
         if map_missing is not None and any_missing.any():
             col = _fill_missing_rows(col, any_missing, map_missing)
         if default is not None:
@@ -262,12 +320,67 @@ def _apply(expr: Apply, scope: Scope) -> Compiled:
         return col
 
     compiled = Compiled(fn, result_type, op)
-    if all(a.constant is not None for a in args):
+    if constant:
         folding = Frame.top(1)
         col = compiled.fn(folding)
         if not folding.sink.failed().any():
             compiled.constant = col
     return compiled
+
+
+def _validity(expr: Apply, scope: Scope, valid: bool):
+    """isValid(field) / isNotValid(field): whether a present value is valid (or invalid) per the
+    field's declaration (its Values and Intervals); a missing value is neither."""
+    if len(expr.args) != 1 or not isinstance(expr.args[0], FieldRef):
+        raise InvalidMarkup(f"Function '{expr.function}' takes one FieldRef argument{_where(expr.loc)}")
+    name = expr.args[0].field
+    decl = scope.lookup(name, expr.loc)
+
+    def raw(frame: Frame):
+        col = frame.get(name)
+        present = ~missing_mask(col.values)
+        bad = decl.validity(col)
+        hit = present & (~bad if valid else bad)
+        none = np.zeros(frame.n, dtype=bool)
+        return Column(hit.astype(np.float64), DataType.BOOLEAN, OpType.CATEGORICAL), none, none
+
+    return raw, DataType.BOOLEAN, OpType.CATEGORICAL, False
+
+
+def _lazy_if(expr: Apply, scope: Scope):
+    """if(condition, then[, else]), each branch evaluated only on the rows that take it (so a
+    guarded recursive DefineFunction ends, and a branch's invalid values do not fail other rows).
+    "The ELSE part is optional. If the ELSE part is absent, then a missing value is returned";
+    a missing condition gives a missing value."""
+    if not 2 <= len(expr.args) <= 3:
+        raise InvalidMarkup(f"Function 'if' takes 2..3 arguments, got {len(expr.args)}{_where(expr.loc)}")
+    cond = compile_expression(expr.args[0], scope)
+    depth = getattr(scope, "if_depth", 0)
+    scope.if_depth = depth + 1  # type: ignore[attr-defined]
+    try:
+        branches = [compile_expression(a, scope) for a in expr.args[1:]]
+    finally:
+        scope.if_depth = depth  # type: ignore[attr-defined]
+    dt = if_type(branches[0].data_type, branches[1].data_type if len(branches) > 1 else None)
+    op = branches[0].op_type if len(branches) == 1 or branches[0].op_type is branches[1].op_type else OpType.CATEGORICAL
+    if dt is DataType.STRING:
+        op = OpType.CATEGORICAL
+
+    def raw(frame: Frame):
+        c = as_float(cond(frame))
+        out = np.full(frame.n, np.nan) if dt.is_numeric else np.full(frame.n, None, dtype=object)
+        for branch, value in zip(branches, (1.0, 0.0)):
+            rows = np.flatnonzero(c == value)
+            if len(rows) == 0:
+                continue
+            sub = frame if len(rows) == frame.n else frame.child(rows)
+            sub.call_depth = getattr(frame, "call_depth", 0)  # type: ignore[attr-defined]
+            out[rows] = convert_column(branch(sub), dt).values
+        none = np.zeros(frame.n, dtype=bool)
+        return Column(out, dt, op), none, none
+
+    constant = cond.constant is not None and all(b.constant is not None for b in branches)
+    return raw, dt, op, constant
 
 
 def _fill_missing_rows(col: Column, mask: np.ndarray, value) -> Column:
@@ -278,38 +391,59 @@ def _fill_missing_rows(col: Column, mask: np.ndarray, value) -> Column:
     return Column(values, col.data_type, col.op_type)
 
 
+_MAX_DEPTH = 32  # nested calls of one DefineFunction (a guarded recursion deeper than this fails the rows)
+
+
 def _user_function(expr: Apply, args: list[Compiled], scope: Scope) -> Compiled:
-    """Apply of a DefineFunction: bind ParameterFields to the argument columns, evaluate the body."""
+    """Apply of a DefineFunction: bind ParameterFields to the argument columns, evaluate the body.
+
+    A function may call itself (directly or through others) only inside a branch of ``if``: a
+    recursion that no condition can stop is refused at load. A guarded recursion deeper than
+    ``_MAX_DEPTH`` calls fails the rows that reach that depth.
+    """
     definition = scope.functions[expr.function]
     if len(args) != len(definition.parameters):
         raise InvalidMarkup(f"Function '{expr.function}' takes {len(definition.parameters)} arguments, got {len(args)}{_where(expr.loc)}")
-    body = scope.compiled_functions.get(expr.function)
-    if body is None:
-        if expr.function in scope.compiling:
-            raise UnsupportedMarkup(f"Function '{expr.function}' calls itself recursively{_where(definition.loc)}")
-        scope.compiling.add(expr.function)
-        try:
-            fn_scope = Scope(
-                {p.name: _param_decl(p, a) for p, a in zip(definition.parameters, args)},
-                functions=scope.functions,
-                parameters=frozenset(p.name for p in definition.parameters),
-            )
-            fn_scope.compiled_functions = scope.compiled_functions
-            fn_scope.compiling = scope.compiling
-            body = compile_expression(definition.expression, fn_scope)
-        finally:
-            scope.compiling.discard(expr.function)
-        scope.compiled_functions[expr.function] = body
-    params = [p for p in definition.parameters]
-    dt = definition.data_type or body.data_type  # type: ignore[attr-defined]
+    compiled_functions = scope.compiled_functions
+    name = expr.function
+    if name not in compiled_functions:
+        if name in scope.compiling:
+            if not getattr(scope, "if_depth", 0):
+                raise InvalidMarkup(
+                    f"Function '{name}' calls itself without a condition that could end the recursion (infinite recursion){_where(expr.loc)}"
+                )
+        else:
+            scope.compiling.add(name)
+            try:
+                fn_scope = Scope(
+                    {p.name: _param_decl(p, a) for p, a in zip(definition.parameters, args)},
+                    functions=scope.functions,
+                    parameters=frozenset(p.name for p in definition.parameters),
+                )
+                fn_scope.compiled_functions = compiled_functions
+                fn_scope.compiling = scope.compiling
+                fn_scope.if_depth = getattr(scope, "if_depth", 0)  # type: ignore[attr-defined]
+                body = compile_expression(definition.expression, fn_scope)
+            finally:
+                scope.compiling.discard(name)
+            compiled_functions[name] = body
+    params = list(definition.parameters)
+    body_type = compiled_functions[name].data_type if name in compiled_functions else None  # type: ignore[attr-defined]
+    dt = definition.data_type or body_type or DataType.DOUBLE
 
     def fn(frame: Frame) -> Column:
+        depth = getattr(frame, "call_depth", 0)
+        if depth >= _MAX_DEPTH:
+            frame.fail(np.ones(frame.n, dtype=bool), f"Function '{name}' recursion deeper than {_MAX_DEPTH} calls{_where(expr.loc)}", EvaluationError)
+            return empty_column(frame.n, dt, definition.op_type)
         inner = Frame(frame.n, frame.sink, frame.row_ids)
+        inner.call_depth = depth + 1  # type: ignore[attr-defined]
         for p, a in zip(params, args):
             col = a(frame)
             if p.data_type is not None:
                 col = convert_column(col, p.data_type)
             inner.columns[p.name] = col
+        body = compiled_functions[name]
         return convert_column(body(inner), dt, definition.op_type)  # type: ignore[operator]
 
     return Compiled(fn, dt, definition.op_type)

@@ -1,13 +1,29 @@
-"""Built-in functions of Apply, column-wise: one numpy operation per batch.
+"""Built-in functions of Apply, column-wise: one numpy operation per batch where the data allow.
 
-Each built-in takes the argument columns and returns ``(values, dataType)``. Unless a
-function is listed as missing-aware, PMML says: "If one of the input fields of a
-function is a missing value, the result evaluates to a missing value" - the caller
-applies that rule (and mapMissingTo) around the call.
+Each built-in takes the argument columns and returns ``(values, dataType)`` or
+``(values, dataType, invalid)``: the result column (NaN / None where it has no value) and,
+optionally, the rows whose result is *invalid* (an error of the arguments, such as the logarithm
+of a negative number: the caller applies the Apply's invalidValueTreatment there). Without an
+explicit mask, a missing result for arguments that are all present is invalid.
+
+PMML 4.4, Built-in functions: "Except as noted below, any missing inputs to a built-in function
+will result in a missing value being returned." The caller applies that rule (and mapMissingTo)
+around every function not marked ``missing_aware``; the missing-aware ones are those the spec
+notes: the aggregates ("Missing values in the input to an aggregate function are simply
+ignored"), isMissing / isNotMissing / isValid / isNotValid, ``if`` (whose branches may be
+missing) and concat (which skips missing parts, as JPMML-Evaluator does).
+
+Types follow JPMML-Evaluator's TypeUtil (the reference implementation): integer < float <
+double; + - * and the aggregates min, max, sum, product keep the widest argument type, so two
+integers give an integer (``/`` of two integers is Java's integer division, truncated towards
+zero); avg, median and the floating-point math functions (log10, ln, sqrt, exp, ...) turn
+integer into double and keep float; floor, ceil and round give integers.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,9 +32,10 @@ import numpy as np
 from quickscore.ir.types import DataType, OpType
 from quickscore.schema.values import Column, convert_column, missing_mask
 
-Impl = Callable[[list[Column], int], tuple[np.ndarray, DataType]]
+Impl = Callable[[list[Column], int], tuple]
 
 _NUMERIC_RANK = {DataType.INTEGER: 0, DataType.BOOLEAN: 0, DataType.FLOAT: 1, DataType.DOUBLE: 2}
+_RANKED = {0: DataType.INTEGER, 1: DataType.FLOAT, 2: DataType.DOUBLE}
 
 
 @dataclass(frozen=True)
@@ -40,18 +57,32 @@ def widest(cols: list[Column], floor: DataType = DataType.INTEGER) -> DataType:
     rank = _NUMERIC_RANK[floor]
     for c in cols:
         rank = max(rank, _NUMERIC_RANK.get(c.data_type, 2))
-    return {0: DataType.INTEGER, 1: DataType.FLOAT, 2: DataType.DOUBLE}[rank]
+    return _RANKED[rank]
+
+
+def _floating(cols: list[Column]) -> DataType:
+    """integer -> double, float stays float (JPMML's ``integerToDouble`` of the widest type)."""
+    dt = widest(cols)
+    return DataType.DOUBLE if dt is DataType.INTEGER else dt
 
 
 def _round_to(values: np.ndarray, data_type: DataType) -> np.ndarray:
     if data_type is DataType.FLOAT:
-        return values.astype(np.float32).astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return values.astype(np.float32).astype(np.float64)
     return values
 
 
-def _arith(op: Callable[[np.ndarray, np.ndarray], np.ndarray], floor: DataType = DataType.INTEGER) -> Builtin:
+def _nan_invalid(values: np.ndarray) -> np.ndarray:
+    return np.isnan(values)
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+
+def _arith(op: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Builtin:
     def impl(args: list[Column], n: int):
-        dt = widest(args, floor)
+        dt = widest(args)
         with np.errstate(all="ignore"):
             out = op(as_float(args[0]), as_float(args[1]))
         return _round_to(out, dt), dt
@@ -59,15 +90,59 @@ def _arith(op: Callable[[np.ndarray, np.ndarray], np.ndarray], floor: DataType =
     return Builtin(impl, 2, 2)
 
 
-def _integer_division(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(b == 0, np.nan, a / np.where(b == 0, 1, b))
+def _divide(args: list[Column], n: int):
+    """a / b. Of two integers: Java's integer division (truncated towards zero), as the reference
+    implementation computes it. A zero divisor has no valid result (the Apply's invalidValueTreatment
+    applies; JPMML-Evaluator returns +-Infinity for a double division by zero instead)."""
+    a, b = as_float(args[0]), as_float(args[1])
+    dt = widest(args)
+    zero = b == 0
+    safe = np.where(zero, 1.0, b)
+    with np.errstate(all="ignore"):
+        if dt is DataType.INTEGER:
+            out = (a - np.fmod(a, safe)) / safe
+        else:
+            out = a / safe
+    out = np.where(zero, np.nan, _round_to(out, dt))
+    return out, dt, zero | np.isnan(out)
 
 
-def _unary(op: Callable[[np.ndarray], np.ndarray], keep_type: bool = False) -> Builtin:
+def _aggregate(op: Callable[[np.ndarray], np.ndarray], floating: bool) -> Builtin:
+    """min, max, sum, avg, median, product: "Missing values in the input to an aggregate function
+    are simply ignored"; with no value at all the result is missing."""
+
     def impl(args: list[Column], n: int):
-        dt = widest(args) if keep_type else DataType.DOUBLE
-        if not keep_type and args[0].data_type is DataType.FLOAT:
-            dt = DataType.FLOAT
+        stacked = np.column_stack([as_float(a) for a in args]) if args else np.zeros((n, 0))
+        dt = _floating(args) if floating else widest(args)
+        present = ~np.isnan(stacked)
+        none = ~present.any(axis=1)
+        with np.errstate(all="ignore"):
+            out = op(stacked)
+        out = np.where(none, np.nan, _round_to(out, dt))
+        return out, dt, np.isnan(out) & ~none
+
+    return Builtin(impl, 1, None, missing_aware=True)
+
+
+def _nanop(fn: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    def op(m: np.ndarray) -> np.ndarray:
+        if m.shape[1] == 0:
+            return np.full(m.shape[0], np.nan)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return fn(m, axis=1)
+
+    return op
+
+
+def _math(op: Callable[[np.ndarray], np.ndarray], keep_type: bool = False) -> Builtin:
+    """A one-argument math function: NaN results are invalid (JPMML: "returned invalid value")."""
+
+    def impl(args: list[Column], n: int):
+        dt = widest(args) if keep_type else _floating(args)
         with np.errstate(all="ignore"):
             out = op(as_float(args[0]))
         return _round_to(out, dt), dt
@@ -75,49 +150,191 @@ def _unary(op: Callable[[np.ndarray], np.ndarray], keep_type: bool = False) -> B
     return Builtin(impl, 1, 1)
 
 
-def _to_integer(op: Callable[[np.ndarray], np.ndarray]) -> Builtin:
+def _rounding(op: Callable[[np.ndarray], np.ndarray]) -> Builtin:
+    """floor, ceil, round: an integer result; +-Infinity has none."""
+
     def impl(args: list[Column], n: int):
         with np.errstate(all="ignore"):
-            return op(as_float(args[0])), DataType.INTEGER
+            out = op(as_float(args[0]))
+        out = np.where(np.isfinite(out), out, np.nan)
+        return out, DataType.INTEGER
 
     return Builtin(impl, 1, 1)
 
 
 def _java_round(x: np.ndarray) -> np.ndarray:
     """Java's Math.round: half-way cases round up (towards +inf)."""
-    return np.floor(x + 0.5)
+    out = np.floor(x + 0.5)
+    # x + 0.5 may round up for the double just below 0.5 (0.49999999999999994); Math.round does not
+    return np.where(out - x > 0.5, out - 1.0, out)
 
 
-def _aggregate(op: Callable[[np.ndarray], np.ndarray], keep_type: bool) -> Builtin:
-    def impl(args: list[Column], n: int):
-        stacked = np.column_stack([as_float(a) for a in args]) if args else np.zeros((n, 0))
-        dt = widest(args) if keep_type else DataType.DOUBLE
-        with np.errstate(all="ignore"):
-            return _round_to(op(stacked), dt), dt
-
-    return Builtin(impl, 1, None)
+def _java_pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Java's Math.pow: unlike C99, pow(+-1, +-Infinity) is NaN."""
+    with np.errstate(all="ignore"):
+        out = np.power(a, b)
+    return np.where((np.abs(a) == 1.0) & np.isinf(b), np.nan, out)
 
 
 def _pow(args: list[Column], n: int):
+    """pow(x, y). Of two integers the result is an integer (an exact power; a negative exponent
+    has no integer result and is invalid, as in the reference implementation)."""
     dt = widest(args)
-    with np.errstate(all="ignore"):
-        return _round_to(np.power(as_float(args[0]), as_float(args[1])), dt), dt
+    a, b = as_float(args[0]), as_float(args[1])
+    out = _java_pow(a, b)
+    if dt is DataType.INTEGER:
+        out = np.where(b < 0, np.nan, out)
+    return _round_to(out, dt), dt
 
 
 def _threshold(args: list[Column], n: int):
+    """threshold(x, y): 1 if x > y else 0."""
     x, t = as_float(args[0]), as_float(args[1])
-    return np.where(x > t, 1.0, 0.0), DataType.INTEGER
+    return np.where(x > t, 1.0, 0.0), widest(args)
 
 
 def _modulo(args: list[Column], n: int):
+    """modulo(x, y) = x - (floor(x / y) * y): the sign of the divisor. A zero divisor is invalid."""
     a, b = as_float(args[0]), as_float(args[1])
+    zero = b == 0
     with np.errstate(all="ignore"):
-        # PMML: x - ( floor(x / y) * y ), i.e. the sign of the divisor.
-        out = np.where(b == 0, np.nan, a - np.floor(a / np.where(b == 0, 1, b)) * b)
-    return out, widest(args)
+        safe = np.where(zero, 1.0, b)
+        out = np.where(zero, np.nan, a - np.floor(a / safe) * safe)
+    return _round_to(out, widest(args)), widest(args)
 
 
-# --- comparisons and boolean logic (booleans are 1.0 / 0.0, NaN = missing) ----------------
+def _double2(op: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Builtin:
+    def impl(args: list[Column], n: int):
+        with np.errstate(all="ignore"):
+            return op(as_float(args[0]), as_float(args[1])), DataType.DOUBLE
+
+    return Builtin(impl, 2, 2)
+
+
+# --- the normal distribution (commons-math3 NormalDistribution / Erf, as JPMML uses them) --------
+
+_KERNELS: dict[str, Callable] = {}
+
+
+def _kernel(name: str) -> Callable:
+    """numba-vectorised erf / erfc / erfinv, compiled on first use (no Python call per row)."""
+    fn = _KERNELS.get(name)
+    if fn is not None:
+        return fn
+    from numba import vectorize
+
+    if name == "erf":
+
+        @vectorize(["float64(float64)"], cache=True)
+        def fn(x):  # pragma: no cover - compiled
+            return math.erf(x)
+
+    elif name == "erfc":
+
+        @vectorize(["float64(float64)"], cache=True)
+        def fn(x):  # pragma: no cover - compiled
+            return math.erfc(x)
+
+    else:
+
+        @vectorize(["float64(float64)"], cache=True)
+        def fn(x):  # pragma: no cover - compiled
+            # erf^-1 by Newton steps on erf (|x| < 0.5) or erfc (tails), from a rational start.
+            if math.isnan(x) or x < -1.0 or x > 1.0:
+                return math.nan
+            if x == 1.0:
+                return math.inf
+            if x == -1.0:
+                return -math.inf
+            a = abs(x)
+            # start: Giles' single-precision approximation
+            w = -math.log((1.0 - a) * (1.0 + a))
+            if w < 5.0:
+                w = w - 2.5
+                p = 2.81022636e-08
+                p = 3.43273939e-07 + p * w
+                p = -3.5233877e-06 + p * w
+                p = -4.39150654e-06 + p * w
+                p = 0.00021858087 + p * w
+                p = -0.00125372503 + p * w
+                p = -0.00417768164 + p * w
+                p = 0.246640727 + p * w
+                p = 1.50140941 + p * w
+            else:
+                w = math.sqrt(w) - 3.0
+                p = -0.000200214257
+                p = 0.000100950558 + p * w
+                p = 0.00134934322 + p * w
+                p = -0.00367342844 + p * w
+                p = 0.00573950773 + p * w
+                p = -0.0076224613 + p * w
+                p = 0.00943887047 + p * w
+                p = 1.00167406 + p * w
+                p = 2.83297682 + p * w
+            y = p * a
+            two_over_sqrt_pi = 1.1283791670955126
+            for _ in range(4):
+                if a < 0.5:
+                    f = math.erf(y) - a
+                else:
+                    f = (1.0 - a) - math.erfc(y)  # 1 - a is exact for a >= 0.5
+                d = two_over_sqrt_pi * math.exp(-y * y)
+                if d == 0.0:
+                    break
+                step = f / d
+                y = y - step / (1.0 + y * step)  # Halley
+            return y if x > 0 else -y
+
+    _KERNELS[name] = fn
+    return fn
+
+
+_SQRT2 = math.sqrt(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _cdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    # NormalDistribution.cumulativeProbability: |x - mu| > 40 sigma -> 0 or 1; else 0.5 erfc(-dev / (sigma sqrt 2))
+    dev = x - mu
+    with np.errstate(all="ignore"):
+        out = 0.5 * _kernel("erfc")(-dev / (sigma * _SQRT2))
+        out = np.where(np.abs(dev) > 40 * sigma, np.where(dev < 0, 0.0, 1.0), out)
+    return np.where(sigma > 0, out, np.nan)
+
+
+def _pdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    # NormalDistribution.density: exp(-0.5 x1^2 - (log sigma + 0.5 log 2 pi)), x1 = (x - mu) / sigma
+    with np.errstate(all="ignore"):
+        x1 = (x - mu) / sigma
+        out = np.exp(-0.5 * x1 * x1 - (np.log(sigma) + _HALF_LOG_2PI))
+    return np.where(sigma > 0, out, np.nan)
+
+
+def _idf(p: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    # NormalDistribution.inverseCumulativeProbability: mu + sigma sqrt(2) erfInv(2p - 1); p in [0, 1]
+    with np.errstate(all="ignore"):
+        out = mu + sigma * _SQRT2 * _kernel("erfinv")(2.0 * p - 1.0)
+    return np.where((sigma > 0) & (p >= 0) & (p <= 1), out, np.nan)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Erf.erf: |x| > 40 -> +-1
+    with np.errstate(all="ignore"):
+        return np.where(np.abs(x) > 40, np.sign(x), _kernel("erf")(x))
+
+
+def _normal(fn: Callable, standard: bool) -> Builtin:
+    def impl(args: list[Column], n: int):
+        x = as_float(args[0])
+        if standard:
+            return fn(x, np.zeros(n), np.ones(n)), DataType.DOUBLE
+        return fn(x, as_float(args[1]), as_float(args[2])), DataType.DOUBLE
+
+    k = 1 if standard else 3
+    return Builtin(impl, k, k)
+
+
+# --- comparisons and boolean logic (booleans are 1.0 / 0.0, NaN = missing) ----------------------
 
 
 def _comparable(args: list[Column]) -> tuple[np.ndarray, np.ndarray]:
@@ -136,35 +353,33 @@ def _compare(op: Callable[[object, object], bool], vec: Callable[[np.ndarray, np
         a, b = _comparable(args)
         if a.dtype.kind == "f" and b.dtype.kind == "f":
             return vec(a, b).astype(np.float64), DataType.BOOLEAN
-        out = np.fromiter((1.0 if op(x, y) else 0.0 for x, y in zip(a, b)), dtype=np.float64, count=n)
+        out = np.fromiter((np.nan if x is None or y is None else (1.0 if op(x, y) else 0.0) for x, y in zip(a, b)), dtype=np.float64, count=n)
         return out, DataType.BOOLEAN
 
     return Builtin(impl, 2, 2, op_type=OpType.CATEGORICAL)
 
 
+def _boolean(col: Column) -> np.ndarray:
+    return as_float(col)
+
+
 def _and(args: list[Column], n: int):
-    vals = [as_float(a) for a in args]
-    any_false = np.zeros(n, dtype=bool)
-    all_known = np.ones(n, dtype=bool)
-    for v in vals:
-        any_false |= v == 0.0
-        all_known &= ~np.isnan(v)
-    return np.where(any_false, 0.0, np.where(all_known, 1.0, np.nan)), DataType.BOOLEAN
+    out = np.ones(n)
+    for a in args:
+        out = np.minimum(out, _boolean(a))
+    return out, DataType.BOOLEAN
 
 
 def _or(args: list[Column], n: int):
-    vals = [as_float(a) for a in args]
-    any_true = np.zeros(n, dtype=bool)
-    all_known = np.ones(n, dtype=bool)
-    for v in vals:
-        any_true |= v == 1.0
-        all_known &= ~np.isnan(v)
-    return np.where(any_true, 1.0, np.where(all_known, 0.0, np.nan)), DataType.BOOLEAN
+    out = np.zeros(n)
+    for a in args:
+        out = np.maximum(out, _boolean(a))
+    return out, DataType.BOOLEAN
 
 
 def _not(args: list[Column], n: int):
-    v = as_float(args[0])
-    return np.where(np.isnan(v), np.nan, 1.0 - v), DataType.BOOLEAN
+    v = _boolean(args[0])
+    return 1.0 - v, DataType.BOOLEAN
 
 
 def _is_missing(args: list[Column], n: int):
@@ -178,47 +393,72 @@ def _is_not_missing(args: list[Column], n: int):
 def _is_in(negate: bool) -> Builtin:
     def impl(args: list[Column], n: int):
         x = args[0]
-        members = [_comparable([x, a])[1] for a in args[1:]]
         hit = np.zeros(n, dtype=bool)
-        for m in members:
-            hit |= np.asarray(x.values == m, dtype=bool) if x.numeric else np.array([a == b for a, b in zip(x.values, m)])
+        for a in args[1:]:
+            left, right = _comparable([x, a])
+            if left.dtype.kind == "f" and right.dtype.kind == "f":
+                hit |= left == right
+            else:
+                hit |= np.fromiter((u is not None and u == v for u, v in zip(left, right)), dtype=bool, count=n)
         return (hit != negate).astype(np.float64), DataType.BOOLEAN
 
     return Builtin(impl, 2, None, op_type=OpType.CATEGORICAL)
 
 
 def _if(args: list[Column], n: int):
+    """if(condition, then[, else]): "The ELSE part is optional. If the ELSE part is absent, then a
+    missing value is returned" (when the condition is false). A missing condition gives a missing
+    result. (Apply compiles ``if`` lazily, evaluating each branch only on its rows; this eager form
+    serves constant folding.)"""
     cond = as_float(args[0])
     then = args[1]
     other = args[2] if len(args) > 2 else None
-    if then.numeric and (other is None or other.numeric):
-        dt = then.data_type if other is None else widest([then, other], DataType.INTEGER) if then.data_type in _NUMERIC_RANK and other.data_type in _NUMERIC_RANK else then.data_type
-        out = np.where(cond == 1.0, then.values, other.values if other is not None else np.nan)
-        out[np.isnan(cond)] = np.nan
-        return out, dt
-    then_v = then.values if not then.numeric else convert_column(then, DataType.STRING).values
-    other_v = None
-    if other is not None:
-        other_v = other.values if not other.numeric else convert_column(other, DataType.STRING).values
-    out = np.full(n, None, dtype=object)
+    dt = if_type(then, other)
+    then_v = convert_column(then, dt).values
+    other_v = convert_column(other, dt).values if other is not None else None
+    out = np.full(n, np.nan) if dt.is_numeric else np.full(n, None, dtype=object)
     t = cond == 1.0
     out[t] = then_v[t]
     if other_v is not None:
         f = cond == 0.0
         out[f] = other_v[f]
-    return out, then.data_type if not then.numeric else DataType.STRING
+    return out, dt, np.zeros(n, dtype=bool)
 
 
-# --- strings ---------------------------------------------------------------------------
+def if_type(then: Column | DataType, other: Column | DataType | None) -> DataType:
+    """The result type of ``if``: the branches' common type (numbers widen; else the THEN type)."""
+    t = then if isinstance(then, DataType) else then.data_type
+    if other is None:
+        return t
+    o = other if isinstance(other, DataType) else other.data_type
+    if t in _NUMERIC_RANK and o in _NUMERIC_RANK and DataType.BOOLEAN not in (t, o):
+        return _RANKED[max(_NUMERIC_RANK[t], _NUMERIC_RANK[o])]
+    if t is o:
+        return t
+    return DataType.STRING if not (t.is_numeric and o.is_numeric) else DataType.DOUBLE
 
 
-def _strings(col: Column) -> np.ndarray:
-    return col.values if not col.numeric else convert_column(col, DataType.STRING).values
+# --- strings ---------------------------------------------------------------------------------------
+
+
+def strings(col: Column) -> np.ndarray:
+    """A column as text, as Java writes values: integers without a fraction, doubles as
+    Double.toString ("1.0", "1.0E-9"), booleans "true"/"false"."""
+    if not col.numeric and not col.data_type.is_temporal_object:
+        return col.values
+    if col.data_type is DataType.BOOLEAN:
+        return np.array([None if math.isnan(v) else ("true" if v else "false") for v in col.values], dtype=object)
+    if col.numeric:
+        from quickscore.schema.javafmt import number_text
+
+        kind = col.data_type.value if col.data_type in (DataType.INTEGER, DataType.FLOAT) else "double"
+        return np.array([None if math.isnan(v) else number_text(v, kind) for v in col.values], dtype=object)
+    return np.array([None if v is None else v.isoformat() for v in col.values], dtype=object)
 
 
 def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType.STRING) -> Builtin:
     def impl(args: list[Column], n: int):
-        s = _strings(args[0])
+        s = strings(args[0])
         rest = [a.values for a in args[1:]]
         absent = np.nan if result.is_numeric else None
         missing = missing_mask(s)
@@ -231,9 +471,31 @@ def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType
     return Builtin(impl, n_args, n_args, op_type=OpType.CONTINUOUS if result.is_numeric else OpType.CATEGORICAL)
 
 
-def _substring(s: str, pos: float, length: float) -> str:
-    start = int(pos) - 1
-    return s[start : start + int(length)]
+_JAVA_BLANKS = "".join(chr(c) for c in range(33))
+
+
+def _trim(s: str) -> str:
+    """trimBlanks: "Removes leading and trailing blanks" (Java's String.trim: characters <= U+0020)."""
+    return s.strip(_JAVA_BLANKS)
+
+
+def _substring(args: list[Column], n: int):
+    """substring(input, startPos, length): "The first character of a string is located at position
+    1 (not position 0)". A position below 1 or a negative length is invalid; a part beyond the end
+    of the input is cut off."""
+    s = strings(args[0])
+    pos, length = as_float(args[1]), as_float(args[2])
+    out = np.full(n, None, dtype=object)
+    invalid = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if s[i] is None or math.isnan(pos[i]) or math.isnan(length[i]):
+            continue
+        p, k = int(pos[i]), int(length[i])
+        if p < 1 or k < 0:
+            invalid[i] = True
+            continue
+        out[i] = s[i][p - 1 : p - 1 + k]
+    return out, DataType.STRING, invalid
 
 
 def _regex_cache():
@@ -244,7 +506,7 @@ def _regex_cache():
 
     def pattern(p: str):
         if p not in patterns:
-            patterns[p] = compile_regex(p, True, "function argument")
+            patterns[p] = compile_regex(p, True, "function argument", ascii=True)
         return patterns[p]
 
     def replacement(r: str):
@@ -259,86 +521,275 @@ def _replace(args: list[Column], n: int):
     """replace(input, pattern, replacement): every match of the (Perl/Java-style) pattern replaced;
     ``$1`` in the replacement is a group."""
     pattern, replacement = _regex_cache()
-    s, p, r = (_strings(a) for a in args)
+    s, p, r = (strings(a) for a in args)
     out = np.array([None if None in (x, pp, rr) else pattern(pp).sub(replacement(rr), x) for x, pp, rr in zip(s, p, r)], dtype=object)
     return out, DataType.STRING
 
 
 def _matches(args: list[Column], n: int):
-    """matches(input, pattern): true when the pattern matches a part of the input (Java's find())."""
+    """matches(input, pattern): "The string is considered to match the pattern if any substring
+    matches the pattern" (Java's Matcher.find)."""
     pattern, _ = _regex_cache()
-    s, p = (_strings(a) for a in args)
+    s, p = (strings(a) for a in args)
     out = np.array([np.nan if None in (x, pp) else float(pattern(pp).search(x) is not None) for x, pp in zip(s, p)])
     return out, DataType.BOOLEAN
 
 
 def _concat(args: list[Column], n: int):
-    parts = [_strings(a) for a in args]
+    """concat(a, b, ...): the parts' text, missing parts left out (as JPMML-Evaluator does)."""
+    parts = [strings(a) for a in args]
     out = np.array(["".join(p[i] for p in parts if p[i] is not None) for i in range(n)], dtype=object)
     return out, DataType.STRING
 
 
+def _format_number(args: list[Column], n: int):
+    """formatNumber(input, pattern): Java's String.format(pattern, input) (see schema.javafmt)."""
+    from quickscore.schema.javafmt import FormatError, format_number
+
+    x, pattern = args[0], strings(args[1])
+    kind = "integer" if x.data_type is DataType.INTEGER else ("float" if x.data_type is DataType.FLOAT else "double")
+    values = as_float(x)
+    out = np.full(n, None, dtype=object)
+    invalid = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if math.isnan(values[i]) or pattern[i] is None:
+            continue
+        try:
+            out[i] = format_number(pattern[i], float(values[i]), kind)
+        except FormatError:
+            invalid[i] = True
+    return out, DataType.STRING, invalid
+
+
+# --- dates and times ---------------------------------------------------------------------------------
+
+
+def _instants(col: Column) -> np.ndarray:
+    """Date, time and dateTime values as datetime objects (a date at midnight); numeric
+    dateDaysSince[Y] / dateTimeSecondsSince[Y] / timeSeconds values converted from their epoch."""
+    from quickscore.schema.values import EPOCHS
+
+    dt = col.data_type
+    out = np.full(len(col.values), None, dtype=object)
+    if dt is DataType.DATE_TIME:
+        return col.values
+    if dt is DataType.DATE:
+        for i, v in enumerate(col.values):
+            if v is not None:
+                out[i] = _dt.datetime(v.year, v.month, v.day)
+        return out
+    if dt is DataType.TIME:
+        for i, v in enumerate(col.values):
+            if v is not None:
+                out[i] = _dt.datetime.combine(_dt.date(1970, 1, 1), v)
+        return out
+    value = dt.value
+    if col.numeric and "[" in value:
+        epoch = _dt.datetime.combine(EPOCHS[value[value.index("[") + 1 : -1]], _dt.time())
+        unit = 86400.0 if value.startswith("dateDaysSince") else 1.0
+        for i, v in enumerate(col.values):
+            if not math.isnan(v):
+                try:
+                    out[i] = epoch + _dt.timedelta(seconds=v * unit)
+                except OverflowError:
+                    pass
+        return out
+    if dt is DataType.TIME_SECONDS:
+        for i, v in enumerate(col.values):
+            if not math.isnan(v):
+                out[i] = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=v)
+        return out
+    # text: parse as a dateTime, else a date, else a time
+    from quickscore.schema.values import ParseError, parse_value
+
+    for i, v in enumerate(strings(col)):
+        if v is None:
+            continue
+        for parse in (DataType.DATE_TIME, DataType.DATE, DataType.TIME):
+            try:
+                out[i] = _instants(Column(np.array([parse_value(v, parse)], dtype=object), parse, OpType.CONTINUOUS))[0]
+                break
+            except (ParseError, ValueError, TypeError):
+                continue
+    return out
+
+
+def _date_days_since_year(args: list[Column], n: int):
+    """dateDaysSinceYear(date, year): the days from January 1st of ``year`` to the date."""
+    when, years = _instants(args[0]), as_float(args[1])
+    out = np.full(n, np.nan)
+    for i in range(n):
+        if when[i] is not None and not math.isnan(years[i]):
+            out[i] = (when[i].date() - _dt.date(int(years[i]), 1, 1)).days
+    return out, DataType.INTEGER
+
+
+def _date_seconds_since_year(args: list[Column], n: int):
+    """dateSecondsSinceYear(dateTime, year): the seconds from January 1st of ``year``, 00:00:00."""
+    when, years = _instants(args[0]), as_float(args[1])
+    out = np.full(n, np.nan)
+    for i in range(n):
+        if when[i] is not None and not math.isnan(years[i]):
+            delta = when[i] - _dt.datetime(int(years[i]), 1, 1)
+            out[i] = delta.days * 86400 + delta.seconds
+    return out, DataType.INTEGER
+
+
+def _date_seconds_since_midnight(args: list[Column], n: int):
+    """dateSecondsSinceMidnight(time or dateTime): the seconds since 00:00:00 of the day."""
+    when = _instants(args[0])
+    out = np.array([np.nan if w is None else float(w.hour * 3600 + w.minute * 60 + w.second) for w in when])
+    return out, DataType.INTEGER
+
+
+def _format_datetime(args: list[Column], n: int):
+    """formatDatetime(input, pattern): the pattern's ``%X`` conversions are Java's ``%tX`` ones."""
+    from quickscore.schema.javafmt import FormatError, format_datetime
+
+    when, pattern = _instants(args[0]), strings(args[1])
+    out = np.full(n, None, dtype=object)
+    invalid = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if when[i] is None or pattern[i] is None:
+            continue
+        try:
+            out[i] = format_datetime(pattern[i], when[i])
+        except FormatError:
+            invalid[i] = True
+    return out, DataType.STRING, invalid
+
+
+# --- vendor functions -----------------------------------------------------------------------------
+
+
+def _sas_string_normalize(args: list[Column], n: int):
+    """SAS-EM-String-Normalize(width, text) = trimBlanks(uppercase(substring(text, 1, width))).
+
+    Source: the DefineFunction SAS Enterprise Miner 9.4 writes into its PMML exports (e.g.
+    jpmml-evaluator pmml-sas/src/test/resources/pmml/LogisticRegressionIris.pmml); a document's own
+    DefineFunction of that name takes precedence.
+    """
+    out, _, invalid = _substring([args[1], args[0], args[0]], n)
+    width = as_float(args[0])
+    s = strings(args[1])
+    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else _trim(s[i][: max(int(width[i]), 0)].upper()) for i in range(n)], dtype=object)
+    return res, DataType.STRING, invalid
+
+
+def _sas_char(args: list[Column], n: int):
+    """SAS-FORMAT-$CHARw(width, text) = substring(text, 1, width): the text cut to the width.
+
+    Source: the DefineFunction SAS Enterprise Miner 9.4 writes into its PMML exports (e.g.
+    jpmml-evaluator pmml-sas/src/test/resources/pmml/LogisticRegressionIris.pmml); a document's own
+    DefineFunction of that name takes precedence.
+    """
+    width = as_float(args[0])
+    s = strings(args[1])
+    invalid = width < 0
+    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else s[i][: int(width[i])] for i in range(n)], dtype=object)
+    return res, DataType.STRING, invalid
+
+
+# --- the table ---------------------------------------------------------------------------------------
+
 BUILTINS: dict[str, Builtin] = {
+    # arithmetic
     "+": _arith(np.add),
     "-": _arith(np.subtract),
     "*": _arith(np.multiply),
-    "/": _arith(_integer_division, DataType.DOUBLE),
-    "min": _aggregate(lambda m: np.min(m, axis=1), True),
-    "max": _aggregate(lambda m: np.max(m, axis=1), True),
-    "sum": _aggregate(lambda m: np.sum(m, axis=1), True),
-    "product": _aggregate(lambda m: np.prod(m, axis=1), True),
-    "avg": _aggregate(lambda m: np.mean(m, axis=1), False),
-    "median": _aggregate(lambda m: np.median(m, axis=1), False),
-    "log10": _unary(np.log10),
-    "ln": _unary(np.log),
-    "sqrt": _unary(np.sqrt),
-    "exp": _unary(np.exp),
-    "expm1": _unary(np.expm1),
-    "log1p": _unary(np.log1p),
-    "abs": _unary(np.abs, keep_type=True),
-    "floor": _to_integer(np.floor),
-    "ceil": _to_integer(np.ceil),
-    "round": _to_integer(_java_round),
-    "rint": _unary(np.rint),
+    "/": Builtin(_divide, 2, 2),
+    "min": _aggregate(_nanop(np.nanmin), False),
+    "max": _aggregate(_nanop(np.nanmax), False),
+    "sum": _aggregate(_nanop(np.nansum), False),
+    "product": _aggregate(_nanop(np.nanprod), False),
+    "avg": _aggregate(_nanop(np.nanmean), True),
+    "median": _aggregate(_nanop(np.nanmedian), True),
+    # math
+    "log10": _math(np.log10),
+    "ln": _math(np.log),
+    "sqrt": _math(np.sqrt),
+    "exp": _math(np.exp),
+    "expm1": _math(np.expm1),
+    "ln1p": _math(np.log1p),
+    "abs": _math(np.abs, keep_type=True),
+    "rint": _math(np.rint, keep_type=True),
+    "floor": _rounding(np.floor),
+    "ceil": _rounding(np.ceil),
+    "round": _rounding(_java_round),
     "pow": Builtin(_pow, 2, 2),
     "threshold": Builtin(_threshold, 2, 2),
     "modulo": Builtin(_modulo, 2, 2),
-    "hypot": _arith(np.hypot, DataType.DOUBLE),
-    "sin": _unary(np.sin),
-    "cos": _unary(np.cos),
-    "tan": _unary(np.tan),
-    "asin": _unary(np.arcsin),
-    "acos": _unary(np.arccos),
-    "atan": _unary(np.arctan),
-    "atan2": _arith(np.arctan2, DataType.DOUBLE),
-    "sinh": _unary(np.sinh),
-    "cosh": _unary(np.cosh),
-    "tanh": _unary(np.tanh),
+    "hypot": _double2(np.hypot),
+    "sin": _math(np.sin),
+    "cos": _math(np.cos),
+    "tan": _math(np.tan),
+    "asin": _math(np.arcsin),
+    "acos": _math(np.arccos),
+    "atan": _math(np.arctan),
+    "sinh": _math(np.sinh),
+    "cosh": _math(np.cosh),
+    "tanh": _math(np.tanh),
+    "atan2": _double2(np.arctan2),
+    "normalCDF": _normal(_cdf, False),
+    "normalPDF": _normal(_pdf, False),
+    "normalIDF": _normal(_idf, False),
+    "stdNormalCDF": _normal(_cdf, True),
+    "stdNormalPDF": _normal(_pdf, True),
+    "stdNormalIDF": _normal(_idf, True),
+    "erf": Builtin(lambda args, n: (_erf(as_float(args[0])), DataType.DOUBLE), 1, 1),
+    # boolean
+    "isMissing": Builtin(_is_missing, 1, 1, missing_aware=True, op_type=OpType.CATEGORICAL),
+    "isNotMissing": Builtin(_is_not_missing, 1, 1, missing_aware=True, op_type=OpType.CATEGORICAL),
     "equal": _compare(lambda a, b: a == b, np.equal),
     "notEqual": _compare(lambda a, b: a != b, np.not_equal),
     "lessThan": _compare(lambda a, b: a < b, np.less),
     "lessOrEqual": _compare(lambda a, b: a <= b, np.less_equal),
     "greaterThan": _compare(lambda a, b: a > b, np.greater),
     "greaterOrEqual": _compare(lambda a, b: a >= b, np.greater_equal),
-    "and": Builtin(_and, 2, None, missing_aware=True, op_type=OpType.CATEGORICAL),
-    "or": Builtin(_or, 2, None, missing_aware=True, op_type=OpType.CATEGORICAL),
+    "and": Builtin(_and, 2, None, op_type=OpType.CATEGORICAL),
+    "or": Builtin(_or, 2, None, op_type=OpType.CATEGORICAL),
     "not": Builtin(_not, 1, 1, op_type=OpType.CATEGORICAL),
-    "isMissing": Builtin(_is_missing, 1, 1, missing_aware=True, op_type=OpType.CATEGORICAL),
-    "isNotMissing": Builtin(_is_not_missing, 1, 1, missing_aware=True, op_type=OpType.CATEGORICAL),
     "isIn": _is_in(False),
     "isNotIn": _is_in(True),
     "if": Builtin(_if, 2, 3, missing_aware=True, op_type=OpType.CATEGORICAL),
+    # strings
     "uppercase": _str_map(lambda s: s.upper(), 1),
     "lowercase": _str_map(lambda s: s.lower(), 1),
-    "trimBlanks": _str_map(lambda s: s.strip(), 1),
+    "trimBlanks": _str_map(_trim, 1),
     "stringLength": _str_map(lambda s: float(len(s)), 1, DataType.INTEGER),
-    "substring": _str_map(_substring, 3),
-    "concat": Builtin(_concat, 1, None, missing_aware=True, op_type=OpType.CATEGORICAL),
+    "substring": Builtin(_substring, 3, 3, op_type=OpType.CATEGORICAL),
+    "concat": Builtin(_concat, 2, None, missing_aware=True, op_type=OpType.CATEGORICAL),
     "replace": Builtin(_replace, 3, 3, op_type=OpType.CATEGORICAL),
     "matches": Builtin(_matches, 2, 2, op_type=OpType.CATEGORICAL),
+    "formatNumber": Builtin(_format_number, 2, 2, op_type=OpType.CATEGORICAL),
+    "formatDatetime": Builtin(_format_datetime, 2, 2, op_type=OpType.CATEGORICAL),
+    # dates
+    "dateDaysSinceYear": Builtin(_date_days_since_year, 2, 2),
+    "dateSecondsSinceYear": Builtin(_date_seconds_since_year, 2, 2),
+    "dateSecondsSinceMidnight": Builtin(_date_seconds_since_midnight, 1, 1),
 }
 
-# Aliases written by real producers.
-BUILTINS["x-hypot"] = BUILTINS["hypot"]
+#: Functions whose value depends on a field's declaration, not only on its value (the argument
+#: must be a FieldRef): compiled in schema.expressions.
+FIELD_FUNCTIONS = frozenset({"isValid", "isNotValid"})
 
+#: Names real producers write for the built-ins: the ``x-`` spellings JPMML's converters write
+#: for functions that became built-ins in PMML 4.4 (JPMML-Model's PMMLFunctions), ``x-atan2``
+#: (JPMML's extension; PMML 4.4 has no atan2), and ``log1p`` (the C name of ln1p).
+ALIASES: dict[str, str] = {
+    **{f"x-{name}": name for name in ("acos", "asin", "atan", "cos", "cosh", "expm1", "hypot", "ln1p", "modulo",
+                                      "rint", "sin", "sinh", "tan", "tanh", "atan2", "stringLength",
+                                      "normalCDF", "normalPDF", "normalIDF", "stdNormalCDF", "stdNormalPDF",
+                                      "stdNormalIDF", "erf", "isValid", "isNotValid")},
+    "log1p": "ln1p",
+}
+for _alias, _name in ALIASES.items():
+    if _name in BUILTINS:
+        BUILTINS[_alias] = BUILTINS[_name]
 
+#: Vendor functions found in real files (SAS Enterprise Miner). A document's DefineFunction of the
+#: same name wins over these.
+VENDOR_FUNCTIONS: dict[str, Builtin] = {
+    "SAS-EM-String-Normalize": Builtin(_sas_string_normalize, 2, 2, op_type=OpType.CATEGORICAL),
+    "SAS-FORMAT-$CHARw": Builtin(_sas_char, 2, 2, op_type=OpType.CATEGORICAL),
+}

@@ -38,11 +38,121 @@ def _where(expr: TextIndex) -> str:
     return f" at {expr.loc}" if expr.loc else ""
 
 
-def compile_regex(pattern: str, case_sensitive: bool, what: str) -> re.Pattern:
-    flags = 0 if case_sensitive else re.IGNORECASE
+# java.util.regex.Pattern's POSIX and java.lang.Character classes (US-ASCII unless noted), as the
+# contents of a Python character class.
+_JAVA_CLASSES = {
+    "Lower": "a-z", "Upper": "A-Z", "ASCII": "\\x00-\\x7f", "Alpha": "a-zA-Z", "Digit": "0-9",
+    "Alnum": "a-zA-Z0-9", "Punct": "!-/:-@\\[-`{-~", "Graph": "!-~", "Print": " -~", "Blank": " \\t",
+    "Cntrl": "\\x00-\\x1f\\x7f", "XDigit": "0-9a-fA-F", "Space": " \\t\\n\\x0b\\f\\r",
+    "javaLowerCase": "a-z", "javaUpperCase": "A-Z", "javaWhitespace": " \\t\\n\\x0b\\f\\r\\x1c-\\x1f",
+    "L": "^\\W\\d_", "IsAlphabetic": "^\\W\\d_", "IsLetter": "^\\W\\d_", "N": "\\d", "IsDigit": "\\d",
+}
+_JAVA_SIMPLE = {
+    "z": "\\Z",  # Java's \z (the end of input) is Python's \Z
+    "Z": "(?=(?:\\r\\n|[\\n\\r\\x85\\u2028\\u2029])?\\Z)",  # before a final line terminator
+    "h": "[ \\t\\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000]",
+    "H": "[^ \\t\\xa0\\u1680\\u180e\\u2000-\\u200a\\u202f\\u205f\\u3000]",
+    "v": "[\\n\\x0b\\f\\r\\x85\\u2028\\u2029]",
+    "V": "[^\\n\\x0b\\f\\r\\x85\\u2028\\u2029]",
+    "R": "(?:\\r\\n|[\\n\\x0b\\f\\r\\x85\\u2028\\u2029])",
+    "e": "\\x1b",
+}
+
+
+def java_regex(pattern: str) -> str:
+    """Translate a Java (java.util.regex) pattern into Python's ``re`` syntax.
+
+    PMML's regular expressions are Perl/Java style. Python reads most of that syntax alike; this
+    rewrites what it reads differently or not at all: ``\\Q...\\E`` quoting, named groups
+    ``(?<name>...)`` and ``\\k<name>``, ``\\z`` / ``\\Z``, ``\\h`` ``\\v`` ``\\R`` ``\\e``, and the
+    ``\\p{...}`` / ``\\P{...}`` classes. Character-class intersections (``&&``) and nested classes
+    are refused (ValueError). Compile the result with ``re.ASCII``: Java's ``\\w``, ``\\d``, ``\\s`` and
+    case-insensitive matching are US-ASCII by default.
+    """
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt == "Q":
+                end = pattern.find("\\E", i + 2)
+                literal = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
+                out.append("".join("\\" + c if not c.isalnum() else c for c in literal) if in_class else re.escape(literal))
+                i = n if end < 0 else end + 2
+                continue
+            if nxt in "pP" and i + 2 < n:
+                if pattern[i + 2] == "{":
+                    end = pattern.find("}", i + 3)
+                    if end < 0:
+                        raise ValueError(f"unclosed \\\\{nxt}{{ in '{pattern}'")
+                    name = pattern[i + 3 : end]
+                else:
+                    name, end = pattern[i + 2], i + 2
+                name = name[2:] if name.startswith("Is") and name[2:] in _JAVA_CLASSES else name
+                body = _JAVA_CLASSES.get(name)
+                if body is None:
+                    raise ValueError(f"unsupported character class \\\\{nxt}{{{name}}}")
+                negate = nxt == "P"
+                if in_class:
+                    if negate or body.startswith("^"):
+                        raise ValueError(f"negated class \\\\{nxt}{{{name}}} inside [...]")
+                    out.append(body)
+                else:
+                    if body.startswith("^"):
+                        negate, body = not negate, body[1:]
+                    out.append(("[^" if negate else "[") + body + "]")
+                i = end + 1
+                continue
+            if nxt == "k" and i + 2 < n and pattern[i + 2] == "<":
+                end = pattern.index(">", i + 3)
+                out.append(f"(?P={pattern[i + 3 : end]})")
+                i = end + 1
+                continue
+            if nxt in _JAVA_SIMPLE and not in_class:
+                out.append(_JAVA_SIMPLE[nxt])
+                i += 2
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "[":
+                raise ValueError(f"nested character classes are not supported in '{pattern}'")
+            if ch == "&" and pattern.startswith("&&", i):
+                raise ValueError(f"character class intersections (&&) are not supported in '{pattern}'")
+            if ch == "]" and out and out[-1] not in ("[", "[^"):
+                in_class = False
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            if i < n and pattern[i] == "]":  # a leading ] is a literal in both dialects
+                out.append("\\]")
+                i += 1
+            continue
+        if ch == "(" and pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def compile_regex(pattern: str, case_sensitive: bool, what: str, ascii: bool = False) -> re.Pattern:
+    """Compile a PMML (Java-style) regular expression; UnsupportedMarkup if it cannot be read."""
+    flags = (0 if case_sensitive else re.IGNORECASE) | (re.ASCII if ascii else 0)
     try:
-        return re.compile(pattern, flags)
-    except re.error as e:
+        return re.compile(java_regex(pattern), flags)
+    except (re.error, ValueError, IndexError) as e:
         raise UnsupportedMarkup(f"Regular expression '{pattern}' of {what} is not supported: {e}") from None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,23 @@ from quickscore.ir.types import DataType, OpType
 _TRUE = {"true", "1", "1.0", "yes"}
 _FALSE = {"false", "0", "0.0", "no"}
 _EPOCHS = {"0": _dt.date(1, 1, 1), "1960": _dt.date(1960, 1, 1), "1970": _dt.date(1970, 1, 1), "1980": _dt.date(1980, 1, 1)}
+EPOCHS = _EPOCHS
+
+# PMML (Transformations, dates and times): dates are written as XML Schema / ISO 8601 "YYYY-MM-DD",
+# times "hh:mm:ss" (fractional seconds allowed), dateTimes "YYYY-MM-DDThh:mm:ss" - the extended
+# format only (as Java's ISO_LOCAL_DATE / ISO_LOCAL_TIME / ISO_LOCAL_DATE_TIME read them, minutes
+# and seconds optional in a time). Python's fromisoformat reads more (20200101, 2020-W01-1, a
+# blank instead of T), which PMML does not.
+_DATE_RE = re.compile(r"[+-]?\d{4,}-\d{2}-\d{2}")
+_TIME_RE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?")
+_DATETIME_RE = re.compile(_DATE_RE.pattern + "T" + _TIME_RE.pattern)
+
+
+def _time_of(text: str) -> _dt.time:
+    hms, _, frac = text.partition(".")
+    parts = [int(p) for p in hms.split(":")]
+    micro = int((frac + "000000")[:6]) if frac else 0
+    return _dt.time(parts[0], parts[1], parts[2] if len(parts) > 2 else 0, micro)
 
 
 @dataclass
@@ -144,8 +162,11 @@ def _parse_date(v: Any) -> _dt.date:
         return v.date()
     if isinstance(v, _dt.date):
         return v
+    text = str(v).strip()
+    if not _DATE_RE.fullmatch(text):
+        raise ParseError(v)
     try:
-        return _dt.date.fromisoformat(str(v).strip())
+        return _dt.date.fromisoformat(text)
     except ValueError:
         raise ParseError(v) from None
 
@@ -153,8 +174,11 @@ def _parse_date(v: Any) -> _dt.date:
 def _parse_time(v: Any) -> _dt.time:
     if isinstance(v, _dt.time):
         return v
+    text = str(v).strip()
+    if not _TIME_RE.fullmatch(text):
+        raise ParseError(v)
     try:
-        return _dt.time.fromisoformat(str(v).strip())
+        return _time_of(text)
     except ValueError:
         raise ParseError(v) from None
 
@@ -164,8 +188,12 @@ def _parse_datetime(v: Any) -> _dt.datetime:
         return v
     if isinstance(v, _dt.date):
         return _dt.datetime(v.year, v.month, v.day)
+    text = str(v).strip()
+    if not _DATETIME_RE.fullmatch(text):
+        raise ParseError(v)
+    day, _, time = text.partition("T")
     try:
-        return _dt.datetime.fromisoformat(str(v).strip())
+        return _dt.datetime.combine(_parse_date(day), _time_of(time))
     except ValueError:
         raise ParseError(v) from None
 
