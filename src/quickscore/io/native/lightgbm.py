@@ -527,37 +527,88 @@ class _Feature:
 
 
 def _features(lines: _Lines, b: _Booster) -> list[_Feature]:
-    """Feature names and, from ``pandas_categorical``, the categories of categorical columns.
+    """Feature names and, from ``pandas_categorical``, the categories of pandas category columns.
 
-    lightgbm.basic._data_from_pandas: the category columns of a DataFrame are passed as their
-    codes, in column order, and ``pandas_categorical`` keeps each one's categories, in that
-    order. The features they belong to are those of the ``categorical_feature`` parameter
-    (or, in files without it, the features whose ``feature_infos`` is a category list).
+    lightgbm.basic._data_from_pandas: "cat_cols = [col for col, dtype in zip(data.columns,
+    data.dtypes) if isinstance(dtype, pd_CategoricalDtype)]", ``pandas_categorical`` keeps
+    each one's categories in that order, and the columns are passed as their codes ("-1"
+    replaced by NaN). The file does not say which features those columns are: they are the
+    categorical features when the counts agree (the usual case: jpmml-lightgbm's reading);
+    otherwise the one increasing assignment of the lists to features whose ``feature_infos``
+    fit (category codes below the list's length); an ambiguous file is refused.
     """
     features = [_Feature(name) for name in b.feature_names]
     cats = b.pandas_categorical
     if not cats:
         return features
-    where_line = getattr(b, "_pandas_line", None)
-    indices: list[int] | None = None
+    line = getattr(b, "_pandas_line", None)
+    infos = b.feature_infos or ["none"] * len(features)
+    categorical = _categorical_features(b, infos)
+    if len(categorical) == len(cats):
+        indices = categorical
+    else:
+        fits = [[j for j in range(len(features)) if _fits(infos[j], len(values))] for values in cats]
+        found = _assignments(fits, limit=2)
+        if len(found) != 1:
+            among = [j for j in categorical]
+            found = _assignments([[j for j in f if j in among] for f in fits], limit=2)
+        if len(found) != 1:
+            raise _fail(
+                lines,
+                f"pandas_categorical has {len(cats)} category lists for {len(categorical)} categorical features, "
+                f"and which features they belong to is {'ambiguous' if found else 'not consistent with feature_infos'}",
+                line,
+            )
+        indices = found[0]
+    for j, values in zip(indices, cats):
+        features[j].data_type, features[j].categories = _category_type(lines, values, features[j].name, line)
+    return features
+
+
+def _categorical_features(b: _Booster, infos: list[str]) -> list[int]:
     text = b.parameters.get("categorical_feature")
     if text:
         try:
-            indices = sorted({int(t) for t in text.replace(",", " ").split()})
+            found = sorted({int(t) for t in text.replace(",", " ").split()})
+            if all(0 <= j < len(infos) for j in found):
+                return found
         except ValueError:
-            indices = None
-    if indices is None or len(indices) != len(cats):
-        infos = b.feature_infos or []
-        by_info = [j for j, info in enumerate(infos) if info != "none" and not info.startswith("[")]
-        if len(by_info) == len(cats):
-            indices = by_info
-    if indices is None or len(indices) != len(cats):
-        raise _fail(lines, f"pandas_categorical has {len(cats)} category lists, but the model has {len(indices or [])} categorical features", where_line)
-    for j, values in zip(indices, cats):
-        if not 0 <= j < len(features):
-            raise _fail(lines, f"categorical_feature: {j} is not a feature index", where_line)
-        features[j].data_type, features[j].categories = _category_type(lines, values, features[j].name, where_line)
-    return features
+            pass
+    return [j for j, info in enumerate(infos) if info != "none" and not info.startswith("[")]
+
+
+def _fits(info: str, m: int) -> bool:
+    """Can a feature with this ``feature_infos`` entry hold the codes of m categories?"""
+    if info == "none":
+        return True
+    try:
+        if info.startswith("["):
+            lo, hi = (float(v) for v in info[1:-1].split(":"))
+            return 0.0 <= lo and hi <= m - 1
+        return all(-1 <= int(v) < m for v in info.split(":"))
+    except ValueError:
+        return False
+
+
+def _assignments(fits: list[list[int]], limit: int) -> list[list[int]]:
+    """Up to ``limit`` increasing choices of one feature per list from ``fits``."""
+    out: list[list[int]] = []
+
+    def walk(i: int, after: int, chosen: list[int]) -> None:
+        if len(out) >= limit:
+            return
+        if i == len(fits):
+            out.append(list(chosen))
+            return
+        for j in fits[i]:
+            if j > after:
+                chosen.append(j)
+                walk(i + 1, j, chosen)
+                chosen.pop()
+
+    if len(fits) <= 200:  # a recursion per list
+        walk(0, -1, [])
+    return out
 
 
 def _category_type(lines: _Lines, values: list, name: str, line: int | None) -> tuple[DataType, tuple[str, ...]]:
@@ -662,10 +713,7 @@ def _categorical_split(feature: _Feature, codes: list[int]):
         values = tuple(feature.categories[c] for c in codes if c < len(feature.categories))
         if not values:
             return FalsePredicate(), False
-        array_type = "string" if feature.data_type is DataType.STRING else ("int" if feature.data_type is DataType.INTEGER else "real")
-        if feature.data_type is DataType.BOOLEAN:
-            array_type = "string"
-        return SimpleSetPredicate(field=name, boolean_operator="isIn", values=values, array_type=array_type), False
+        return SimpleSetPredicate(field=name, boolean_operator="isIn", values=values, array_type=_array_type(feature)), False
     runs: list[tuple[int, int]] = []
     for c in sorted(codes):
         if runs and runs[-1][1] == c - 1:
@@ -689,8 +737,32 @@ def _split(t: _Tree, node: int, features: list[_Feature], lines: _Lines):
         codes = _bitset(t.cat_threshold[t.cat_boundaries[c] : t.cat_boundaries[c + 1]])
         return _categorical_split(f, codes)
     if f.categories is not None:
-        raise _fail(lines, f"Tree={t.index}: a numerical split on {f.name!r}, a pandas categorical feature", t.line)
+        return _coded_numeric_split(f, t.threshold[node], dt)
     return _numeric_split(f.name, t.threshold[node], dt)
+
+
+def _coded_numeric_split(feature: _Feature, threshold: float, decision_type: int):
+    """A numerical split on the codes of a pandas category column (an ordered categorical,
+    which LightGBM treats as a number): the categories whose code goes left, as a set.
+
+    The code c goes as NumericalDecision sends the value c (code 0 is "zero" for
+    missing_type Zero); an unknown category or a missing value is NaN.
+    """
+    missing_type = (decision_type >> 2) & 3
+    default_left = bool(decision_type & 2)
+    nan_left = default_left if missing_type in (1, 2) else 0.0 <= threshold
+    left = []
+    for c, value in enumerate(feature.categories or ()):
+        goes_left = default_left if (missing_type == 1 and c == 0) else c <= threshold
+        if goes_left:
+            left.append(value)
+    if not left:
+        return FalsePredicate(), nan_left
+    return SimpleSetPredicate(field=feature.name, boolean_operator="isIn", values=tuple(left), array_type=_array_type(feature)), nan_left
+
+
+def _array_type(feature: _Feature) -> str:
+    return {DataType.INTEGER: "int", DataType.DOUBLE: "real"}.get(feature.data_type, "string")
 
 
 # --- trees --------------------------------------------------------------------------------------
@@ -879,9 +951,12 @@ def _build(b: _Booster, lines: _Lines, iterations: int | None, source_name: str 
     one = None
     if any(t.is_linear for t in trees):
         one = _fresh("_one", taken)
-    method = "average" if b.average_output else "sum"
+    chained = objective.link != "identity" or b.sqrt
     # GBDT::PredictRaw: "output[k] += models_[i * num_tree_per_iteration_ + k]->Predict(features)"
-    # over the iterations in order; with average_output, output[k] /= num_iteration_for_pred.
+    # over the iterations in order; GBDT::Predict then, with average_output, "output[k] /=
+    # num_iteration_for_pred_" before ConvertOutput (the raw score is the sum). A chain keeps
+    # the sum and divides in its last segment; a lone sum averages.
+    method = "average" if b.average_output and not chained else "sum"
     sums = []
     for k in range(K):
         members = []
@@ -889,7 +964,6 @@ def _build(b: _Booster, lines: _Lines, iterations: int | None, source_name: str 
             model = _linear_tree(t, features, lines, one) if t.is_linear else _tree_model(t, features, lines)
             members.append(Segment(predicate=TruePredicate(), model=model, id=str(j * K + k)))
         sums.append(members)
-    chained = objective.link != "identity" or b.sqrt
     raw_names = [_fresh(f"{_INTERNAL}({k})" if K > 1 else _INTERNAL, taken) for k in range(K)]
     visible_raw = [_fresh(f"{RAW}({k})" if K > 1 else RAW, taken) for k in range(K)]
     data_fields = [
@@ -925,7 +999,7 @@ def _build(b: _Booster, lines: _Lines, iterations: int | None, source_name: str 
                 segmentation=Segmentation(multiple_model_method=method, segments=tuple(sums[k])),
             )
             segments.append(Segment(predicate=TruePredicate(), model=inner, id=f"raw({k})" if K > 1 else "raw"))
-        link_model, outputs = _link(b, objective, raw_names, visible_raw, classes, target, taken)
+        link_model, outputs = _link(b, objective, raw_names, visible_raw, classes, target, taken, n_iter if b.average_output else None)
         segments.append(Segment(predicate=TruePredicate(), model=link_model, id="link"))
         model = MiningModel(
             function_name="classification" if classification else "regression",
@@ -946,13 +1020,24 @@ def _build(b: _Booster, lines: _Lines, iterations: int | None, source_name: str 
     )
 
 
-def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str], classes: tuple, target: str, taken: set[str]):
-    """The last segment of the chain (the objective's ConvertOutput) and the model's outputs."""
+def _link(b: _Booster, objective: _Objective, sums: list[str], visible: list[str], classes: tuple, target: str, taken: set[str], average: int | None):
+    """The last segment of the chain (the objective's ConvertOutput) and the model's outputs.
+
+    ``average``: the number of iterations the sums are divided by (average_output), or None.
+    """
     raw_outputs = tuple(
         OutputField(name=v, op_type=OpType.CONTINUOUS, data_type=DataType.DOUBLE, feature="transformedValue", expression=FieldRef(field=r))
-        for v, r in zip(visible, raw)
+        for v, r in zip(visible, sums)
     )
-    schema = tuple(MiningField(name=r) for r in raw)
+    schema = tuple(MiningField(name=r) for r in sums)
+    local: tuple[DerivedField, ...] = ()
+    raw = list(sums)
+    values = [FieldRef(field=r) for r in sums]
+    if average is not None:
+        n = Constant(value=repr(float(average)), data_type=DataType.DOUBLE)
+        values = [Apply(function="/", args=(FieldRef(field=r), n)) for r in sums]
+        raw = [_fresh(f"{r}/{average}", taken) for r in sums]
+        local = tuple(DerivedField(name=a, data_type=DataType.DOUBLE, op_type=OpType.CONTINUOUS, expression=v) for a, v in zip(raw, values))
     sigmoid = float(b.objective_params.get("sigmoid", "1"))
     if objective.kind == "binary":
         # BinaryLogloss::ConvertOutput: 1 / (1 + exp(-sigmoid * raw)); p(0) = 1 - p(1).
@@ -961,6 +1046,7 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
             function_name="classification",
             mining_schema=schema + (MiningField(name=target, usage_type="target"),),
             normalization_method="logit",
+            local_transformations=local,
             tables=(
                 RegressionTable(intercept=0.0, target_category="1", numeric=(NumericPredictor(name=raw[0], coefficient=sig),)),
                 RegressionTable(intercept=0.0, target_category="0"),
@@ -974,6 +1060,7 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
             function_name="classification",
             mining_schema=schema + (MiningField(name=target, usage_type="target"),),
             normalization_method="softmax",
+            local_transformations=local,
             tables=tuple(
                 RegressionTable(intercept=0.0, target_category=c, numeric=(NumericPredictor(name=r, coefficient=1.0),)) for c, r in zip(classes, raw)
             ),
@@ -988,9 +1075,9 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
                 op_type=OpType.CONTINUOUS,
                 data_type=DataType.DOUBLE,
                 feature="transformedValue",
-                expression=_sigmoid(FieldRef(field=r), sigmoid),
+                expression=_sigmoid(v, sigmoid),
             )
-            for c, r in zip(classes, raw)
+            for c, v in zip(classes, values)
         )
         return model, probs + raw_outputs
     if objective.link == "exp":
@@ -998,6 +1085,7 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
             function_name="regression",
             mining_schema=schema,
             normalization_method="exp",
+            local_transformations=local,
             tables=(RegressionTable(intercept=0.0, numeric=(NumericPredictor(name=raw[0], coefficient=1.0),)),),
         )
         return model, raw_outputs
@@ -1006,7 +1094,8 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
         model = RegressionModel(
             function_name="regression",
             mining_schema=schema,
-            local_transformations=(
+            local_transformations=local
+            + (
                 DerivedField(
                     name=lam,
                     data_type=DataType.DOUBLE,
@@ -1022,7 +1111,8 @@ def _link(b: _Booster, objective: _Objective, raw: list[str], visible: list[str]
     model = RegressionModel(
         function_name="regression",
         mining_schema=schema,
-        local_transformations=(
+        local_transformations=local
+        + (
             DerivedField(name=absolute, data_type=DataType.DOUBLE, op_type=OpType.CONTINUOUS, expression=Apply(function="abs", args=(FieldRef(field=raw[0]),))),
         ),
         tables=(RegressionTable(intercept=0.0, terms=(PredictorTerm(coefficient=1.0, fields=(raw[0], absolute)),)),),
