@@ -1,0 +1,127 @@
+"""Hot reload: changed files replace models without failing a request; broken files are kept out."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+
+import httpx
+import pytest
+
+from .conftest import DATA, wait_for
+
+RECORD = {"petal_length": 4.1, "petal_width": 1.3}
+# Two versions of one model (same inputs, different answers for RECORD): the iris tree, and the
+# tree with a split moved so that RECORD lands in another leaf (written by the fixture below).
+VERSIONS = {"tree": DATA / "DecisionTreeIris.pmml"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _moved_split(tmp_path_factory):
+    text = VERSIONS["tree"].read_text()
+    assert text.count('value="4.95"') == 1
+    moved = tmp_path_factory.mktemp("versions") / "moved.pmml"
+    moved.write_text(text.replace('value="4.95"', 'value="3.95"'))
+    VERSIONS["moved"] = moved
+
+
+def _v2(record: dict) -> dict:
+    return {"inputs": [{"name": k, "datatype": "FP64", "shape": [1], "data": [v]} for k, v in record.items()]}
+
+
+def _write_atomically(source, target) -> None:
+    partial = target.with_name("." + target.name + ".part")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def _load_errors(client: httpx.Client, model: str) -> float:
+    text = client.get("/metrics").text
+    found = re.search(rf'quickscore_model_loads_total{{model="{model}",result="error"}} (\S+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_hot_reload_under_concurrent_requests_has_zero_failures(server, model_dir, local_models):
+    import quickscore
+
+    expected = {name: quickscore.load(path).predict(RECORD)["probability(versicolor)"] for name, path in VERSIONS.items()}
+    assert expected["tree"] != expected["moved"]
+    target = model_dir / "Swap.pmml"
+    _write_atomically(VERSIONS["tree"], target)
+    stop = threading.Event()
+    results: list[tuple[int, object]] = []
+    lock = threading.Lock()
+
+    def hammer(k: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            while not stop.is_set():
+                if k % 2:
+                    r = c.post("/model/Swap", json={"arguments": RECORD})
+                    value = r.json().get("results", {}).get("probability(versicolor)") if r.status_code == 200 else r.text
+                else:
+                    r = c.post("/v2/models/Swap/infer", json=_v2(RECORD))
+                    value = r.json()["outputs"][2]["data"][0] if r.status_code == 200 else r.text
+                with lock:
+                    results.append((r.status_code, value))
+
+    with httpx.Client(base_url=server.url, timeout=30) as probe:
+        wait_for(lambda: probe.post("/model/Swap", json={"arguments": RECORD}).status_code == 200, 30, what="Swap served")
+        threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for round_ in range(6):
+                version = "moved" if round_ % 2 == 0 else "tree"
+                if round_ == 3:  # a writer that rewrites the file in place (the server may see it half-written)
+                    target.write_bytes(VERSIONS[version].read_bytes())
+                else:
+                    _write_atomically(VERSIONS[version], target)
+
+                def switched():  # new connections (spread over the workers) answer with the new version
+                    values = {probe.post("/model/Swap", json={"arguments": RECORD}, headers={"Connection": "close"})
+                              .json()["results"]["probability(versicolor)"] for _ in range(6)}
+                    return values == {expected[version]}
+
+                wait_for(switched, 30, what=f"reload to the {version} version")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+    failures = [(status, value) for status, value in results if status != 200]
+    assert not failures, failures[:5]
+    assert len(results) > 50
+    assert {value for _, value in results} <= set(expected.values())
+    assert len([r for r in server.messages("model reloaded") if r["model"] == "Swap"]) >= 6
+
+
+def test_a_broken_replacement_is_kept_out(server, client, model_dir):
+    target = model_dir / "Fragile.pmml"
+    _write_atomically(VERSIONS["tree"], target)
+    wait_for(lambda: client.post("/model/Fragile", json={"arguments": RECORD}).status_code == 200, 30, what="Fragile served")
+    good = client.post("/model/Fragile", json={"arguments": RECORD}).json()
+    before = _load_errors(client, "Fragile")
+    _write_atomically(DATA / "README.md", target)  # not a model
+    wait_for(lambda: _load_errors(client, "Fragile") >= before + 2, 30, what="both workers to reject the broken file")
+    for _ in range(8):  # the working version is still served, by every worker
+        assert client.post("/model/Fragile", json={"arguments": RECORD}).json() == good
+    errors = [r for r in server.messages("model not loaded") if r.get("model") == "Fragile"]
+    assert errors and errors[-1]["kept_previous"] is True and "Fragile.pmml" in errors[-1]["file"]
+    # A fixed file is picked up again.
+    _write_atomically(VERSIONS["moved"], target)
+    wait_for(lambda: all(client.post("/model/Fragile", json={"arguments": RECORD}).json() != good for _ in range(6)), 30,
+             what="the fixed file to be served")
+
+
+def test_a_broken_new_file_is_never_served_and_removed_files_are(server, client, model_dir):
+    (model_dir / "Broken.pmml").write_bytes(b"<PMML version='4.4'><Header/>")
+    wait_for(lambda: _load_errors(client, "Broken") >= 2, 30, what="the broken file to be reported")
+    response = client.get("/model/Broken")
+    assert response.status_code == 404 and "did not load" in response.json()["message"]
+    assert client.get("/v2/models/Broken/ready").status_code == 404
+    (model_dir / "Broken.pmml").unlink()
+    shutil.copyfile(VERSIONS["tree"], model_dir / "Temporary.pmml")
+    wait_for(lambda: all(client.get("/model/Temporary").status_code == 200 for _ in range(6)), 30, what="a new file served")
+    (model_dir / "Temporary.pmml").unlink()
+    wait_for(lambda: all(client.get("/model/Temporary").status_code == 404 for _ in range(6)), 30, what="a removed file dropped")
