@@ -97,6 +97,10 @@ class Model:
         self.engine: str = engines.pop() if len(engines) == 1 else "mixed"
         """Which evaluator scores: "numba" (compiled kernels), "reference" (the plain evaluator) or "mixed"."""
         self.info: dict[str, Any] = {**self._document_info, "function_name": model.function_name, "engine": self.engine}
+        from quickscore.runtime.record import RecordPath
+
+        self._record = RecordPath.build(self) if engine == "auto" else None
+        self.info["record_path"] = self._record is not None
 
     # --- scoring ----------------------------------------------------------------------------
 
@@ -108,6 +112,10 @@ class Model:
         record that could not be scored (its outputs are missing); ``errors="raise"`` raises the
         first record's error instead. One record always raises.
         """
+        if self._record is not None and isinstance(data, dict):
+            out = self._record.score(data)
+            if out is not None:
+                return out
         if errors not in ("column", "raise"):
             raise ValueError("errors must be 'column' or 'raise'")
         if isinstance(data, Mapping) and all(_is_scalar(v) for v in data.values()):

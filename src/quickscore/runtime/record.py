@@ -1,0 +1,762 @@
+"""The single-record path: one dict in, one dict out, without a Frame, a DataFrame or numpy
+columns.
+
+``RecordPath.build(model)`` compiles, at load, the models this path expresses: numeric
+inputs; tree ensembles on the fused kernels (sum / average / votes); RegressionModels with
+numeric predictors and terms; modelChains of those whose segments are all ``<True/>``; Targets
+that rescale or clamp; OutputFields that give the predicted value or a class probability.
+Anything else returns None at load, and ``Model.predict(dict)`` keeps the batch path with one
+row.
+
+Keys of the record that are not model inputs are ignored. For one record, any value the path
+does not handle itself (a string or a bool for a numeric
+field, an invalid value, a missing value under ``returnInvalid``) makes ``score`` return None:
+the batch path then scores the record, so errors and their messages are that path's.
+
+Results are bit-identical to the batch path: each step below does the same IEEE operations in
+the same order as the vectorised code it mirrors (named in each docstring), uses numpy's own
+ufuncs for exp & co. (numpy's ``exp`` and ``math.exp`` differ in the last bit for ~5% of
+inputs), and the kernels are the batch kernels' one-row entry points.
+``tests/models/test_record_path.py`` checks the identity on the fixtures, the corpus and
+generated records with missing and extreme values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from quickscore import kernels
+from quickscore.ir import MiningModel, TruePredicate
+from quickscore.ir.types import DataType
+from quickscore.outputs.fields import _text
+
+if TYPE_CHECKING:
+    from quickscore.models.base import CompiledModel
+    from quickscore.runtime.model import Model
+
+NAN = math.nan
+_F32_MAX = 3.4028234663852886e38
+
+
+class _Unsupported(Exception):
+    """The model uses something the record path does not express (the batch path scores it)."""
+
+
+def _f32(x: float) -> float:
+    """``float64 -> float32 -> float64``, as ``astype(np.float32).astype(np.float64)``."""
+    if -_F32_MAX <= x <= _F32_MAX or x != x:
+        return float(np.float32(x))
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+class _Input:
+    """One top-level numeric field: ``FieldStep.prepare_raw`` for an int / float / None value.
+
+    Returns the prepared float (NaN = missing), or raises ``_Fallback`` where the batch path
+    must decide (invalid values, ``returnInvalid`` on a missing value)."""
+
+    __slots__ = ("name", "integer", "float32", "missing", "check", "outliers", "low", "high", "replacement", "return_invalid")
+
+    def __init__(self, step) -> None:
+        decl, mf = step.decl, step.mining
+        dt = decl.data_type
+        if dt not in (DataType.DOUBLE, DataType.FLOAT, DataType.INTEGER):
+            raise _Unsupported(f"field {decl.name!r} of dataType {dt.value}")
+        self.name = decl.name
+        self.integer = dt is DataType.INTEGER
+        self.float32 = dt is DataType.FLOAT
+        self.missing = frozenset(v for v in decl.missing if isinstance(v, float) and v == v)
+        if any(not isinstance(v, float) for v in decl.missing):
+            raise _Unsupported("non-numeric missing values")
+        self.check = _validity(decl)
+        self.outliers = mf.outliers if step.op_type.value == "continuous" else "asIs"
+        self.low = -math.inf if mf.low_value is None else mf.low_value
+        self.high = math.inf if mf.high_value is None else mf.high_value
+        rep = step.replacement
+        if rep is not None and not isinstance(rep, float):
+            raise _Unsupported("non-numeric missingValueReplacement")
+        self.replacement = rep
+        self.return_invalid = mf.missing_value_treatment == "returnInvalid"
+
+    @property
+    def plain(self) -> bool:
+        """A double field without treatments: a float value (NaN = missing) is used as given."""
+        return not (self.integer or self.float32 or self.missing or self.check or self.outliers != "asIs" or self.replacement is not None or self.return_invalid)
+
+    @property
+    def special(self) -> bool:
+        """Has treatments beyond parsing (missing values, validity, outliers, replacement)."""
+        return bool(self.missing or self.check or self.outliers != "asIs" or self.replacement is not None or self.return_invalid)
+
+    def prepare(self, v: Any) -> float:
+        if isinstance(v, float):
+            x = float(v)
+        elif type(v) is int:
+            try:
+                x = float(v)
+            except OverflowError:
+                raise _Fallback from None
+        elif v is None:
+            x = NAN
+        else:
+            raise _Fallback
+        if x == x:
+            if self.float32:
+                x = _f32(x)
+            elif self.integer and (x != math.floor(x) if math.isfinite(x) else True):
+                raise _Fallback  # unparseable as an integer: invalid
+        return self.treat(x)
+
+    def treat(self, x: float) -> float:
+        """``FieldStep._treat`` for a parsed value (NaN = missing)."""
+        if x == x:
+            if x in self.missing:
+                x = NAN
+            elif self.check is not None and not self.check(x):
+                raise _Fallback  # invalid: invalidValueTreatment decides
+            elif self.outliers != "asIs" and (x < self.low or x > self.high):
+                if self.outliers == "asMissingValues":
+                    x = NAN
+                else:  # asExtremeValues: np.clip
+                    x = self.low if x < self.low else self.high
+        if x != x:
+            if self.replacement is not None:
+                return self.replacement
+            if self.return_invalid:
+                raise _Fallback
+        return x
+
+
+class _Fallback(Exception):
+    """This record needs the batch path."""
+
+
+def _validity(decl) -> Callable[[float], bool] | None:
+    """``FieldDecl.validity`` for one present float: True when valid."""
+    invalid = [v for v in decl.invalid]
+    valid = [v for v in decl.valid]
+    intervals = list(decl.intervals) if decl.op_type.value == "continuous" else []
+    if not invalid and not valid and not intervals:
+        return None
+    if any(not isinstance(v, float) for v in invalid + valid):
+        raise _Unsupported("non-numeric valid / invalid values")
+    bad_set, ok_set = frozenset(invalid), frozenset(valid)
+
+    def inside(x: float, iv) -> bool:
+        if iv.left is not None and not ((x > iv.left) if iv.closure.startswith("open") else (x >= iv.left)):
+            return False
+        if iv.right is not None and not ((x < iv.right) if iv.closure.endswith("Open") else (x <= iv.right)):
+            return False
+        return True
+
+    def check(x: float) -> bool:
+        if x in bad_set:
+            return False
+        if ok_set or intervals:
+            return x in ok_set or any(inside(x, iv) for iv in intervals)
+        return True
+
+    return check
+
+
+# --- model cores ---------------------------------------------------------------------------------
+# A core maps the record's values (field name -> float, NaN = missing) to a result:
+# regression: the value (NaN = missing); classification: the probabilities in the core's class
+# order, or None when there is no prediction.
+
+
+def _combine_missing(n_trees: int, count: float, wmiss: float, total_weight: float, treatment: str, threshold: float, votes: bool) -> bool:
+    """``kernels.ensemble._missing_rows`` for one row."""
+    missing = False
+    if treatment == "returnMissing" or (treatment == "continue" and not votes):
+        missing = count < n_trees
+    if treatment == "skipSegment" or (treatment == "continue" and votes):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            missing = missing or bool(np.float64(wmiss) / np.float64(total_weight) > threshold)
+    return missing
+
+
+class _Fused:
+    """A fused tree ensemble (``models.fast.FusedEnsemble``) on the one-row kernels."""
+
+    def __init__(self, compiled: "CompiledModel") -> None:
+        fused = compiled.core.fused
+        core = compiled.core
+        self.arrays = arrays = fused.arrays
+        self.kind = fused.kind
+        self.method = core.method
+        self.classes = core.classes
+        self.float32 = core.float32
+        self.weighted = fused.weighted
+        self.weights = np.ascontiguousarray(fused.weights, dtype=np.float64)
+        self.n_trees = fused.n_trees
+        self.treatment, self.threshold = core.treatment, core.threshold
+        self.total_weight = kernels.ensemble._total_weight(self.weights)
+        self.table = np.ascontiguousarray(fused.table)
+        names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
+        for name in names:
+            if not arrays.fields[name].numeric:
+                raise _Unsupported(f"coded field {name!r}")
+        width = arrays.n_features
+        self.slots = [(name, arrays.fields[name].column) for name in names]
+        self.dense = [c for _, c in self.slots] == list(range(width))
+        self.width = width
+        if self.kind == "values" and self.method not in ("sum", "weightedSum", "average", "weightedAverage"):
+            raise _Unsupported(self.method)
+
+    def bind(self, input_names: list[str]) -> None:
+        """Read the kernel row straight from the record's input vector (``_Values.x``, in
+        ``input_names`` order) when every kernel column is an input."""
+        index = {n: j for j, n in enumerate(input_names)}
+        self.perm = None
+        self.identity = False
+        if self.dense and all(n in index for n, _ in self.slots):
+            perm = [index[n] for n, _ in self.slots]
+            self.identity = perm == list(range(len(input_names)))
+            self.perm = np.array(perm, dtype=np.intp)
+
+    perm = None
+    identity = False
+
+    def row(self, values: Mapping[str, float]) -> np.ndarray:
+        x = getattr(values, "x", None)
+        if x is not None and self.perm is not None:
+            return x if self.identity else x[self.perm]
+        if self.dense:
+            return np.array([values[n] for n, _ in self.slots])
+        x = np.full(self.width, NAN)
+        for n, c in self.slots:
+            x[c] = values[n]
+        return x
+
+    def __call__(self, values: Mapping[str, float]):
+        x = self.row(values)
+        if self.kind == "values":
+            total, wsum, count, wmiss = kernels.sum_values_row(
+                x, self.arrays, self.table, weights=self.weights, weighted=self.weighted, float32=self.float32
+            )
+            # kernels.combine_values
+            if count == 0 or _combine_missing(self.n_trees, count, wmiss, self.total_weight, self.treatment, self.threshold, False):
+                return NAN
+            if self.method == "average":
+                return total / count
+            if self.method == "weightedAverage":
+                return float(np.float64(total) / np.float64(wsum))
+            return total
+        if self.kind == "probabilities":
+            total, wsum, wmiss, nmiss = kernels.sum_probabilities_row(x, self.arrays, self.table, weights=self.weights, weighted=self.weighted)
+            # kernels.combine_probabilities
+            if _combine_missing(self.n_trees, self.n_trees - nmiss, wmiss, self.total_weight, self.treatment, self.threshold, False):
+                return None
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (total / wsum).tolist()
+        votes, first, mvotes, wmiss, nmiss = kernels.vote_counts_row(
+            x, self.arrays, self.table, len(self.classes), weights=self.weights, weighted=self.weighted
+        )
+        counts = kernels.ensemble.VoteCounts(votes[None, :], first[None, :], np.array([mvotes]), np.array([wmiss]), np.array([nmiss]))
+        probs, winner = kernels.combine_votes(counts, n_trees=self.n_trees, weights=self.weights, treatment=self.treatment, threshold=self.threshold)
+        if winner[0] < 0:
+            return None
+        return _Voted(probs[0].tolist(), int(winner[0]))
+
+
+class _Tree:
+    """A TreeModel on the kernels (``TreeCore.predict``): the leaf of the one-row walk."""
+
+    def __init__(self, compiled: "CompiledModel") -> None:
+        core = compiled.core
+        if core.strategy in ("weightedConfidence", "aggregateNodes") or core.arrays is None:
+            raise _Unsupported(core.strategy)
+        self.fused = _Fused.__new__(_Fused)  # only its row building
+        self.fused.arrays = arrays = core.arrays
+        names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
+        if any(not arrays.fields[n].numeric for n in names):
+            raise _Unsupported("coded field")
+        self.fused.slots = [(n, arrays.fields[n].column) for n in names]
+        self.fused.width = arrays.n_features
+        self.fused.dense = [c for _, c in self.fused.slots] == list(range(arrays.n_features))
+        self.classification = compiled.ctx.classification
+        self.scores = core.scores.tolist()
+        self.probabilities = core.probabilities if self.classification else None
+        self.classes = core.classes
+
+    def __call__(self, values: Mapping[str, float]):
+        g = int(kernels.leaf_indices_row(self.fused.row(values), self.fused.arrays)[0])
+        if not self.classification:
+            return NAN if g < 0 else self.scores[g]
+        if g < 0:
+            return None
+        probs = self.probabilities[g].tolist()
+        if all(p != p for p in probs):
+            raise _Fallback  # the node's record counts sum to zero: UndefinedResult
+        label = self.scores[g]
+        return _Voted(probs, self.classes.index(label)) if label is not None else probs
+
+
+class _Values(dict):
+    """The record's prepared values by name, and ``x``: the inputs as a float64 vector."""
+
+    x: np.ndarray | None = None
+
+
+_NUMBERS = frozenset({float, int})
+
+
+class _Voted(list):
+    """Vote probabilities with the winner the vote decided (ties: the first vote's class)."""
+
+    def __init__(self, probs: list, winner: int) -> None:
+        super().__init__(probs)
+        self.winner = winner
+
+
+def _regression_core(compiled: "CompiledModel"):
+    """``models.regression.RegressionCore.predict`` for one record."""
+    from quickscore.models.regression import LINKS
+
+    core = compiled.core
+    tables = []
+    for t in core.tables:
+        if t.categorical:
+            raise _Unsupported("CategoricalPredictor")
+        tables.append((t.numeric, t.terms, t.intercept))
+    powered = any(e != 1 for numeric, _, _ in tables for _, _, e in numeric)
+    f32 = core.float32
+    method = core.method
+
+    def table_value(values: Mapping[str, float], numeric, terms, intercept) -> float:
+        # Table.evaluate: y = 0; y = y + coef * x (** e); ...; y = y + intercept
+        y = 0.0
+        for name, coef, exponent in numeric:
+            x = values[name]
+            y = y + (coef * x if exponent == 1 else float(coef * np.power(x, exponent)))
+        for fields, coef in terms:
+            product = coef * values[fields[0]]
+            for f in fields[1:]:
+                product = product * values[f]
+            y = y + product
+        return y + intercept
+
+    def evaluate(values, numeric, terms, intercept) -> float:
+        if powered:
+            with np.errstate(all="ignore"):
+                y = table_value(values, numeric, terms, intercept)
+        else:
+            y = table_value(values, numeric, terms, intercept)
+        return _f32(y) if f32 else y
+
+    def link(name: str, y: float) -> float:
+        if name == "logit" and y == y and -y < 709.0:
+            return 1.0 / (1.0 + float(np.exp(-y)))  # float64 arithmetic: as the array expression
+        with np.errstate(all="ignore"):
+            return float(LINKS[name](np.array([y]))[0])
+
+    if not compiled.ctx.classification:
+        name = "logit" if method == "softmax" else method
+
+        def finish_regression(ys):
+            y = ys[0]
+            if name in LINKS:
+                y = link(name, y)
+                return _f32(y) if f32 else y
+            return y
+
+        return _Linear(tables, evaluate, finish_regression, f32 or powered)
+    if core.ordinal:
+        raise _Unsupported("ordinal regression")
+    k = len(tables)
+    binary = k == 2 and (method in ("none", "probit", "cloglog", "loglog", "cauchit", "logit") or core.binary_logit)
+    order = [core.classes.index(label) for label in core.labels]
+    n_classes = len(core.classes)
+    first_link = "logit" if core.binary_logit else method
+
+    def finish_classification(ys):
+        if any(y != y for y in ys):
+            return None
+        if binary:
+            y0 = ys[0]
+            first = min(max(y0, 0.0), 1.0) if method == "none" else link(first_link, y0)
+            probs = [first, 1.0 - first]
+        else:
+            with np.errstate(all="ignore"):
+                probs = core._probabilities(np.array([ys]))[0].tolist()
+        if f32:
+            probs = [_f32(p) for p in probs]
+        out = [NAN] * n_classes
+        for j, p in zip(order, probs):
+            out[j] = p
+        return out
+
+    return _Linear(tables, evaluate, finish_classification, f32 or powered)
+
+
+class _Linear:
+    """A RegressionModel's core: the tables' linear predictors, then ``finish(ys)``."""
+
+    def __init__(self, tables: list, evaluate: Callable, finish: Callable, special: bool) -> None:
+        self.tables = tables  # (numeric, terms, intercept) per table
+        self.evaluate = evaluate
+        self.finish = finish
+        self.special = special  # float32 rounding or powers: no generated code
+
+    def __call__(self, values: Mapping[str, float]):
+        return self.finish([self.evaluate(values, *t) for t in self.tables])
+
+    def generate(self, inputs: list, names: frozenset) -> Callable | None:
+        """Python code for ``record -> ys`` with the inputs inlined (plain inputs: a float is
+        used as given; others through their ``_Input.prepare``), or None. The sums are written
+        out in ``Table.evaluate``'s order; the floats are passed in, not printed."""
+        if self.special or any(f not in names for numeric, terms, _ in self.tables for f in [n for n, _, _ in numeric] + [x for fs, _ in terms for x in fs]):
+            return None
+        slot = {name: j for j, (name, _) in enumerate(inputs)}
+        consts: list[float] = []
+
+        def const(v: float) -> str:
+            consts.append(float(v))
+            return f"C[{len(consts) - 1}]"
+
+        lines = ["def linear(record):", "    get = record.get"]
+        for j, (name, inp) in enumerate(inputs):
+            lines.append(f"    x{j} = get(N[{j}])")
+            test = f"type(x{j}) is not float" if inp is None else "True"
+            lines.append(f"    if {test}: x{j} = P[{j}](x{j})")
+        ys = []
+        for t, (numeric, terms, intercept) in enumerate(self.tables):
+            lines.append(f"    y{t} = 0.0")
+            for name, coef, _ in numeric:
+                lines.append(f"    y{t} = y{t} + {const(coef)} * x{slot[name]}")
+            for fields, coef in terms:
+                product = f"{const(coef)} * x{slot[fields[0]]}"
+                for f in fields[1:]:
+                    product = f"({product}) * x{slot[f]}"
+                lines.append(f"    y{t} = y{t} + {product}")
+            lines.append(f"    y{t} = y{t} + {const(intercept)}")
+            ys.append(f"y{t}")
+        lines.append(f"    return FINISH([{', '.join(ys)}])")
+        namespace = {
+            "N": tuple(name for name, _ in inputs),
+            "P": tuple(inp.prepare if inp is not None else _prepare_plain for _, inp in inputs),
+            "C": tuple(consts),
+            "FINISH": self.finish,
+        }
+        exec(compile("\n".join(lines), "<quickscore linear record path>", "exec"), namespace)  # noqa: S102 - our own code
+        return namespace["linear"]
+
+
+def _prepare_plain(v: Any) -> float:
+    """A plain input's value that is not a float: int, None, or the batch path."""
+    if isinstance(v, float):
+        return float(v)
+    if type(v) is int:
+        try:
+            return float(v)
+        except OverflowError:
+            raise _Fallback from None
+    if v is None:
+        return NAN
+    raise _Fallback
+
+
+# --- one compiled model: core, Target, output fields ---------------------------------------------
+
+
+class _Step:
+    """A CompiledModel for one record: ``__call__(values, env) -> (value, probs, outputs)``."""
+
+    def __init__(self, compiled: "CompiledModel") -> None:
+        from quickscore.models.mining import MiningCore
+        from quickscore.models.regression import RegressionCore
+        from quickscore.models.tree import TreeCore
+
+        self.ctx = ctx = compiled.ctx
+        if compiled.steps or compiled.local or ctx.extra_targets:
+            raise _Unsupported("nested MiningSchema treatments, local transformations or several targets")
+        core = compiled.core
+        self.classification = ctx.classification
+        self.classes: tuple = tuple(getattr(core, "classes", ()))
+        self.chain: list[_Step] | None = None
+        if isinstance(core, MiningCore) and core.fused is not None:
+            self.core = _Fused(compiled)
+        elif isinstance(core, TreeCore):
+            self.core = _Tree(compiled)
+        elif isinstance(core, RegressionCore):
+            self.core = _regression_core(compiled)
+        elif isinstance(core, MiningCore) and core.method == "modelChain":
+            model = compiled.model
+            if core.local or any(not isinstance(s.predicate, TruePredicate) for s in model.segmentation.segments):
+                raise _Unsupported("modelChain with segment predicates")
+            self.chain = [_Step(s.model) for s in core.segments]
+            self.core = None
+        else:
+            raise _Unsupported(type(core).__name__)
+        targets = compiled.targets
+        if self.classification and not targets.is_identity:
+            raise _Unsupported("classification Target")
+        self.target = None if targets.target is None and targets.default_value is None else targets
+        if self.target is not None and self.target.target is not None and self.target.target.cast_integer not in (None, "round", "ceiling", "floor"):
+            raise _Unsupported("castInteger")
+        self.target_type = compiled.outputs.target_type
+        self.outputs = [self._output(f, decl) for f, decl, _ in compiled.outputs.fields]
+
+    def _output(self, f, decl):
+        feature = f.feature
+        if f.segment_id is not None or feature not in ("predictedValue", "probability"):
+            raise _Unsupported(f"OutputField feature {feature}")
+        if feature == "predictedValue":
+            # label_column(prediction, target_type)
+            source = self.target_type
+            if not self.classification and not source.is_numeric:
+                raise _Unsupported("predictedValue type")
+            label = None
+        else:
+            if f.value is None:
+                raise _Unsupported("probability without value")
+            label = self.ctx.parse_label(f.value, "OutputField value", f.loc)
+            source = DataType.DOUBLE
+        to = f.data_type
+        if to is not None and to is not source:
+            if not (source.is_numeric and to in (DataType.DOUBLE, DataType.FLOAT, DataType.INTEGER)):
+                raise _Unsupported(f"OutputField dataType {to.value} from {source.value}")
+            if self.classification and feature == "predictedValue":
+                raise _Unsupported("re-typed predicted label")
+        else:
+            to = None
+        return f.name, feature, label, to
+
+    def __call__(self, values: dict[str, float]):
+        """(value, probabilities, outputs): value is the regression value or the class label
+        (None = none); probabilities the list in ``classes`` order (None for regression or no
+        prediction); outputs the output fields by name (chained ones included)."""
+        if self.chain is not None:
+            return self._chain(values)
+        return self.complete(self.core(values), values)
+
+    def reads(self) -> set[str]:
+        """The field names the non-kernel cores of this step (and its chain) read by name."""
+        if self.chain is not None:
+            return set().union(*(step.reads() for step in self.chain))
+        if isinstance(self.core, _Linear):
+            return {n for numeric, terms, _ in self.core.tables for n in [p[0] for p in numeric] + [f for fs, _ in terms for f in fs]}
+        return set()
+
+    def fused(self) -> list["_Fused"]:
+        """The fused ensembles of this step and its chain."""
+        if self.chain is not None:
+            return [f for step in self.chain for f in step.fused()]
+        if isinstance(self.core, _Tree):
+            return [self.core.fused]
+        return [self.core] if isinstance(self.core, _Fused) else []
+
+    def complete(self, result, values: dict):
+        """(value, probabilities, outputs) from the core's result."""
+        if not self.classification:
+            value, probs = self._target(result), None
+        elif result is None:
+            value, probs = None, None
+        else:
+            probs = result
+            if isinstance(result, _Voted):
+                value = self.classes[result.winner]
+            else:
+                value = _argmax(self.classes, result)
+        return value, probs, self._outputs(value, probs, values)
+
+    def _target(self, y: float) -> float:
+        """``TargetPlan.apply_regression`` for one value."""
+        plan = self.target
+        if plan is None:
+            return y
+        if plan.default_value is not None and y != y:
+            y = plan.default_value
+        t = plan.target
+        if t is None:
+            return y
+        if t.min is not None:
+            y = float(np.maximum(y, t.min))
+        if t.max is not None:
+            y = float(np.minimum(y, t.max))
+        if t.rescale_factor != 1.0 or t.rescale_constant != 0.0:
+            y = y * t.rescale_factor + t.rescale_constant
+        if t.cast_integer == "round":
+            y = float(np.floor(y + 0.5))
+        elif t.cast_integer == "ceiling":
+            y = float(np.ceil(y))
+        elif t.cast_integer == "floor":
+            y = float(np.floor(y))
+        return y
+
+    def _outputs(self, value, probs, values: dict) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, feature, label, to in self.outputs:
+            if feature == "predictedValue":
+                v = value
+                if self.classification and self.target_type.is_numeric:
+                    v = NAN if v is None else float(v)
+            elif probs is None:
+                v = NAN
+            elif label in self.classes:
+                v = probs[self.classes.index(label)]
+            else:
+                v = 0.0  # Prediction.probability of an unknown label
+            if to is DataType.FLOAT:
+                v = _f32(v)
+            elif to is DataType.INTEGER:
+                v = float(np.trunc(v))
+            out[name] = v
+            values[name] = v  # visible to later output fields and later chain segments
+        return out
+
+    def _chain(self, values: dict[str, float]):
+        """``MiningCore._select`` / ``_chained`` for a modelChain whose segments all run."""
+        value = probs = None
+        last_outputs: dict[str, Any] = {}
+        last = None
+        for step in self.chain:
+            value, probs, last_outputs = step(values)
+            last = step
+        if last.classification != self.classification:
+            value, probs = (None, None) if self.classification else (NAN, None)
+        elif self.classification and probs is not None:
+            mapped = [0.0] * len(self.classes)
+            for c, p in zip(last.classes, probs):
+                if c in self.classes:
+                    mapped[self.classes.index(c)] = p
+            probs = mapped
+        elif self.classification and value is None:
+            probs = None
+        if not self.classification:
+            value = self._target(value)
+        own = self._outputs(value, probs, values)
+        return value, probs, {**last_outputs, **own}
+
+
+def _argmax(classes: tuple, probs: list) -> Any:
+    """``argmax_labels`` for one row: the first most probable class; None when all are NaN."""
+    best, best_p = None, -math.inf
+    for c, p in zip(classes, probs):
+        if p == p and (best is None or p > best_p):
+            best, best_p = c, p
+    return best
+
+
+# --- the whole model -------------------------------------------------------------------------------
+
+
+class RecordPath:
+    """``Model.predict(dict)`` without the batch machinery (see the module doc)."""
+
+    def __init__(self, model: "Model") -> None:
+        if model._global:
+            raise _Unsupported("TransformationDictionary")
+        inputs = [_Input(step) for step in model._plan.steps]
+        # (name, None) for a plain input (a float is used as given), else (name, the _Input)
+        self.inputs = [(i.name, None if i.plain else i) for i in inputs]
+        self.prepare = {i.name: i.prepare for i in inputs}
+        self.names = frozenset(self.prepare)
+        self.input_names = [i.name for i in inputs]
+        f32 = [j for j, i in enumerate(inputs) if i.float32]
+        self.f32_all = bool(inputs) and len(f32) == len(inputs)
+        self.f32_idx = np.array(f32, dtype=np.intp) if f32 and not self.f32_all else None
+        ints = [j for j, i in enumerate(inputs) if i.integer]
+        self.int_idx = np.array(ints, dtype=np.intp) if ints else None
+        self.special = [(j, i) for j, i in enumerate(inputs) if i.special]
+        self.step = _Step(model._compiled)
+        decl = model._target_decl
+        if decl.data_type is DataType.BOOLEAN or model._extra_targets:
+            raise _Unsupported("boolean or several targets")
+        self.target_name = model._target_name
+        self.numeric_label = decl.data_type.is_numeric
+        self.outputs = []
+        for name, out_decl in model._output_fields:
+            if out_decl.data_type is DataType.BOOLEAN:
+                raise _Unsupported("boolean output")
+            self.outputs.append(name)
+        step = self.step
+        core = step.core
+        self.linear = core.generate(self.inputs, self.names) if isinstance(core, _Linear) else None
+        # Only the fused kernels read the inputs as a vector; other cores read them by name.
+        self.by_name = False
+        for fused in step.fused():
+            fused.bind(self.input_names)
+            self.by_name |= fused.perm is None
+        self.by_name |= bool(step.reads() & self.names)
+        self.default_probabilities = []
+        if model._default_outputs and step.classification:
+            self.default_probabilities = [(f"probability({_text(c)})", j) for j, c in enumerate(step.classes)]
+        if model.output_names != [self.target_name, *[n for n in self.outputs if n != self.target_name], *[n for n, _ in self.default_probabilities]]:
+            raise _Unsupported("output layout")
+
+    def _values(self, record: Mapping[str, Any]) -> _Values:
+        """The prepared inputs: one numpy conversion when every value is a float or an int
+        (then float32 rounding, integer checks and the fields with treatments), else field by
+        field."""
+        raw = list(map(record.get, self.input_names))
+        values = _Values()
+        if set(map(type, raw)) <= _NUMBERS:
+            x = np.array(raw, dtype=np.float64)
+            if self.f32_all or self.f32_idx is not None:
+                with np.errstate(over="ignore"):  # beyond float32's range is +-inf, as Java's (float) cast
+                    if self.f32_all:
+                        x = x.astype(np.float32).astype(np.float64)
+                    else:
+                        x[self.f32_idx] = x[self.f32_idx].astype(np.float32)
+            if self.int_idx is not None:
+                xi = x[self.int_idx]
+                if not (np.isfinite(xi) & (xi == np.floor(xi)) | np.isnan(xi)).all():
+                    raise _Fallback
+            for j, inp in self.special:
+                x[j] = inp.treat(float(x[j]))
+        else:
+            prepare = self.prepare
+            x = np.array([prepare[n](v) for n, v in zip(self.input_names, raw)], dtype=np.float64)
+        values.x = x
+        if self.by_name:
+            values.update(zip(self.input_names, x.tolist()))
+        return values
+
+    @classmethod
+    def build(cls, model: "Model") -> "RecordPath | None":
+        try:
+            return cls(model)
+        except _Unsupported:
+            return None
+
+    def score(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The model's outputs for ``record``, or None when the batch path must score it."""
+        try:
+            if self.linear is not None:
+                value, probs, outputs = self.step.complete(self.linear(record), {})
+            else:
+                value, probs, outputs = self.step(self._values(record))
+        except (_Fallback, KeyError, OverflowError):
+            return None
+        step = self.step
+        if step.classification:
+            label = value
+            if self.numeric_label and label is not None:
+                label = float(label)
+        else:
+            label = value
+        out = {self.target_name: _py(label)}
+        for name in self.outputs:
+            out[name] = _py(outputs.get(name))
+        if self.default_probabilities:
+            for name, j in self.default_probabilities:
+                out[name] = None if probs is None else _py(probs[j])
+        return out
+
+
+def _py(v: Any) -> Any:
+    """As ``runtime.model._scalar``: NaN -> None, numpy scalars -> Python."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    return v
