@@ -41,7 +41,8 @@ def _frame(rng: np.random.Generator, n: int, scoring: bool) -> pd.DataFrame:
 
 def _lgb_frame(frame: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
     out = frame.copy()
-    out["colour"] = pd.Categorical(out["colour"], categories=levels)
+    # As lightgbm does with the categories of a scoring frame: unseen ones are missing.
+    out["colour"] = pd.Categorical(out["colour"].where(out["colour"].isin(levels)), categories=levels)
     return out
 
 

@@ -325,6 +325,8 @@ def _parse(text: str, where: str) -> _Booster:
                 break
             key, eq, value = s.partition("=")
             if not eq:
+                if i == n - 1 or not any(x.strip() for x in ls[i + 1 :]):
+                    raise _fail(lines, f"Tree={index}: the file ends inside the tree, at {_show(s)} (truncated?)", i + 1)
                 raise _fail(lines, f"Tree={index}: line {_show(s)} is not key=value", i + 1)
             block[key] = (value, i + 1)
             i += 1
