@@ -260,3 +260,12 @@ def deviation(error: Any) -> str | None:
         if key.lower() in text:
             return why
     return None
+
+
+if __name__ == "__main__":  # pragma: no cover - print the cases
+    import sys
+
+    for name in sys.argv[1:] or sorted(CASES):
+        print(f"== {name}")
+        for k, e in enumerate(CASES[name]):
+            print(f"  o{k}: {e}")
