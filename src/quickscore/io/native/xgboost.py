@@ -337,6 +337,10 @@ def _validate(doc: dict, where: str) -> _Booster:
     elif len(base) != n_groups:
         raise p.fail(f"{mpp}/base_score", f"{len(base)} values for {n_groups} outputs")
     to_margin = _OBJECTIVES[objective][2]
+    if objective == "binary:logitraw" and version >= (1, 6):
+        # LogisticRaw (1.6+): "static bst_float ProbToMargin(bst_float base_score) { return base_score; }";
+        # before, it inherited LogisticRegression's logit.
+        to_margin = _identity
     base_margin = np.array([to_margin(np.float32(b)) for b in base], dtype=np.float32)
     names = learner.get("feature_names", [])
     types = learner.get("feature_types", [])
@@ -487,8 +491,24 @@ def _validate_tree(t: Any, p: _Path, path: str, num_feature: int, group: int, we
     if leaf_size > 1:
         if n_groups != leaf_size:
             raise p.fail(f"{path}/tree_param/size_leaf_vector", f"{leaf_size} leaf values for {n_groups} outputs")
-        bw = p.array(t, "base_weights", path, "float", n * leaf_size)
-        values = bw.reshape(n, leaf_size)
+        if "leaf_weights" in t:
+            # Multi-target trees (3.x): a leaf has left child -1 and, as its right child, the
+            # index of its vector in leaf_weights.
+            lw = p.array(t, "leaf_weights", path, "float")
+            if len(lw) % leaf_size:
+                raise p.fail(f"{path}/leaf_weights", f"{len(lw)} values are not vectors of {leaf_size}")
+            lw = lw.reshape(-1, leaf_size)
+            is_leaf = left == -1
+            idx = right[is_leaf]
+            if np.any((idx < 0) | (idx >= len(lw))):
+                i = int(np.flatnonzero(is_leaf)[np.flatnonzero((idx < 0) | (idx >= len(lw)))[0]])
+                raise p.fail(f"{path}/right_children[{i}]", f"leaf index {int(right[i])} is out of range [0, {len(lw)})")
+            values = np.zeros((n, leaf_size), dtype=np.float32)
+            values[is_leaf] = lw[idx]
+            right = np.where(is_leaf, -1, right)
+        else:
+            bw = p.array(t, "base_weights", path, "float", n * leaf_size)
+            values = bw.reshape(n, leaf_size)
     else:
         values = cond.reshape(n, 1)
     for name, arr in (("left_children", left), ("right_children", right)):
@@ -733,7 +753,9 @@ class _Builder:
         schema = (MiningField(name=target, usage_type="target"),) if target else ()
         outputs = (OutputField(name=output, op_type=OpType.CONTINUOUS, data_type=DataType.FLOAT, is_final_result=False),) if output else None
         if self.b.linear_weights is not None:
-            return self.linear_model(group, base, schema, outputs)
+            # gblinear.cc adds the first base score to every group's margin
+            # ("psum = bias[gid] + base_score(0)").
+            return self.linear_model(group, float(self.b.base_margin[0]), schema, outputs)
         chosen = [(t, group if t.values.shape[1] > 1 else 0) for t in trees if t.group == group or t.values.shape[1] > 1]
         if not chosen:
             return RegressionModel(
