@@ -195,3 +195,29 @@ def test_fast_engine_and_schema(data) -> None:
     assert inputs["colour"].op_type == "categorical" and inputs["colour"].values == tuple(LEVELS)
     assert inputs["x0"].data_type == "double"
     assert model.info["format"] == "lightgbm"
+
+
+def test_ordered_and_unordered_pandas_categoricals() -> None:
+    """With categorical_feature="auto" an ordered category column is a number (its codes) to
+    LightGBM, yet its categories are in pandas_categorical: its splits are thresholds on codes."""
+    rng = np.random.default_rng(5)
+    n = 400
+    sizes = ["S", "M", "L", "XL"]
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "size": pd.Categorical(rng.choice(sizes, n), categories=sizes, ordered=True),
+            "colour": pd.Categorical(rng.choice(LEVELS, n), categories=LEVELS),
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "size"] = np.nan
+    y = frame["x"].to_numpy() + frame["size"].cat.codes.to_numpy() * 0.8 + (frame["colour"] == "red") * 1.5 + rng.normal(size=n) * 0.2
+    params = {"objective": "regression", "num_leaves": 8, "min_data_in_leaf": 5, "min_data_per_group": 5, "verbose": -1, "seed": 1, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(frame, label=y), num_boost_round=10)
+    text = booster.model_to_string()
+    assert "pandas_categorical:[[" in text
+    model = quickscore.load(text.encode())
+    assert {f.name: f.op_type for f in model.schema.inputs} == {"x": "continuous", "size": "categorical", "colour": "categorical"}
+    score = frame.copy()
+    ours = _ours(model, score.astype(object).where(score.notna(), None))
+    _check(ours["_target"], booster.predict(score), "_target")

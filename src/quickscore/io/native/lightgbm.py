@@ -550,10 +550,10 @@ def _features(lines: _Lines, b: _Booster) -> list[_Feature]:
         indices = categorical
     else:
         fits = [[j for j in range(len(features)) if _fits(infos[j], len(values))] for values in cats]
-        found = _assignments(fits, limit=2)
+        found = _assignments(fits, len(features))
         if len(found) != 1:
-            among = [j for j in categorical]
-            found = _assignments([[j for j in f if j in among] for f in fits], limit=2)
+            among = set(categorical)
+            found = _assignments([[j for j in f if j in among] for f in fits], len(features))
         if len(found) != 1:
             raise _fail(
                 lines,
@@ -592,25 +592,33 @@ def _fits(info: str, m: int) -> bool:
         return False
 
 
-def _assignments(fits: list[list[int]], limit: int) -> list[list[int]]:
-    """Up to ``limit`` increasing choices of one feature per list from ``fits``."""
-    out: list[list[int]] = []
-
-    def walk(i: int, after: int, chosen: list[int]) -> None:
-        if len(out) >= limit:
-            return
-        if i == len(fits):
-            out.append(list(chosen))
-            return
-        for j in fits[i]:
-            if j > after:
-                chosen.append(j)
-                walk(i + 1, j, chosen)
-                chosen.pop()
-
-    if len(fits) <= 200:  # a recursion per list
-        walk(0, -1, [])
-    return out
+def _assignments(fits: list[list[int]], n_features: int) -> list[list[int]]:
+    """The increasing choices of one feature per list (features from ``fits``): none, the
+    one, or two of them (then it is ambiguous). Counted by dynamic programming, capped at 2."""
+    m = len(fits)
+    if m * (n_features + 1) > 5_000_000:
+        return []
+    ok = [bytearray(n_features) for _ in range(m)]
+    for i, js in enumerate(fits):
+        for j in js:
+            ok[i][j] = 1
+    # ways[i][j]: assignments of lists i.. to features >= j (capped at 2)
+    ways = [[0] * (n_features + 1) for _ in range(m + 1)]
+    ways[m] = [1] * (n_features + 1)
+    for i in range(m - 1, -1, -1):
+        row, nxt, fit = ways[i], ways[i + 1], ok[i]
+        for j in range(n_features - 1, -1, -1):
+            row[j] = min(2, row[j + 1] + (nxt[j + 1] if fit[j] else 0))
+    total = ways[0][0]
+    if total != 1:
+        return [[], []] if total > 1 else []
+    chosen, j = [], 0
+    for i in range(m):
+        while not (ok[i][j] and ways[i + 1][j + 1]):
+            j += 1
+        chosen.append(j)
+        j += 1
+    return [chosen]
 
 
 def _category_type(lines: _Lines, values: list, name: str, line: int | None) -> tuple[DataType, tuple[str, ...]]:
