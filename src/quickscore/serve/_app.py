@@ -23,7 +23,8 @@ import orjson
 
 from quickscore.serve import _metrics
 from quickscore.serve._config import ServeConfig
-from quickscore.serve._registry import Entry, Registry, SharedGeneration
+from quickscore.serve._registry import Entry, Registry
+from quickscore.serve._shared import SharedGeneration
 
 log = logging.getLogger("quickscore.serve")
 access = logging.getLogger("quickscore.serve.access")
@@ -257,7 +258,7 @@ class App:
     async def _entry(self, name: str, handler: str) -> Entry | None:
         """The served model ``name`` (None for deploy, which may create it); 404/503 otherwise."""
         registry = self.registry
-        if registry.stale():
+        if registry.ready and registry.stale():  # while the first scan runs, answer at once (503 below)
             await registry.catch_up(min(10.0, self.config.request_timeout))
         entry = registry.models.get(name)
         if entry is None and handler not in ("os_deploy",):

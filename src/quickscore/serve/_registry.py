@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 import quickscore
 from quickscore.serve import _metrics
+from quickscore.serve._shared import SharedGeneration
 
 log = logging.getLogger("quickscore.serve")
 
@@ -35,34 +35,6 @@ log = logging.getLogger("quickscore.serve")
 _IGNORED_SUFFIXES = (".part", ".tmp", ".swp", "~", ".crdownload")
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 """Model names accepted by PUT: they become file names, so no path separators or dot-files."""
-
-
-class SharedGeneration:
-    """A counter in memory shared by the forked workers (or a plain one in a single process)."""
-
-    def __init__(self, shared: bool = True):
-        if shared:
-            import multiprocessing
-
-            ctx = multiprocessing.get_context("fork")
-            self._value = ctx.RawValue("Q", 0)
-            self._lock = ctx.Lock()
-        else:
-            self._value = _Box()
-            self._lock = threading.Lock()
-
-    @property
-    def value(self) -> int:
-        return self._value.value
-
-    def bump(self) -> int:
-        with self._lock:
-            self._value.value += 1
-            return self._value.value
-
-
-class _Box:
-    value = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +124,8 @@ class Registry:
 
     async def catch_up(self, timeout: float) -> None:
         """Wait (at most ``timeout`` s) until this worker has scanned after the latest deploy."""
+        if self._wake is None:  # not started
+            return
         target = self.generation.value
         self._wake.set()
         try:

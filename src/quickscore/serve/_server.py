@@ -43,9 +43,12 @@ def run(config: ServeConfig) -> None:
         model_dir = temporary_models
     try:
         sock = _bind(config.host, config.port, config.backlog)
-        # Imported before forking: the workers share these pages.
-        from quickscore.serve import _app, _metrics  # noqa: F401
-        from quickscore.serve._registry import SharedGeneration
+        # Imported before forking, so that the workers share these pages. Not the metrics module:
+        # its gauges would count the supervisor as one more live process.
+        import uvicorn  # noqa: F401
+
+        import quickscore.models  # noqa: F401
+        from quickscore.serve._shared import SharedGeneration
 
         generation = SharedGeneration(shared=True)
         _Supervisor(config, sock, Path(model_dir), generation).run()
@@ -83,7 +86,7 @@ class _Supervisor:
         signal.signal(signal.SIGALRM, self._kill)
         for index in range(self.config.workers):
             self._spawn(index)
-        from quickscore.serve._metrics import mark_process_dead
+        from prometheus_client.multiprocess import mark_process_dead
 
         while self.workers:
             try:
