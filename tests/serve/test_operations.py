@@ -101,7 +101,7 @@ def test_a_killed_worker_is_replaced(server, client):
 @pytest.fixture(scope="module")
 def default_server():
     """No model directory: the bundled example; no admin token; one worker; a short timeout."""
-    srv = Server("--workers", "1", "--timeout", "1")
+    srv = Server("--workers", "1", "--timeout", "1", "--model-name", "iris")
     try:
         yield srv.wait_ready()
     finally:
@@ -110,7 +110,9 @@ def default_server():
 
 def test_default_server_serves_the_bundled_example(default_server):
     with httpx.Client(base_url=default_server.url) as c:
-        assert [m["id"] for m in c.get("/model").json()["responses"]] == ["DecisionTreeIris"]
+        assert [m["id"] for m in c.get("/model").json()["responses"]] == ["DecisionTreeIris", "iris"]
+        # --model-name: the only model also under the name KServe gives it.
+        assert c.get("/v2/models/iris").json()["inputs"] == c.get("/v2/models/DecisionTreeIris").json()["inputs"]
         body = c.post("/model/DecisionTreeIris", json={"arguments": {"petal_length": 1.4, "petal_width": 0.2}}).json()
         assert body["results"]["species"] == "setosa"
         # Management is disabled without a token.

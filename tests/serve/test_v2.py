@@ -31,7 +31,7 @@ def close(a, b) -> bool:
 
 def test_server_metadata_and_health(client):
     meta = client.get("/v2").json()
-    assert meta["name"] == "quickscore" and "version" in meta and meta["extensions"] == []
+    assert meta["name"] == "quickscore" and "version" in meta and meta["extensions"] == ["binary_tensor_data"]
     assert client.get("/v2/health/live").json() == {"live": True}
     ready = client.get("/v2/health/ready")
     assert ready.status_code == 200 and ready.json() == {"ready": True}

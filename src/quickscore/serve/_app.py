@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 import time
@@ -140,7 +141,7 @@ class App:
             raise ValueError("the app needs a model directory (the supervisor provides one for the bundled example)")
         self.registry = Registry(
             Path(directory), generation=generation or SharedGeneration(shared=False),
-            reload_interval=config.reload_interval, n_threads=config.kernel_threads(),
+            reload_interval=config.reload_interval, n_threads=config.kernel_threads(), alias=config.model_name,
         )
         self.router = _Router()
         self._scorer = ThreadPoolExecutor(max_workers=max(1, config.score_threads), thread_name_prefix="quickscore-score")
@@ -300,7 +301,12 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise HTTPError(400, f"malformed JSON: {exc}") from None
+        # Clients that serialise numpy (tritonclient's JSON mode) write NaN for a missing number:
+        # not JSON, but Python's json module reads it.
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise HTTPError(400, f"malformed JSON: {exc}") from None
 
 
 # --------------------------------------------------------------------------- operations endpoints

@@ -11,6 +11,8 @@ from quickscore.serve._config import ServeConfig, default_workers
 
 @click.command("serve")
 @click.argument("model_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model-name", envvar="QUICKSCORE_MODEL_NAME", default=None,
+              help="Also serve the directory's only model under this name (as KServe expects: the InferenceService name).")
 @click.option("--host", default="0.0.0.0", show_default=True, envvar="QUICKSCORE_HOST", help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, envvar="QUICKSCORE_PORT",
               help="Port to listen on (0: any free port, logged at start).")
@@ -33,7 +35,7 @@ from quickscore.serve._config import ServeConfig, default_workers
 @click.option("--access-log/--no-access-log", default=False, show_default=True, envvar="QUICKSCORE_ACCESS_LOG",
               help="Log every request as a JSON line.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def serve(model_dir: Path | None, host: str, port: int, workers: int | None, admin_token: str | None, max_body_mb: float,
+def serve(model_dir: Path | None, model_name: str | None, host: str, port: int, workers: int | None, admin_token: str | None, max_body_mb: float,
           max_batch_rows: int, timeout: float, reload_interval: float, keep_alive: float, model_threads: int | None,
           access_log: bool, log_level: str) -> None:
     """Serve every model file of MODEL_DIR over HTTP, under its file stem.
@@ -49,7 +51,7 @@ def serve(model_dir: Path | None, host: str, port: int, workers: int | None, adm
     except ImportError as exc:
         raise click.ClickException(str(exc)) from None
     config = ServeConfig(
-        model_dir=model_dir, host=host, port=port, workers=workers or default_workers(),
+        model_dir=model_dir, model_name=model_name, host=host, port=port, workers=workers or default_workers(),
         admin_token=admin_token or None, max_body_bytes=int(max_body_mb * 1024 * 1024), max_batch_rows=max_batch_rows,
         request_timeout=timeout, reload_interval=reload_interval, keep_alive=keep_alive, model_threads=model_threads,
         access_log=access_log, log_level=log_level,

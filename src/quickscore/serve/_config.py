@@ -23,6 +23,8 @@ def default_workers() -> int:
 class ServeConfig:
     model_dir: Path | None = None
     """The directory whose model files are served; None serves the bundled example model."""
+    model_name: str | None = None
+    """Also serve a directory's only model under this name (KServe passes the InferenceService name)."""
     host: str = "0.0.0.0"
     port: int = 8080
     """0 picks a free port (logged as ``{"message": "listening", "port": N}``)."""

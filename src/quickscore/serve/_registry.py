@@ -21,7 +21,7 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,12 @@ def _is_candidate(entry: os.DirEntry) -> bool:
 class Registry:
     """The models of one worker process, kept in step with the model directory."""
 
-    def __init__(self, directory: Path, *, generation: SharedGeneration, reload_interval: float, n_threads: int):
+    def __init__(self, directory: Path, *, generation: SharedGeneration, reload_interval: float, n_threads: int,
+                 alias: str | None = None):
         self.directory = Path(directory)
+        self.alias = alias
+        """Also serve the directory's model under this name when it holds exactly one (KServe's model name)."""
+        self._files: dict[str, Entry] = {}  # file stem -> Entry
         self.generation = generation
         self.reload_interval = reload_interval
         self.n_threads = n_threads
@@ -148,13 +152,13 @@ class Registry:
                 self.failures[name] = message
                 continue
             path, st = paths.popitem()
-            current = self.models.get(name)
+            current = self._files.get(name)
             if current is not None and current.path == path and current.signature == _signature(st):
                 continue
             if self._failed.get(path) == _signature(st):
                 continue  # known broken, unchanged
             self._load_file(name, path, st)
-        for name in set(self.models) - set(files):
+        for name in set(self._files) - set(files):
             log.info("model removed", extra={"model": name})
             self._set(name, None)
         for name in set(self.failures) - set(files):
@@ -184,26 +188,31 @@ class Registry:
             self.failures[name] = f"{path.name}: {exc}"
             _metrics.observe_load(name, None, ok=False)
             log.error("model not loaded", extra={"model": name, "file": str(path), "error": str(exc),
-                                                 "kept_previous": name in self.models})
+                                                 "kept_previous": name in self._files})
             return
         seconds = time.perf_counter() - start
         self._failed.pop(path, None)
         self.failures.pop(name, None)
         entry = _entry(name, model, path, st, data, seconds)
-        replaced = name in self.models
+        replaced = name in self._files
         self._set(name, entry)
         _metrics.observe_load(name, seconds, ok=True)
         log.info("model reloaded" if replaced else "model loaded",
                  extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None)})
 
     def _set(self, name: str, entry: Entry | None) -> None:
-        models = dict(self.models)
+        files = dict(self._files)
         if entry is None:
-            models.pop(name, None)
+            files.pop(name, None)
         else:
-            models[name] = entry
+            files[name] = entry
+        models = dict(files)
+        if self.alias and len(files) == 1 and self.alias not in files:
+            (only,) = files.values()
+            models[self.alias] = replace(only, name=self.alias)
+        self._files = files
         self.models = models  # one reference swap: requests see the old dict or the new one
-        _metrics.MODELS_LOADED.set(len(models))
+        _metrics.MODELS_LOADED.set(len(files))
 
     # --- deploy / undeploy (from a request, in the loader thread) -------------------------------
 
@@ -226,7 +235,7 @@ class Registry:
         for other in self.directory.glob(f"{glob_escape(name)}.*"):
             if other != path and other.stem == name and other.is_file():
                 other.unlink()  # the new file is the one model with this stem
-        replaced = name in self.models
+        replaced = name in self._files
         entry = _entry(name, model, path, path.stat(), data, seconds)
         self.failures.pop(name, None)
         self._set(name, entry)
@@ -242,6 +251,7 @@ class Registry:
         entry = self.models.get(name)
         if entry is None:
             return False
+        name = entry.path.stem  # an alias undeploys its file
         for other in self.directory.glob(f"{glob_escape(name)}.*"):
             if other.stem == name and other.is_file():
                 other.unlink()

@@ -59,7 +59,7 @@ def _signature(entry: Entry) -> tuple[list[dict], list[dict], dict[str, str]]:
 
 
 async def v2_server_metadata(app: App, request: Request, entry: None) -> Response:
-    return json_response({"name": "quickscore", "version": quickscore.__version__, "extensions": []})
+    return json_response({"name": "quickscore", "version": quickscore.__version__, "extensions": ["binary_tensor_data"]})
 
 
 async def v2_live(app: App, request: Request, entry: None) -> Response:
@@ -88,7 +88,11 @@ async def v2_model_ready(app: App, request: Request, entry: Entry) -> Response:
 
 
 async def v2_infer(app: App, request: Request, entry: Entry) -> Response:
-    body = parse_json(request.body)
+    header_length = request.headers.get(b"inference-header-content-length")
+    if header_length is None:
+        body = parse_json(request.body)
+    else:
+        body = _binary_request(request.body, header_length)
     if not isinstance(body, dict):
         raise HTTPError(400, f"the inference request must be a JSON object, not {_kind(body)}")
     unknown = body.keys() - _REQUEST_KEYS
@@ -114,6 +118,62 @@ async def v2_infer(app: App, request: Request, entry: Entry) -> Response:
         response["id"] = body["id"]
     response["outputs"] = [{"name": name, "datatype": types[name], "shape": [n], "data": data[name]} for name in names]
     return json_response(response)
+
+
+# Binary tensor data extension: "the HTTP body contains the JSON inference request followed by
+# the binary tensor data", with "Inference-Header-Content-Length" giving the size of the JSON
+# part, and each binary input's "parameters" holding its "binary_data_size". BYTES elements are
+# "a 4-byte little-endian length followed by the bytes".
+_NUMPY_DTYPE = {"BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "INT8": "<i1",
+                "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
+
+
+def _binary_request(raw: bytes, header_length: bytes) -> Any:
+    try:
+        size = int(header_length)
+    except ValueError:
+        raise HTTPError(400, f"Inference-Header-Content-Length is not a number: {header_length[:40]!r}") from None
+    if not 0 <= size <= len(raw):
+        raise HTTPError(400, f"Inference-Header-Content-Length {size} does not fit a body of {len(raw)} bytes")
+    body = parse_json(raw[:size])
+    offset = size
+    for i, tensor in enumerate(body.get("inputs") or [] if isinstance(body, dict) else []):
+        parameters = tensor.get("parameters") if isinstance(tensor, dict) else None
+        if not isinstance(parameters, dict) or "binary_data_size" not in parameters:
+            continue
+        n = parameters["binary_data_size"]
+        if type(n) is not int or n < 0 or offset + n > len(raw):
+            raise HTTPError(400, f"inputs[{i}]: binary_data_size {n!r} does not fit the body")
+        if "data" in tensor:
+            raise HTTPError(400, f"inputs[{i}]: both 'data' and binary_data_size are given")
+        tensor["data"] = _decode(raw[offset:offset + n], tensor.get("datatype"), f"inputs[{i}]")
+        offset += n
+    if offset != len(raw):
+        raise HTTPError(400, f"{len(raw) - offset} bytes of binary tensor data are not claimed by any input")
+    return body
+
+
+def _decode(chunk: bytes, datatype: Any, where: str) -> list:
+    if datatype == "BYTES":
+        values, k = [], 0
+        while k < len(chunk):
+            if k + 4 > len(chunk):
+                raise HTTPError(400, f"{where}: truncated BYTES element")
+            n = int.from_bytes(chunk[k:k + 4], "little")
+            try:
+                values.append(chunk[k + 4:k + 4 + n].decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise HTTPError(400, f"{where}: a BYTES element is not UTF-8 text: {exc}") from None
+            k += 4 + n
+        return values
+    dtype = _NUMPY_DTYPE.get(datatype)
+    if dtype is None:
+        raise HTTPError(400, f"{where}: unknown datatype {datatype!r} for binary data")
+    if len(chunk) % np.dtype(dtype).itemsize:
+        raise HTTPError(400, f"{where}: {len(chunk)} bytes is not a whole number of {datatype} values")
+    values = np.frombuffer(chunk, dtype=dtype)
+    # NaN is the binary form of a missing number.
+    return [None if v != v else v for v in values.tolist()] if values.dtype.kind == "f" else values.tolist()
 
 
 def _score_batch(model, columns: dict[str, Any], names: list[str], types: dict[str, str], n: int) -> dict[str, Any]:
