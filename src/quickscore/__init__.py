@@ -14,6 +14,7 @@ from quickscore.errors import (
     UnsupportedMarkup,
 )
 from quickscore.runtime.model import Model, load
+from quickscore import export  # noqa: E402  (quickscore.export.coefficients; imports scikit-learn only when called)
 
 __version__ = "0.1.0"
 
