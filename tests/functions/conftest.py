@@ -22,14 +22,14 @@ _CONTINUOUS = {"double", "integer", "float"}
 
 
 def document(expression: str, output_type: str | None = None, transformations: str = "", version: str = "4.4",
-             extra_fields: str = "") -> bytes:
+             extra_fields: dict[str, str] | None = None) -> bytes:
+    fields = {**FIELDS, **(extra_fields or {})}
     dd = "".join(
-        f'<DataField name="{n}" optype="{"continuous" if t in _CONTINUOUS else "categorical"}" dataType="{t}"/>' for n, t in FIELDS.items()
+        f'<DataField name="{n}" optype="{"continuous" if t in _CONTINUOUS else "categorical"}" dataType="{t}"/>' for n, t in fields.items()
     )
     dd += '<DataField name="v" optype="continuous" dataType="double"><Interval closure="closedClosed" leftMargin="0" rightMargin="10"/></DataField>'
     dd += '<DataField name="c" optype="categorical" dataType="string"><Value value="red"/><Value value="green"/></DataField>'
-    dd += extra_fields
-    ms = "".join(f'<MiningField name="{n}" invalidValueTreatment="asIs"/>' for n in [*FIELDS, "v", "c"])
+    ms = "".join(f'<MiningField name="{n}" invalidValueTreatment="asIs"/>' for n in [*fields, "v", "c"])
     ot = ""
     if output_type:
         ot = f' dataType="{output_type}" optype="{"continuous" if output_type in _CONTINUOUS else "categorical"}"'

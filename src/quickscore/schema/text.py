@@ -158,7 +158,7 @@ def compile_regex(pattern: str, case_sensitive: bool, what: str, ascii: bool = F
 
 def java_replacement(text: str) -> Callable[[re.Match], str]:
     """A re.sub replacement that reads Java's syntax: ``$n`` / ``${name}`` groups, ``\\x`` literal x."""
-    parts: list[str | int] = []
+    parts: list = []  # literal text, group numbers, (group name,)
     i, literal = 0, []
     while i < len(text):
         ch = text[i]
@@ -171,7 +171,7 @@ def java_replacement(text: str) -> Callable[[re.Match], str]:
             if m:
                 parts.append("".join(literal))
                 literal = []
-                parts.append(int(m.group(1)) if m.group(1) else m.group(2))  # type: ignore[arg-type]
+                parts.append(int(m.group(1)) if m.group(1) else (m.group(2),))  # type: ignore[arg-type]
                 i += m.end()
                 continue
         literal.append(ch)
@@ -180,7 +180,7 @@ def java_replacement(text: str) -> Callable[[re.Match], str]:
     if len(parts) == 1:
         constant = parts[0]
         return lambda m: constant  # type: ignore[return-value]
-    return lambda m: "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+    return lambda m: "".join(p if isinstance(p, str) else (m.group(p if isinstance(p, int) else p[0]) or "") for p in parts)
 
 
 class _Tokenizer:
