@@ -64,10 +64,12 @@ class Table:
     def evaluate(self, frame: Frame) -> np.ndarray:
         """The table's linear predictor per row; NaN where a numeric input is missing."""
         y = np.zeros(frame.n)
+        term = np.empty(frame.n)
         with np.errstate(all="ignore"):
             for name, coef, exponent in self.numeric:
                 x = as_float(frame.get(name))
-                y = y + (coef * x if exponent == 1 else coef * np.power(x, exponent))
+                # y = y + coef * x ** exponent, in place (the same IEEE operations)
+                np.add(y, np.multiply(coef, x if exponent == 1 else np.power(x, exponent), out=term), out=y)
             for name, value, coef in self.categorical:
                 values = frame.get(name).values
                 if values.dtype.kind == "f":
@@ -136,13 +138,20 @@ class RegressionCore:
             elif self.method == "softmax":
                 y = LINKS["logit"](y)
             return Prediction.regression(self._round(y))
-        ys = np.column_stack([self._round(t.evaluate(frame)) for t in self.tables])
+        columns = [self._round(t.evaluate(frame)) for t in self.tables]
+        undefined = np.isnan(columns[0])
+        for y in columns[1:]:
+            undefined |= np.isnan(y)
+        ys = np.column_stack(columns)
         with np.errstate(all="ignore"):
             probs = self._probabilities(ys)
         probs = self._round(probs)
         # "If one or more RegressionTable elements cannot be evaluated, then the predictions
         # are defined by the priorProbability values of the Target element"
-        probs[np.any(np.isnan(ys), axis=1)] = np.nan
+        if undefined.any():
+            probs[undefined] = np.nan
+        if self.labels == self.classes:
+            return Prediction.classification(self.classes, probs)
         ordered = np.full((frame.n, len(self.classes)), np.nan)
         for j, label in enumerate(self.labels):
             ordered[:, self.classes.index(label)] = probs[:, j]

@@ -36,10 +36,26 @@ def _where(f: OutputField) -> str:
 def label_column(pred: Prediction, data_type: DataType) -> Column:
     """The predicted value as a column typed like the target."""
     values = pred.value
-    if data_type.is_numeric and values.dtype == object and not any(isinstance(v, list) for v in values):
-        values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if data_type.is_numeric and values.dtype == object:
+        values = _numeric_labels(values)
     op = OpType.CATEGORICAL if pred.is_classification else OpType.CONTINUOUS
     return Column(values, data_type, op)
+
+
+def _numeric_labels(values: np.ndarray) -> np.ndarray:
+    """Object labels of a numeric target as float64 (None -> NaN); unchanged when they hold
+    something else (selectAll's lists of predictions)."""
+    try:
+        return values.astype(np.float64)  # every row has a label (a None raises TypeError)
+    except (TypeError, ValueError):
+        pass
+    present = np.not_equal(values, None)
+    out = np.full(len(values), np.nan)
+    try:
+        out[present] = values[present].astype(np.float64)
+    except (TypeError, ValueError):
+        return values
+    return out
 
 
 class OutputPlan:

@@ -30,7 +30,15 @@ class ErrorSink:
                 self.kinds[r] = kind
 
     def failed(self) -> np.ndarray:
-        return np.fromiter((m is not None for m in self.messages), dtype=bool, count=len(self.messages))
+        """Boolean mask of the records that failed (every message has its kind)."""
+        return failed_mask(len(self.messages), self.kinds)
+
+
+def failed_mask(n: int, kinds: dict[int, type]) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    if kinds:
+        mask[np.fromiter(kinds, dtype=np.intp, count=len(kinds))] = True
+    return mask
 
 
 Compute = Callable[["Frame"], Column]

@@ -16,7 +16,7 @@ from quickscore.ir.types import DataType
 from quickscore.models.base import CompiledModel
 from quickscore.outputs.fields import label_column
 from quickscore.outputs.prediction import ModelResult
-from quickscore.runtime.frame import Frame
+from quickscore.runtime.frame import Frame, failed_mask
 from quickscore.schema.expressions import compile_derived_fields
 from quickscore.schema.fields import FieldDecl
 from quickscore.schema.plan import FieldStep, InputPlan
@@ -130,7 +130,7 @@ class Model:
             raise
         except Exception:  # a defect: keep the batch, and find the records it affects one by one
             outputs, messages, kinds = self._score_each(columns, n)
-        failed = np.fromiter((m is not None for m in messages), dtype=bool, count=n)
+        failed = failed_mask(n, kinds)
         if errors == "raise" and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise kinds.get(i, EvaluationError)(f"Record {i}: {messages[i]}")
@@ -285,6 +285,8 @@ def _describe(document: Document) -> dict[str, Any]:
 
 def _count(model) -> tuple[int, int]:
     if isinstance(model, TreeModel):
+        if model.flat is not None:  # nodes as arrays (ir.FlatTree): do not build Node objects
+            return 1, model.flat.n_nodes
         stack, nodes = [model.root], 0
         while stack:
             node = stack.pop()

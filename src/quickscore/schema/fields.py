@@ -87,8 +87,10 @@ class FieldDecl:
     def validity(self, col: Column) -> np.ndarray:
         """Boolean mask of present values that are invalid per the data dictionary."""
         values = col.values
-        present = ~missing_mask(values)
         bad = np.zeros(len(values), dtype=bool)
+        if not (self.invalid or self.valid or self.intervals):
+            return bad
+        present = ~missing_mask(values)
         if self.invalid:
             bad |= present & isin(values, self.invalid)
         has_spec = bool(self.valid) or (bool(self.intervals) and self.op_type is OpType.CONTINUOUS)

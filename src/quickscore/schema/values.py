@@ -256,7 +256,8 @@ def parse_column(raw: Any, n: int, data_type: DataType, op_type: OpType) -> tupl
     """
     arr = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype=object)
     if data_type.is_numeric and arr.dtype.kind in "fiub":
-        values = arr.astype(np.float64)
+        # float64 input is used as it is (nothing downstream writes into a column in place).
+        values = arr if arr.dtype == np.float64 else arr.astype(np.float64)
         if data_type is DataType.FLOAT:
             with np.errstate(over="ignore"):
                 values = values.astype(np.float32).astype(np.float64)

@@ -17,7 +17,13 @@ def test_not_xml():
 
 
 def test_json_is_not_pmml():
-    raises(InvalidMarkup, b'{"learner": {}}', "Not a PMML document")
+    raises(InvalidMarkup, b'{"something": "else"}', "Not a PMML document")
+
+
+def test_json_that_looks_like_xgboost_goes_to_its_reader():
+    from quickscore.errors import NativeFormat
+
+    raises(NativeFormat, b'{"learner": {}}', "XGBoost")
 
 
 def test_empty_file():
