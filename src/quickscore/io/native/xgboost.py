@@ -274,7 +274,7 @@ class _Booster:
     base_margin: np.ndarray  # float32, one per group
     feature_names: list[str]
     feature_types: list[str]
-    categories: list  # per feature: tuple of category names (from the model's encoder) or None
+    categories: dict  # feature index -> tuple of category names (from the model's encoder)
     trees: list[_Tree]
     iteration_indptr: list[int]
     linear_weights: np.ndarray | None  # (num_feature + 1, n_groups)
@@ -353,7 +353,7 @@ def _validate(doc: dict, where: str) -> _Booster:
     gp = f"{lp}/gradient_booster"
     booster = p.string(gb, "name", gp)
     weight_drop = None
-    categories: list = [None] * num_feature
+    categories: dict = {}
     trees: list[_Tree] = []
     indptr: list[int] = []
     linear = None
@@ -428,9 +428,9 @@ def _validate(doc: dict, where: str) -> _Booster:
     )
 
 
-def _categories(cats: Any, p: _Path, path: str, num_feature: int) -> list:
-    """The category names of each feature from the model's encoder (3.1+), else None."""
-    out: list = [None] * num_feature
+def _categories(cats: Any, p: _Path, path: str, num_feature: int) -> dict:
+    """The category names of the features that the model's encoder (3.1+) knows, by index."""
+    out: dict = {}
     if not isinstance(cats, dict):
         raise p.fail(path, f"expected an object, found {_type_name(cats)}")
     enc = cats.get("enc", [])
@@ -614,7 +614,8 @@ class _Feature:
     names: tuple[str, ...] | None = None  # category names by code
 
 
-def _features(b: _Booster, fmap: list[tuple[str, str]] | None, where: str) -> list[_Feature]:
+def _features(b: _Booster, trees: list[_Tree], fmap: list[tuple[str, str]] | None, where: str) -> dict[int, _Feature]:
+    """The features the model reads, by index (only those: num_feature may be large)."""
     names = b.feature_names
     types = b.feature_types
     if fmap is not None:
@@ -622,36 +623,45 @@ def _features(b: _Booster, fmap: list[tuple[str, str]] | None, where: str) -> li
             raise _fail(where, f"the feature map has {len(fmap)} features, the model num_feature {b.num_feature}")
         names = [n for n, _ in fmap]
         types = [t for _, t in fmap]
-    if not names:
-        names = [f"f{j}" for j in range(b.num_feature)]
-    if not types:
-        types = ["float"] * b.num_feature
-    out = []
-    for j, (name, ftype) in enumerate(zip(names, types)):
+    if b.linear_weights is not None:
+        used = range(b.num_feature)  # bounded by the weights in the file
+    else:
+        used = sorted({int(j) for t in trees for j in t.feature[t.left != -1]})
+    out: dict[int, _Feature] = {}
+    for j in used:
+        name = names[j] if names else f"f{j}"
+        ftype = types[j] if types else "float"
         if ftype in ("q", "float", "int"):
-            out.append(_Feature(name, "number"))
+            out[j] = _Feature(name, "number")
         elif ftype == "i":
             if "=" in name:
                 field, value = name.split("=", 1)
-                out.append(_Feature(field, "indicator", value=value))
+                out[j] = _Feature(field, "indicator", value=value)
             else:
-                out.append(_Feature(name, "boolean"))
+                out[j] = _Feature(name, "boolean")
         elif ftype == "c":
-            cats = b.categories[j] if j < len(b.categories) else None
-            out.append(_Feature(name, "category", names=cats) if cats is not None else _Feature(name, "code"))
+            if b.linear_weights is not None:
+                raise UnsupportedMarkup(f"XGBoost model{where}: gblinear with the categorical feature {name!r}")
+            cats = b.categories.get(j)
+            out[j] = _Feature(name, "category", names=cats) if cats is not None else _Feature(name, "code")
         else:
             raise _fail(where, f"learner/feature_types[{j}]: unknown feature type {ftype!r} (q, i, int, float, c)")
-    for j, f in enumerate(out):
-        if f.kind != "number" and b.linear_weights is not None and f.kind in ("category", "code"):
-            raise UnsupportedMarkup(f"XGBoost model{where}: gblinear with the categorical feature {f.field!r}")
     return out
 
 
 class _Builder:
-    def __init__(self, b: _Booster, features: list[_Feature], where: str):
+    def __init__(self, b: _Booster, features: dict[int, _Feature], where: str):
         self.b = b
         self.features = features
         self.where = where
+        # One-hot columns: a value that no indicator names sets every indicator to 0 (as the
+        # encoder that made the columns does), so it is a valid input, not an invalid one.
+        self.as_is = {f.field for f in features.values() if f.kind == "indicator"}
+
+    def mining_field(self, name: str) -> MiningField:
+        if name in self.as_is:
+            return MiningField(name=name, invalid_value_treatment="asIs")
+        return MiningField(name=name)
 
     # -- trees
 
@@ -740,7 +750,7 @@ class _Builder:
                 )
         return TreeModel(
             function_name="regression",
-            mining_schema=tuple(MiningField(name=u) for u in sorted(used)),
+            mining_schema=tuple(self.mining_field(u) for u in sorted(used)),
             root=built[0],
             missing_value_strategy="defaultChild",
             split_characteristic="binarySplit",
@@ -782,7 +792,7 @@ class _Builder:
         return MiningModel(
             function_name="regression",
             algorithm_name=f"XGBoost ({'GBTree' if self.b.booster != 'dart' else 'DART'})",
-            mining_schema=schema + tuple(MiningField(name=f) for f in fields),
+            mining_schema=schema + tuple(self.mining_field(f) for f in fields),
             output=outputs,
             math_context="float",
             segmentation=Segmentation(multiple_model_method="sum", segments=segments, missing_prediction_treatment="returnMissing"),
@@ -795,7 +805,7 @@ class _Builder:
         from quickscore.ir import CategoricalPredictor
 
         categorical = []
-        for j, f in enumerate(self.features):
+        for j, f in self.features.items():
             coef = float(w[j, group])
             if coef == 0.0:
                 continue
@@ -812,11 +822,11 @@ class _Builder:
         # missing category matches no indicator.
         mf = []
         for name in fields:
-            kind = next(f.kind for f in self.features if f.field == name)
+            kind = next(f.kind for f in self.features.values() if f.field == name)
             if kind == "number":
                 mf.append(MiningField(name=name, missing_value_treatment="asValue", missing_value_replacement="0"))
             else:
-                mf.append(MiningField(name=name, invalid_value_treatment="asIs"))
+                mf.append(self.mining_field(name))
         return RegressionModel(
             function_name="regression",
             mining_schema=schema + tuple(mf),
@@ -830,7 +840,7 @@ class _Builder:
     def data_fields(self, used: set[str]) -> list[DataField]:
         out: dict[str, DataField] = {}
         indicator_values: dict[str, list[str]] = {}
-        for f in self.features:
+        for f in self.features.values():
             if f.field not in used:
                 continue
             if f.kind == "number":
@@ -877,7 +887,7 @@ def _used_fields(models: list) -> set[str]:
     return used
 
 
-def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_name: str | None, where: str) -> Document:
+def _document(b: _Booster, features: dict[int, _Feature], trees: list[_Tree], source_name: str | None, where: str) -> Document:
     kind, link, _ = _OBJECTIVES[b.objective]
     bld = _Builder(b, features, where)
     groups = b.n_groups
@@ -954,7 +964,7 @@ def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_
             )
             m = MiningModel(
                 function_name="regression",
-                mining_schema=(MiningField(name=target, usage_type="target"),) + _active(chain),
+                mining_schema=(MiningField(name=target, usage_type="target"),) + _active(chain, bld.as_is),
                 math_context="float",
                 segmentation=Segmentation(multiple_model_method="modelChain", segments=chain, missing_prediction_treatment="returnMissing"),
             )
@@ -969,7 +979,7 @@ def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_
         )
         m = MiningModel(
             function_name="classification",
-            mining_schema=(MiningField(name=target, usage_type="target"),) + _active(chain),
+            mining_schema=(MiningField(name=target, usage_type="target"),) + _active(chain, bld.as_is),
             math_context="float",
             segmentation=Segmentation(multiple_model_method="modelChain", segments=chain, missing_prediction_treatment="returnMissing"),
         )
@@ -1005,7 +1015,7 @@ def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_
         model = MiningModel(
             function_name="classification",
             algorithm_name="XGBoost",
-            mining_schema=(MiningField(name=TARGET, usage_type="target"),) + _active(segs),
+            mining_schema=(MiningField(name=TARGET, usage_type="target"),) + _active(segs, bld.as_is),
             math_context="float",
             segmentation=Segmentation(multiple_model_method="modelChain", segments=tuple(segs), missing_prediction_treatment="returnMissing"),
         )
@@ -1024,7 +1034,7 @@ def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_
         model = MiningModel(
             function_name="mixed",
             algorithm_name="XGBoost",
-            mining_schema=tuple(MiningField(name=t.name, usage_type="target") for t in targets) + _active(segs),
+            mining_schema=tuple(MiningField(name=t.name, usage_type="target") for t in targets) + _active(segs, bld.as_is),
             math_context="float",
             segmentation=Segmentation(multiple_model_method="x-multiModelChain", segments=tuple(segs), missing_prediction_treatment="returnMissing"),
         )
@@ -1040,7 +1050,7 @@ def _document(b: _Booster, features: list[_Feature], trees: list[_Tree], source_
     )
 
 
-def _active(segments) -> tuple[MiningField, ...]:
+def _active(segments, as_is: frozenset = frozenset()) -> tuple[MiningField, ...]:
     """The input fields that the segments' models use (not the margins between them)."""
     names: list[str] = []
     produced: set[str] = set()
@@ -1051,7 +1061,7 @@ def _active(segments) -> tuple[MiningField, ...]:
         for of in s.model.output or ():
             produced.add(of.name)
     names = [n for n in names if n not in produced]
-    return tuple(MiningField(name=n) for n in names)
+    return tuple(MiningField(name=n, invalid_value_treatment="asIs") if n in as_is else MiningField(name=n) for n in names)
 
 
 def read_xgboost(chunks: Iterator[bytes], source_name: str | None, options: dict) -> Document:
@@ -1062,8 +1072,8 @@ def read_xgboost(chunks: Iterator[bytes], source_name: str | None, options: dict
     doc = _decode(data, where)
     booster = _validate(doc, where)
     fmap = _read_fmap(options["feature_map"]) if options.get("feature_map") is not None else None
-    features = _features(booster, fmap, where)
     trees = _limit(booster, options.get("iterations"), where)
+    features = _features(booster, trees, fmap, where)
     return _document(booster, features, trees, source_name, where)
 
 
