@@ -1,0 +1,110 @@
+"""A comparison server: JPMML-Evaluator called once per record through the ``jpmml_evaluator``
+Python package, which is how KServe's own PMML server (kserve/pmmlserver) scores: it loads the
+PMML with ``jpmml_evaluator.make_evaluator`` and calls ``evaluator.evaluate(dict)`` for each
+record of the request.
+
+It answers ``POST /v2/models/{name}/infer`` (the same V2 JSON bodies bench/serve_load.py sends to
+quickscore) and ``GET /v2/health/ready``, on the same HTTP stack as quickscore (uvicorn with
+uvloop + httptools, orjson), so that the comparison measures the scorer, not the web framework.
+JPype is the in-process JVM bridge (the fastest of the package's backends; KServe's server used
+py4j, which adds a socket round trip per call). Heap capped with ``JPMML_XMX`` (default 2g).
+
+    python bench/jpmml_server.py MODEL_DIR --port 9000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import orjson
+
+log = logging.getLogger("jpmml_server")
+_MODELS: dict = {}
+_READY = False
+
+
+def _load(model_dir: Path) -> None:
+    global _READY
+    import jpmml_evaluator
+    import jpype
+
+    if not jpype.isJVMStarted():
+        jpype.startJVM(f"-Xmx{os.environ.get('JPMML_XMX', '2g')}", classpath=jpmml_evaluator._classpath([]))
+    backend = jpmml_evaluator.make_backend("jpype")
+    for path in sorted(model_dir.glob("*.pmml")):
+        evaluator = jpmml_evaluator.make_evaluator(str(path), backend=backend, lax=True)
+        _MODELS[path.stem] = evaluator
+    _READY = True
+
+
+async def _send(send, status: int, payload) -> None:
+    body = orjson.dumps(payload)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _load(Path(os.environ["JPMML_SERVER_MODELS"]))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path = scope["path"]
+    if path == "/v2/health/ready":
+        await _send(send, 200 if _READY else 503, {"ready": _READY})
+        return
+    parts = path.strip("/").split("/")
+    if scope["method"] != "POST" or len(parts) != 4 or parts[:2] != ["v2", "models"] or parts[3] != "infer":
+        await _send(send, 404, {"error": "not found"})
+        return
+    evaluator = _MODELS.get(parts[2])
+    if evaluator is None:
+        await _send(send, 404, {"error": f"model {parts[2]} not found"})
+        return
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    try:
+        request = orjson.loads(b"".join(chunks))
+        inputs = request["inputs"]
+        n = inputs[0]["shape"][0]
+        columns = {t["name"]: t["data"] for t in inputs}
+        results = [evaluator.evaluate({name: values[i] for name, values in columns.items()}) for i in range(n)]
+    except Exception as exc:  # noqa: BLE001 - a comparison server: report and go on
+        await _send(send, 400, {"error": f"{type(exc).__name__}: {exc}"})
+        return
+    names = list(results[0]) if results else []
+    outputs = [{"name": name, "datatype": "BYTES" if isinstance(results[0][name], str) else "FP64", "shape": [n],
+                "data": [r[name] for r in results]} for name in names]
+    await _send(send, 200, {"model_name": parts[2], "outputs": outputs})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["JPMML_SERVER_MODELS"] = str(args.model_dir.resolve())
+    import uvicorn
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    uvicorn.run("jpmml_server:app", host=args.host, port=args.port, workers=args.workers, log_level="warning",
+                access_log=False, lifespan="on")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Load test of ``quickscore serve`` on loopback, against a JPMML-per-request server, same run.
+
+    apt-get install wrk                  # the load generator (Debian's package)
+    pip install -e ".[serve,bench]"
+    python bench/serve_load.py           # ~10 min: both workloads, 1 and 2 workers, JPMML comparison
+    python bench/serve_load.py --quick   # shorter runs (3 s each)
+
+The server runs as its own process tree; wrk (one thread, C, event-driven) drives it from a
+separate process on the same machine, so the load generator shares the cores with the server,
+as the targets assume. Every run is bounded in time (``--duration``) and in request count
+(``--max-requests`` per wrk thread).
+
+Workloads (bench/workloads.py, built on first use): W1, the 100-tree random forest (~90 MB
+PMML), served as ``forest``; W2, the logistic regression, served as ``logistic``. Requests:
+
+* single record: Open Inference Protocol ``POST /v2/models/{m}/infer``, one FP64 tensor per
+  feature, shape [1]; 1,000 distinct records from the benchmark's test rows, in turn;
+* batch: V2 infer with 1,000 rows, and Openscoring ``POST /model/{m}/batch`` with 1,000 records.
+
+The comparison server (bench/jpmml_server.py) answers the same single-record V2 bodies with
+JPMML-Evaluator called per record through the ``jpmml_evaluator`` package (KServe's PMML server
+design), on the same HTTP stack, with the same worker counts.
+
+Writes bench/results/serve-<date>.json and .md and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+LUA = BENCH / "serve_load.lua"
+sys.path.insert(0, str(BENCH))
+
+MODELS = {"forest": "W1", "logistic": "W2"}
+N_RECORDS = 1000
+BATCH_ROWS = 1000
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class QuickscoreServer:
+    """``python -m quickscore.serve DIR --port 0``; the port comes from its JSON "listening" log line."""
+
+    def __init__(self, model_dir: Path, workers: int, *extra: str):
+        self.started = time.perf_counter()
+        cmd = [sys.executable, "-m", "quickscore.serve", str(model_dir), "--host", "127.0.0.1", "--port", "0",
+               "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60", *extra]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.port: int | None = None
+        self.logs: list[dict] = []
+        self._found = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self.logs.append(record)
+            if record.get("message") == "listening":
+                self.port = record["port"]
+                self._found.set()
+
+    def wait_ready(self, timeout: float) -> float:
+        if not self._found.wait(60):
+            raise RuntimeError("quickscore serve did not start")
+        return _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+class JpmmlServer:
+    def __init__(self, model_dir: Path, workers: int):
+        self.started = time.perf_counter()
+        self.port = _free_port()
+        self.proc = subprocess.Popen([sys.executable, str(BENCH / "jpmml_server.py"), str(model_dir), "--port",
+                                      str(self.port), "--workers", str(workers)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_ready(self, timeout: float) -> float:
+        return _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
+
+    def stop(self) -> None:
+        _stop(self.proc, group=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float, started: float) -> float:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/v2/health/ready", timeout=5) as r:
+                if r.status == 200:
+                    return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"not ready after {timeout} s")
+
+
+def _stop(proc: subprocess.Popen, group: bool = False) -> None:
+    if proc.poll() is None:
+        if group:
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait()
+
+
+def tree_rss_mb(pid: int) -> dict:
+    """Resident memory of a process and its children (MB): total and per child."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    children = parent.children(recursive=True)
+    per_child = [c.memory_info().rss / 2**20 for c in children]
+    return {"total_mb": round(parent.memory_info().rss / 2**20 + sum(per_child), 1),
+            "workers_mb": [round(x, 1) for x in per_child]}
+
+
+# --------------------------------------------------------------------------- load generation
+
+
+def run_wrk(port: int, path: str, bodies: Path, *, connections: int, duration: float, max_requests: int,
+            malformed_every: int = 0, timeout: float = 10.0) -> dict:
+    env = {**os.environ, "QS_PATH": path, "QS_BODIES": str(bodies), "QS_MAX_REQUESTS": str(max_requests),
+           "QS_MALFORMED_EVERY": str(malformed_every)}
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout:g}s", "-s", str(LUA),
+           f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 120)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("QS_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
+    r = json.loads(line.removeprefix("QS_RESULT "))
+    seconds = r["duration_us"] / 1e6
+    r.update(req_per_s=round(r["requests"] / seconds, 1), p50_ms=r["p50_us"] / 1000, p99_ms=r["p99_us"] / 1000,
+             seconds=round(seconds, 2), connections=connections)
+    return r
+
+
+def write_bodies(directory: Path) -> dict[str, Path]:
+    """The request bodies (one JSON document per line) for every workload."""
+    import workloads
+
+    X = np.load(workloads.DATA / "X_test.npy")[:N_RECORDS]
+    names = workloads.FEATURE_NAMES
+    files = {}
+
+    def dump(name: str, documents: list) -> None:
+        path = directory / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(d, separators=(",", ":")) + "\n" for d in documents))
+        files[name] = path
+
+    dump("single", [{"inputs": [{"name": n, "datatype": "FP64", "shape": [1], "data": [float(v)]} for n, v in zip(names, row)]}
+                    for row in X])
+    batch = X[:BATCH_ROWS]
+    dump("batch_v2", [{"inputs": [{"name": n, "datatype": "FP64", "shape": [len(batch)], "data": batch[:, j].tolist()}
+                                  for j, n in enumerate(names)]}])
+    dump("batch_os", [{"requests": [{"id": str(i), "arguments": dict(zip(names, map(float, row)))} for i, row in enumerate(batch)]}])
+    return files
+
+
+def ensure_workloads() -> dict[str, Path]:
+    import workloads
+
+    paths = {name: workloads.wdir(w) / "model.pmml" for name, w in MODELS.items()}
+    if not all(p.exists() for p in paths.values()) or not (workloads.DATA / "X_test.npy").exists():
+        print("building the W1/W2 workloads (bench/workloads.py) ...", file=sys.stderr)
+        workloads.build_all(sorted(set(MODELS.values())))
+    return paths
+
+
+def check_answers(port_a: int, port_b: int, bodies: Path, model: str) -> float:
+    """Max |difference| of probability(1) between the two servers over 20 records."""
+    import urllib.request
+
+    lines = bodies.read_text().splitlines()[:20]
+    worst = 0.0
+    for line in lines:
+        answers = []
+        for port in (port_a, port_b):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/{model}/infer", data=line.encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                out = {o["name"]: o["data"][0] for o in json.load(r)["outputs"]}
+            answers.append(float(out["probability(1)"]))
+        worst = max(worst, abs(answers[0] - answers[1]))
+    return worst
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Load test of quickscore serve (see the module docstring).")
+    parser.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections, single records (default 16)")
+    parser.add_argument("--batch-connections", type=int, default=2, help="concurrent connections, batches (default 2)")
+    parser.add_argument("--max-requests", type=int, default=500_000, help="per wrk thread and run (default 500000)")
+    parser.add_argument("--no-jpmml", action="store_true", help="leave out the JPMML comparison server")
+    parser.add_argument("--quick", action="store_true", help="3 s per measurement")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/serve-<date>.json)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("serve_load: wrk not found (apt-get install wrk)")
+    duration = 3.0 if args.quick else args.duration
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    paths = ensure_workloads()
+    today = dt.date.today().isoformat()
+    results: dict = {"date": today, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+                     "settings": {"duration_s": duration, "connections": args.connections, "batch_connections": args.batch_connections,
+                                  "max_requests": args.max_requests, "batch_rows": BATCH_ROWS, "wrk_threads": 1},
+                     "runs": []}
+    with tempfile.TemporaryDirectory(prefix="qs-serve-load-") as tmp:
+        tmp = Path(tmp)
+        model_dir = tmp / "models"
+        model_dir.mkdir()
+        for name, path in paths.items():
+            os.symlink(path, model_dir / f"{name}.pmml")
+        bodies = write_bodies(tmp)
+
+        def measure(server: str, workers: int, port: int, model: str, kind: str, pid: int) -> None:
+            path = f"/v2/models/{model}/infer" if kind != "batch_os" else f"/model/{model}/batch"
+            conns = args.connections if kind == "single" else args.batch_connections
+            r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
+            rows = 1 if kind == "single" else BATCH_ROWS
+            r.update(server=server, workers=workers, model=model, kind=kind, rows_per_s=round(r["req_per_s"] * rows, 1),
+                     rss=tree_rss_mb(pid))
+            results["runs"].append(r)
+            print(f"{server:10s} w={workers} {model:8s} {kind:8s} {r['req_per_s']:9.1f} req/s  {r['rows_per_s']:10.1f} rows/s  "
+                  f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  ok {r['ok']}/{r['responses']}  "
+                  f"errors {r['socket_errors'] + r['timeouts'] + r['other']}", file=sys.stderr, flush=True)
+
+        for workers in worker_counts:
+            qs = QuickscoreServer(model_dir, workers)
+            try:
+                ready = qs.wait_ready(900)
+                results.setdefault("startup_s", {})[f"quickscore_w{workers}"] = round(ready, 1)
+                for model in MODELS:
+                    measure("quickscore", workers, qs.port, model, "single", qs.proc.pid)
+                for kind in ("batch_v2", "batch_os"):
+                    measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
+                if not args.no_jpmml:
+                    jp = JpmmlServer(model_dir, workers)
+                    try:
+                        ready = jp.wait_ready(900)
+                        results["startup_s"][f"jpmml_w{workers}"] = round(ready, 1)
+                        results.setdefault("max_abs_diff_probability", {})
+                        for model in MODELS:
+                            results["max_abs_diff_probability"][model] = check_answers(qs.port, jp.port, bodies["single"], model)
+                        for model in MODELS:
+                            measure("jpmml", workers, jp.port, model, "single", jp.proc.pid)
+                    finally:
+                        jp.stop()
+            finally:
+                qs.stop()
+    results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    table = render(results)
+    print(table)
+    out = args.out or BENCH / "results" / f"serve-{today}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    out.with_suffix(".md").write_text(table + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def render(results: dict) -> str:
+    runs = results["runs"]
+    lines = [f"#### quickscore serve under load, {results['date']} ({results['machine']['cores']} cores, wrk on the same machine, "
+             f"{results['settings']['duration_s']:g} s per run)", "",
+             "| server | workers | model | request | req/s | rows/s | p50 ms | p99 ms | failed | RSS MB (workers) |",
+             "|---|---:|---|---|---:|---:|---:|---:|---:|---|"]
+    labels = {"single": "1 record, V2", "batch_v2": f"{BATCH_ROWS} rows, V2", "batch_os": f"{BATCH_ROWS} rows, /batch"}
+    for r in runs:
+        failed = r["socket_errors"] + r["timeouts"] + r["other"] + r["bad_request"]
+        lines.append(f"| {r['server']} | {r['workers']} | {r['model']} | {labels[r['kind']]} | {r['req_per_s']:,.0f} | "
+                     f"{r['rows_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {failed} | "
+                     f"{r['rss']['total_mb']:,.0f} ({', '.join(f'{x:,.0f}' for x in r['rss']['workers_mb'])}) |")
+    ratios = []
+    for r in runs:
+        if r["server"] != "quickscore" or r["kind"] != "single":
+            continue
+        peer = next((p for p in runs if p["server"] == "jpmml" and p["workers"] == r["workers"] and p["model"] == r["model"]), None)
+        if peer:
+            ratios.append(f"{r['model']} ×{r['req_per_s'] / peer['req_per_s']:.1f} at {r['workers']} worker(s)")
+    if ratios:
+        lines += ["", "quickscore ÷ JPMML-per-request throughput: " + "; ".join(ratios) + "."]
+    if results.get("startup_s"):
+        lines += ["", "Time to ready (s): " + ", ".join(f"{k} {v}" for k, v in results["startup_s"].items()) + "."]
+    if results.get("max_abs_diff_probability"):
+        lines += ["", "max |Δ probability(1)| quickscore vs JPMML over 20 records: "
+                  + ", ".join(f"{k} {v:.1e}" for k, v in results["max_abs_diff_probability"].items()) + "."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
