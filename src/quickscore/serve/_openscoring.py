@@ -33,7 +33,7 @@ MISSING_STRINGS = frozenset(("", "NA", "N/A", "NaN", "null"))
 CSV_DELIMITERS = (",", ";", "\t")
 _EVALUATION_KEYS = frozenset({"id", "arguments"})
 _BATCH_KEYS = frozenset({"id", "requests"})
-_SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})  # what JSON scalars parse to
 
 
 # --------------------------------------------------------------------------- model descriptions
@@ -159,20 +159,21 @@ def _decoded(request: Request, limit: int) -> bytes:
 
 
 def _arguments(item: Any, where: str, keys: frozenset = _EVALUATION_KEYS) -> dict[str, Any]:
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         raise HTTPError(400, f"{where} must be a JSON object")
-    unknown = item.keys() - keys
-    if unknown:
+    if not item.keys() <= keys:
+        unknown = item.keys() - keys
         raise HTTPError(400, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(keys))})")
     arguments = item.get("arguments")
     if arguments is None:
         return {}
-    if not isinstance(arguments, dict):
+    if type(arguments) is not dict:
         raise HTTPError(400, f"{where}.arguments must be a JSON object")
-    for key, value in arguments.items():
-        if not isinstance(value, _SCALARS):
-            raise HTTPError(400, f"{where}.arguments.{key}: a value must be a string, number, boolean or null, "
-                                 f"not a {'list' if isinstance(value, list) else 'object'}")
+    if not set(map(type, arguments.values())) <= _SCALAR_TYPES:  # checked in C; the loop only finds the culprit
+        for key, value in arguments.items():
+            if type(value) not in _SCALAR_TYPES:
+                raise HTTPError(400, f"{where}.arguments.{key}: a value must be a string, number, boolean or null, "
+                                     f"not a {'list' if isinstance(value, list) else 'object'}")
     return arguments
 
 
@@ -216,7 +217,7 @@ def _score_batch(model, items: list) -> list[dict[str, Any]]:
         except HTTPError as exc:
             responses[i]["message"] = exc.message
     if records:
-        frame = model.predict(records)
+        frame = model.predict(_columns(model, records))
         errors = frame.pop("_error").tolist()
         columns = {name: frame[name].tolist() for name in frame.columns}
         for j, i in enumerate(positions):
@@ -225,6 +226,28 @@ def _score_batch(model, items: list) -> list[dict[str, Any]]:
             else:
                 responses[i]["results"] = {name: _plain(values[j]) for name, values in columns.items()}
     return responses
+
+
+_NUMBERS = frozenset({int, float, type(None)})
+_NUMERIC_FIELDS = frozenset({"double", "float"})
+
+
+def _columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Records as columns. A double/float field whose values are all numbers or null becomes one
+    float64 array (null -> NaN, a missing value), which the model reads without converting each
+    value; any other column stays as given, so the model judges (and reports) each value itself."""
+    numeric = {f.name for f in model.schema.inputs if f.data_type in _NUMERIC_FIELDS}
+    names: dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(r))
+    columns = {}
+    for name in names:
+        values = [r.get(name) for r in records]
+        if name in numeric and set(map(type, values)) <= _NUMBERS:
+            columns[name] = np.array(values, dtype=np.float64)
+        else:
+            columns[name] = np.array(values, dtype=object)
+    return columns
 
 
 def _plain(v: Any) -> Any:
