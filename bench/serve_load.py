@@ -95,7 +95,8 @@ class JpmmlServer:
         self.port = _free_port()
         self.proc = subprocess.Popen([sys.executable, str(BENCH / "jpmml_server.py"), str(model_dir), "--port",
                                       str(self.port), "--workers", str(workers)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     env={"JPMML_XMX": "4g", **os.environ})  # the 90 MB forest needs more than 2 GB
 
     def wait_ready(self, timeout: float) -> float:
         return _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
@@ -261,6 +262,8 @@ def main() -> None:
         def measure(server: str, workers: int, port: int, model: str, kind: str, pid: int) -> None:
             path = f"/v2/models/{model}/infer" if kind != "batch_os" else f"/model/{model}/batch"
             conns = args.connections if kind == "single" else args.batch_connections
+            # Warm-up, not recorded: every worker compiles its kernels on first use (numba cache misses).
+            run_wrk(port, path, bodies[kind], connections=conns, duration=min(2.0, duration), max_requests=2000)
             r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
             rows = 1 if kind == "single" else BATCH_ROWS
             r.update(server=server, workers=workers, model=model, kind=kind, rows_per_s=round(r["req_per_s"] * rows, 1),
