@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import INF, NAN, A, C, F, close, ev, load
+from fn_helpers import INF, NAN, A, C, F, close, ev, load
 
 ERR = "ERROR"
 

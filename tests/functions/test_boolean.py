@@ -4,7 +4,7 @@ greaterOrEqual, and or not, isIn isNotIn, if."""
 from __future__ import annotations
 
 import pytest
-from conftest import INF, NAN, A, C, F, ev, load
+from fn_helpers import INF, NAN, A, C, F, ev, load
 
 
 @pytest.mark.parametrize(

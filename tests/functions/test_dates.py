@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import A, C, F, ev, load
+from fn_helpers import A, C, F, ev, load
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import INF, NAN, A, C, F, close, ev, load
+from fn_helpers import INF, NAN, A, C, F, close, ev, load
 
 UNARY = {
     "log10": math.log10, "ln": math.log, "sqrt": math.sqrt, "abs": abs, "exp": math.exp, "expm1": math.expm1,

@@ -4,7 +4,7 @@ formatDatetime, and the SAS vendor functions."""
 from __future__ import annotations
 
 import pytest
-from conftest import INF, NAN, A, C, F, ev, load
+from fn_helpers import INF, NAN, A, C, F, ev, load
 
 TEXTS = ["", " ", "abc", "ABC", "MiXeD 123", "héllo wörld", "straße", "日本語", "  padded\t", "ǅ title"]
 

@@ -136,7 +136,32 @@ class TextIndex:
     loc: Loc | None = _field(default=None, compare=False)
 
 
-Expression = Union[Constant, FieldRef, NormContinuous, NormDiscrete, Discretize, MapValues, Apply, TextIndex]
+@dataclass(frozen=True, kw_only=True)
+class Lag:
+    """The value of ``field`` ``n`` records back in the record stream, within the block of records
+    whose ``block_indicators`` fields are equal (or, with ``aggregate``, the aggregate of the ``m``
+    values from ``n`` records back)."""
+
+    field: str
+    n: int = 1
+    aggregate: str = "none"  # none avg max median min product sum stddev
+    m: int | None = None
+    block_indicators: tuple[str, ...] = ()
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregate:
+    """An aggregate of ``field`` over the records that share the value of ``group_field``."""
+
+    field: str
+    function: str  # count sum average min max multiset
+    group_field: str | None = None
+    sql_where: str | None = None
+    loc: Loc | None = _field(default=None, compare=False)
+
+
+Expression = Union[Constant, FieldRef, NormContinuous, NormDiscrete, Discretize, MapValues, Apply, TextIndex, Lag, Aggregate]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from quickscore.ir import (
     ParameterField,
     TextIndex,
 )
+from quickscore.ir.expressions import Aggregate, Lag
 from quickscore.ir.types import DataType, OpType
 from quickscore.runtime.frame import Frame
 from quickscore.schema.fields import FieldDecl, in_interval, parse_typed
@@ -462,6 +463,126 @@ def _text_index(expr: TextIndex, scope: Scope) -> Compiled:
     return Compiled(evaluator, dt, OpType.CONTINUOUS)
 
 
+def _group_codes(frame: Frame, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, a code of its block/group (the values of ``names``) and whether any is missing."""
+    import pandas as pd
+
+    if not names:
+        return np.zeros(frame.n, dtype=np.intp), np.zeros(frame.n, dtype=bool)
+    cols = [frame.get(nm).values for nm in names]
+    missing = np.zeros(frame.n, dtype=bool)
+    for c in cols:
+        missing |= missing_mask(c)
+    keys = pd.MultiIndex.from_arrays([pd.Index(c, dtype=object) for c in cols]) if len(cols) > 1 else pd.Index(cols[0], dtype=object)
+    codes, _ = pd.factorize(keys)
+    return np.asarray(codes, dtype=np.intp), missing
+
+
+def _shift_within(codes: np.ndarray, k: int) -> np.ndarray:
+    """For each row, the row ``k`` places earlier among the rows of its group (-1 if none)."""
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    pos = np.arange(len(codes))
+    prev = pos - k
+    ok = prev >= 0
+    ok[ok] &= sorted_codes[prev[ok]] == sorted_codes[ok]
+    out = np.full(len(codes), -1, dtype=np.intp)
+    out[order[ok]] = order[prev[ok]]
+    return out
+
+
+_LAG_AGGREGATES = {
+    "avg": np.nanmean, "max": np.nanmax, "median": np.nanmedian, "min": np.nanmin, "product": np.nanprod,
+    "sum": np.nansum, "stddev": lambda m, axis: np.nanstd(m, axis=axis, ddof=1),
+}
+
+
+def _lag(expr: Lag, scope: Scope) -> Compiled:
+    """Lag: "the value of the field n records back" in the record stream, within the block of
+    records that share the values of the BlockIndicator fields. quickscore's record stream is the
+    batch, in row order (a one-record call has no previous record: missing). With ``aggregate``,
+    the aggregate of the values ``n`` .. ``n + m - 1`` records back (missing ones ignored)."""
+    decl = scope.lookup(expr.field, expr.loc)
+    for b in expr.block_indicators:
+        scope.lookup(b, expr.loc)
+    if expr.n < 1:
+        raise InvalidMarkup(f"Lag of field '{expr.field}' has n={expr.n}, expected a positive integer{_where(expr.loc)}")
+    window = 1
+    if expr.aggregate != "none":
+        if expr.m is None or expr.m < 1:
+            raise InvalidMarkup(f"Lag of field '{expr.field}' with aggregate='{expr.aggregate}' needs a positive m{_where(expr.loc)}")
+        if not decl.data_type.is_numeric:
+            raise InvalidMarkup(f"Lag aggregate '{expr.aggregate}' of the non-numeric field '{expr.field}'{_where(expr.loc)}")
+        window = expr.m
+    dt = decl.data_type if expr.aggregate in ("none", "min", "max", "sum", "product") else DataType.DOUBLE
+    name, blocks, n, how = expr.field, expr.block_indicators, expr.n, expr.aggregate
+
+    def fn(frame: Frame) -> Column:
+        values = frame.get(name).values
+        codes, _ = _group_codes(frame, blocks)
+        if how == "none":
+            prev = _shift_within(codes, n)
+            out = np.full(frame.n, np.nan) if values.dtype.kind == "f" else np.full(frame.n, None, dtype=object)
+            hit = prev >= 0
+            out[hit] = values[prev[hit]]
+            return Column(out, dt, decl.op_type)
+        stacked = np.full((frame.n, window), np.nan)
+        for j in range(window):
+            prev = _shift_within(codes, n + j)
+            hit = prev >= 0
+            stacked[hit, j] = values[prev[hit]]
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = _LAG_AGGREGATES[how](stacked, axis=1)
+        out = np.where(np.isnan(stacked).all(axis=1), np.nan, out)
+        return Column(out, dt, OpType.CONTINUOUS)
+
+    return Compiled(fn, dt, decl.op_type if how == "none" else OpType.CONTINUOUS)
+
+
+_GROUP_FUNCTIONS = {"count": "count", "sum": "sum", "average": "mean", "min": "min", "max": "max"}
+
+
+def _aggregate_expr(expr: Aggregate, scope: Scope) -> Compiled:
+    """Aggregate: count, sum, average, min or max of ``field`` over the records that share the value
+    of ``groupField`` - the records of the batch (a transaction stream scored in one batch). An
+    Aggregate without groupField (over the whole, unbounded record stream), with sqlWhere, or with
+    function="multiset" (a set-valued result) has no per-batch meaning here and is refused."""
+    if expr.function not in _GROUP_FUNCTIONS:
+        raise UnsupportedMarkup(f"Aggregate function '{expr.function}' (a set-valued result) is not supported{_where(expr.loc)}")
+    if expr.group_field is None:
+        raise UnsupportedMarkup(
+            f"Aggregate of field '{expr.field}' without groupField aggregates the whole record stream, which a batch does not hold{_where(expr.loc)}"
+        )
+    if expr.sql_where is not None:
+        raise UnsupportedMarkup(f"Aggregate with sqlWhere is not supported{_where(expr.loc)}")
+    decl = scope.lookup(expr.field, expr.loc)
+    scope.lookup(expr.group_field, expr.loc)
+    if expr.function != "count" and not decl.data_type.is_numeric:
+        raise InvalidMarkup(f"Aggregate '{expr.function}' of the non-numeric field '{expr.field}'{_where(expr.loc)}")
+    dt = DataType.INTEGER if expr.function == "count" else (DataType.DOUBLE if expr.function == "average" else decl.data_type)
+    name, group, how = expr.field, (expr.group_field,), _GROUP_FUNCTIONS[expr.function]
+
+    def fn(frame: Frame) -> Column:
+        import pandas as pd
+
+        values = frame.get(name).values
+        codes, missing_group = _group_codes(frame, group)
+        present = ~missing_mask(values)
+        series = pd.Series(present.astype(np.float64) if how == "count" else values.astype(np.float64))
+        if how == "count":
+            out = series.groupby(codes).transform("sum").to_numpy(dtype=np.float64)
+        else:
+            out = series.groupby(codes).transform(how).to_numpy(dtype=np.float64)
+        out = np.where(missing_group, np.nan, out)
+        return Column(out, dt, OpType.CONTINUOUS)
+
+    return Compiled(fn, dt, OpType.CONTINUOUS)
+
+
 _COMPILERS = {
     Constant: _constant,
     FieldRef: _field_ref,
@@ -471,6 +592,8 @@ _COMPILERS = {
     MapValues: _map_values,
     Apply: _apply,
     TextIndex: _text_index,
+    Lag: _lag,
+    Aggregate: _aggregate_expr,
 }
 
 

@@ -45,6 +45,7 @@ import pyexpat
 
 from quickscore.errors import InvalidMarkup, UnsupportedMarkup
 from quickscore.io.pmml import _schema as S
+from quickscore.ir.expressions import Aggregate, Lag
 from quickscore.ir import (
     Apply,
     CategoricalPredictor,
@@ -478,7 +479,8 @@ class PMMLReader:
             return spec
         if local in _SPECS and local not in S.UNSUPPORTED and (parent.local, local) not in S.UNSUPPORTED_PLACES:
             raise self.invalid(fr, f"Unexpected element {local} in {parent.local}")
-        raise self.unsupported(fr, f"Unsupported element {local}")
+        reason = S.UNSUPPORTED_REASONS.get(local)
+        raise self.unsupported(fr, f"Unsupported element {local}" + (f": {reason}" if reason else ""))
 
     def _child_frame(self, top: list, local: str) -> list:
         """A frame for error messages about a child that will not be read."""
@@ -727,6 +729,18 @@ def b_text_index(r: PMMLReader, fr: list, kids: list) -> TextIndex:
 def b_text_index_normalization(r: PMMLReader, fr: list, kids: list) -> TextIndexNormalization:
     table = _one(r, fr, kids, ("InlineTable",), "InlineTable")
     return TextIndexNormalization(table=table, **r.convert(fr))
+
+
+def b_lag(r: PMMLReader, fr: list, kids: list) -> Lag:
+    return Lag(block_indicators=_all(kids, "BlockIndicator"), loc=r.loc(fr), **r.convert(fr))
+
+
+def b_block_indicator(r: PMMLReader, fr: list, kids: list) -> str:
+    return r.convert(fr)["field"]
+
+
+def b_aggregate(r: PMMLReader, fr: list, kids: list) -> Aggregate:
+    return Aggregate(loc=r.loc(fr), **r.convert(fr))
 
 
 # mining schema, targets, output
@@ -1039,6 +1053,9 @@ _BUILDERS = {
     "Apply": b_apply,
     "TextIndex": b_text_index,
     "TextIndexNormalization": b_text_index_normalization,
+    "Lag": b_lag,
+    "BlockIndicator": b_block_indicator,
+    "Aggregate": b_aggregate,
     "MiningSchema": b_tuple,
     "MiningField": b_mining_field,
     "Targets": b_tuple,

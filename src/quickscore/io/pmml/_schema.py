@@ -138,6 +138,8 @@ ENUMS: dict[str, Enum] = {
         enum("OUTLIER-TREATMENT-METHOD", "asIs", "asMissingValues", "asExtremeValues"),
         enum("LOCAL-TERM-WEIGHTS", "termFrequency", "binary", "logarithmic", "augmentedNormalizedTermFrequency"),
         enum("COUNT-HITS", "allHits", "bestHits"),
+        enum("LAG-AGGREGATE", "none", "avg", "max", "median", "min", "product", "sum", "stddev"),
+        enum("AGGREGATE-FUNCTION", "count", "sum", "average", "min", "max", "multiset"),
         enum("MISSING-VALUE-TREATMENT-METHOD", "asIs", "asMean", "asMode", "asMedian", "asValue",
              "returnInvalid"),
         # PMML <= 4.3 has no asValue; JPMML writes asIs + invalidValueReplacement there. Read
@@ -283,6 +285,9 @@ ATTRS: dict[str, tuple[Attr, ...]] = {
         maxLevenshteinDistance=INT, wordSeparatorCharacterRE=(STR, UNSET, "word_separator_character_re"),
         tokenize=BOOL, **{"x-wordRE": (STR, UNSET, "word_re")},
     ),
+    "Lag": attrs(field=(NAME, REQUIRED), n=INT, aggregate="LAG-AGGREGATE", m=INT),
+    "BlockIndicator": attrs(field=(NAME, REQUIRED)),
+    "Aggregate": attrs(field=(NAME, REQUIRED), function=("AGGREGATE-FUNCTION", REQUIRED), groupField=NAME, sqlWhere=STR),
     # mining schema, targets, output
     "MiningSchema": (),
     "MiningField": attrs(
@@ -378,7 +383,7 @@ MODEL_ELEMENTS = frozenset({
 })
 
 EXPRESSIONS = frozenset({"Constant", "FieldRef", "NormContinuous", "NormDiscrete", "Discretize", "MapValues", "Apply",
-                         "TextIndex"})
+                         "TextIndex", "Lag", "Aggregate"})
 PREDICATES = frozenset({"SimplePredicate", "CompoundPredicate", "SimpleSetPredicate", "True", "False"})
 
 #: Elements without scoring semantics: skipped with their content wherever they occur.
@@ -418,6 +423,9 @@ CHILDREN: dict[str, frozenset[str]] = {
     "Apply": EXPRESSIONS,
     "TextIndex": EXPRESSIONS | {"TextIndexNormalization"},
     "TextIndexNormalization": frozenset({"InlineTable"}),
+    "Lag": frozenset({"BlockIndicator"}),
+    "BlockIndicator": frozenset(),
+    "Aggregate": frozenset(),
     "MiningSchema": frozenset({"MiningField"}),
     "MiningField": frozenset(),
     "Targets": frozenset({"Target"}),
@@ -450,7 +458,7 @@ CHILDREN: dict[str, frozenset[str]] = {
 LOCATED = frozenset({
     "DataField", "DerivedField", "DefineFunction", "MiningField", "Target", "OutputField",
     "Constant", "FieldRef", "NormContinuous", "NormDiscrete", "Discretize", "MapValues", "Apply",
-    "TextIndex", "SimplePredicate", "CompoundPredicate", "SimpleSetPredicate", "True", "False",
+    "TextIndex", "Lag", "Aggregate", "SimplePredicate", "CompoundPredicate", "SimpleSetPredicate", "True", "False",
     "Node", "Segment", "Segmentation", "TreeModel", "RegressionModel", "MiningModel",
 })
 
@@ -459,9 +467,14 @@ LOCATED = frozenset({
 #: IGNORED or this set is unknown, and unsupported too; the distinction only shapes the
 #: message.
 UNSUPPORTED = MODEL_ELEMENTS.difference(SUPPORTED_MODELS) | {
-    "Aggregate", "Lag", "TableLocator",  # expressions
+    "TableLocator",  # expressions
     "Regression", "DecisionTree",  # models embedded in Node / MiningModel (PMML 3.x-4.x)
     "VariableWeight", "ResultField",  # per-record segment weights, embedded-model results
+}
+
+#: Why an UNSUPPORTED element is refused, where more than its name helps.
+UNSUPPORTED_REASONS: dict[str, str] = {
+    "TableLocator": "a table held outside the document (TableLocator) cannot be read; put the rows in an InlineTable",
 }
 
 #: (parent, child) pairs outside the PMML schema that a producer's extension gives a

@@ -1,4 +1,5 @@
-"""Tiny PMML documents for one expression each: ``ev(expression, records)``.
+"""Tiny PMML documents for one expression each: ``ev(expression, records)`` (imported by the
+tests of this folder; not a conftest, so that it does not shadow another folder's conftest).
 
 Every document declares the same input fields (x, y: double; i, j: integer; f: float; s, t:
 string; b: boolean; d: date; dt: dateTime; tm: time; v: a double restricted to [0, 10] with
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-
-import pytest
 
 import quickscore
 
@@ -94,7 +93,3 @@ def close(a: Any, b: Any, rel: float = 1e-12) -> bool:
 INF = math.inf
 NAN = math.nan
 
-
-@pytest.fixture
-def evaluate():
-    return ev
