@@ -11,6 +11,7 @@ from typing import Union
 
 from quickscore.ir.expressions import DefineFunction, DerivedField, Predicate, TransformationDictionary
 from quickscore.ir.fields import DataField, MiningField, OutputField, Target
+from quickscore.ir.flat import FlatTree
 from quickscore.ir.types import Loc
 
 
@@ -55,11 +56,38 @@ class Node:
 
 @dataclass(frozen=True, kw_only=True)
 class TreeModel(ModelBase):
+    """A TreeModel. Its nodes are ``root`` (a tree of Node objects) or, for a TreeModel made by
+    ``TreeModel.from_flat``, ``flat`` (the same nodes as arrays, see ``ir.flat``); there
+    ``root`` is built from ``flat`` on first access (equality, repr and copies use it)."""
+
     root: Node
     missing_value_strategy: str = "none"  # none lastPrediction nullPrediction defaultChild weightedConfidence aggregateNodes
     missing_value_penalty: float = 1.0
     no_true_child_strategy: str = "returnNullPrediction"  # returnNullPrediction returnLastPrediction
     split_characteristic: str = "multiSplit"
+    flat: FlatTree | None = _field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_flat(cls, flat: FlatTree, **kwargs) -> "TreeModel":
+        """A TreeModel whose nodes are ``flat``; ``root`` is built from it when first asked for."""
+        model = cls(root=None, flat=flat, **kwargs)  # type: ignore[arg-type]
+        object.__delattr__(model, "root")  # now __getattr__ builds it on first access
+        return model
+
+    def __getattr__(self, name: str):
+        # Only reached for attributes not set on the instance: a lazy ``root``.
+        if name == "root":
+            flat = self.__dict__.get("flat")
+            if flat is not None:
+                root = flat.to_node()
+                object.__setattr__(self, "root", root)
+                return root
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    @property
+    def has_root(self) -> bool:
+        """Whether ``root`` exists as Node objects (False: only ``flat``, not built yet)."""
+        return "root" in self.__dict__
 
 
 # --- RegressionModel ------------------------------------------------------------------------

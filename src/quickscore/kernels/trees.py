@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,7 @@ from quickscore.ir import (
     TruePredicate,
 )
 from quickscore.errors import QuickscoreError
+from quickscore.ir.flat import PRED_OBJECT, PRED_SIMPLE
 from quickscore.ir.types import OpType
 from quickscore.schema.fields import FieldDecl
 from quickscore.schema.values import ParseError
@@ -193,6 +194,8 @@ def encode_categories(values: np.ndarray, table: Mapping[Any, int]) -> np.ndarra
     out[np.equal(values, None)] = np.nan
     return out
 
+
+from quickscore.kernels._flat import lower_flat  # noqa: E402
 
 # --- lowering --------------------------------------------------------------------------------
 
@@ -409,12 +412,13 @@ class _Builder:
             raise _Unsupported(f"noTrueChildStrategy {model.no_true_child_strategy!r}")
         self._strategy = strategy
         self._return_last = model.no_true_child_strategy == "returnLastPrediction"
-        if not isinstance(model.root, Node):
+        root = model.root if model.flat is None or model.has_root else model.flat.to_node()
+        if not isinstance(root, Node):
             raise _Unsupported("root is not a Node")
-        entry = self._node(model.root)
+        entry = self._node(root)
         self._budget = _MAX_TESTS_PER_PREDICATE
         none = (terminal(-1), 0)
-        return self.compile(model.root.predicate, entry, none, none)
+        return self.compile(root.predicate, entry, none, none)
 
     def _node(self, node: Node) -> Exit:
         if not isinstance(node, Node):
@@ -681,17 +685,37 @@ def _emit(b: _Builder, roots: list[Exit], offsets: list[int], fields: Mapping[st
     )
 
 
+class _FieldOf(NamedTuple):
+    field: str
+
+
 def predicate_fields(trees: Sequence[TreeModel]) -> list[str]:
     """The fields the predicates of ``trees`` refer to, in order of first use (what
     ``lower_trees`` needs an encoding for)."""
     seen: dict[str, None] = {}
-    stack: list = [m.root for m in trees if isinstance(m, TreeModel)]
+    stack: list = []
+    for m in trees:  # the last tree's fields come first (as the Node-tree walk finds them)
+        if not isinstance(m, TreeModel):
+            continue
+        if m.flat is None:
+            stack.append(m.root)
+            continue
+        # the same order from the arrays: each node's predicate, in pre-order
+        flat = m.flat
+        kinds = flat.pred_kind
+        if (kinds == PRED_OBJECT).any():
+            stack.extend(reversed([flat.predicate(i) if k == PRED_OBJECT else _FieldOf(flat.strings[f]) for i, (k, f) in enumerate(zip(kinds.tolist(), flat.pred_field.tolist())) if k in (PRED_OBJECT, PRED_SIMPLE)]))
+        else:
+            fields = flat.pred_field[kinds == PRED_SIMPLE]
+            if fields.size:
+                uniq, first = np.unique(fields, return_index=True)
+                stack.extend(reversed([_FieldOf(flat.strings[j]) for j in uniq[np.argsort(first)].tolist()]))
     while stack:
         item = stack.pop()
         if isinstance(item, Node):
             stack.extend(reversed(item.children))
             stack.append(item.predicate)
-        elif isinstance(item, (SimplePredicate, SimpleSetPredicate)):
+        elif isinstance(item, (SimplePredicate, SimpleSetPredicate, _FieldOf)):
             seen.setdefault(item.field, None)
         elif isinstance(item, CompoundPredicate):
             stack.extend(reversed(item.predicates))
@@ -709,6 +733,10 @@ def lower_trees(trees: Sequence[TreeModel], fields: Mapping[str, FieldEncoding])
     without a (valid) defaultChild; trees too deep for Python recursion; a compound
     predicate that expands into more than 4096 tests.
     """
+    if trees and all(isinstance(m, TreeModel) and m.flat is not None for m in trees):
+        lowered = lower_flat(trees, fields)  # the common shapes, vectorised
+        if lowered is not None:
+            return TreeArrays(**lowered[0])
     b = _Builder(fields)
     roots: list[Exit] = []
     offsets = [0]

@@ -24,14 +24,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from quickscore.errors import InvalidMarkup, UndefinedResult, UnsupportedMarkup
-from quickscore.ir import CompoundPredicate, Node, TreeModel
+from quickscore.ir import CompoundPredicate, FlatTree, Node, TreeModel
+from quickscore.ir.flat import HAS_CONFIDENCE, HAS_PROBABILITY
 from quickscore.models import fast
 from quickscore.models.base import Context
 from quickscore.outputs.prediction import Prediction
 from quickscore.runtime.frame import Frame
 from quickscore.schema.predicates import CompiledPredicate, compile_predicate
 
+if TYPE_CHECKING:
+    from quickscore import kernels
+
+_PENDING = object()
 _STRATEGIES = ("none", "lastPrediction", "nullPrediction", "defaultChild", "weightedConfidence", "aggregateNodes")
 _NO_TRUE_CHILD = ("returnNullPrediction", "returnLastPrediction")
 
@@ -68,11 +75,32 @@ class TreeCore:
         if model.no_true_child_strategy not in _NO_TRUE_CHILD:
             raise InvalidMarkup(f"Invalid noTrueChildStrategy '{model.no_true_child_strategy}' of TreeModel{_where(model)}")
         self.ctx = ctx
+        self.model = model
         self.strategy = model.missing_value_strategy
         self.penalty = model.missing_value_penalty
         self.return_last = model.no_true_child_strategy == "returnLastPrediction"
+        self._root: LoweredNode | None = None
+        self._arrays: "object" = _PENDING
+        self._counts: np.ndarray | None = None
+        self._entity_ids: np.ndarray | None = None
+        flat = model.flat
+        if flat is not None:
+            # Arrays in, arrays out: the reference evaluator's per-node predicates and the
+            # kernels' arrays are built when first needed (see ``root`` and ``arrays``).
+            self._ids = None
+            _flat_tables(self, flat, ctx)
+            if ctx.engine == "reference" or self.strategy in ("weightedConfidence", "aggregateNodes"):
+                self._arrays = None
+                _ = self.root  # the reference evaluator runs: compile (and check) its predicates now
+            return
         nodes: list[Node] = []
-        self.root = self._lower(model.root, ctx, nodes)
+        self._root = self._lower(model.root, ctx, nodes)
+        self._ids = [nd.id for nd in nodes]
+        self._node_tables(nodes, ctx)
+        self._arrays = None if self.strategy in ("weightedConfidence", "aggregateNodes") else fast.lower([model], ctx)
+
+    def _node_tables(self, nodes: list[Node], ctx: Context) -> None:
+        """The per-node tables from the Node objects, in pre-order."""
         n = len(nodes)
         if ctx.classification:
             found = [ctx.parse_label(sd.value, "ScoreDistribution value", nd.loc) for nd in nodes for sd in nd.distribution]
@@ -81,7 +109,7 @@ class TreeCore:
             k = len(self.classes)
             self.scores = np.full(n, None, dtype=object)
             self.probabilities = np.full((n, k), np.nan)
-            self.counts = np.zeros((n, k))
+            self._counts = np.zeros((n, k))
             confidences = np.full((n, k), np.nan)
             has_confidence = False
             for i, nd in enumerate(nodes):
@@ -103,11 +131,50 @@ class TreeCore:
                         self.scores[i] = float(nd.score)
                     except ValueError:
                         raise InvalidMarkup(f"Invalid score '{nd.score}' of Node in a regression TreeModel{_where(nd)}") from None
-        self.entity_ids = np.array([nd.id if nd.id is not None else str(i + 1) for i, nd in enumerate(nodes)], dtype=object)
         self.n_nodes = n
         # A node whose ScoreDistribution record counts sum to zero: its rows fail (UndefinedResult).
         self.has_undefined = ctx.classification and any(nd.distribution and np.isnan(self.probabilities[i]).all() for i, nd in enumerate(nodes))
-        self.arrays = None if self.strategy in ("weightedConfidence", "aggregateNodes") else fast.lower([model], ctx)
+
+    # --- built on first use ---------------------------------------------------------------
+
+    @property
+    def arrays(self) -> "kernels.TreeArrays | None":
+        """The tree lowered for the kernels, or None: the reference evaluator runs it."""
+        if self._arrays is _PENDING:
+            self._arrays = fast.lower([self.model], self.ctx)
+            if self._arrays is None:
+                _ = self.root  # the reference evaluator will run: compile (and check) it now
+        return self._arrays  # type: ignore[return-value]
+
+    @property
+    def root(self) -> LoweredNode:
+        """The reference evaluator's tree (compiled predicates)."""
+        if self._root is None:
+            model = self.model
+            root = model.root if model.has_root else model.flat.to_node()  # type: ignore[union-attr]
+            self._root = self._lower(root, self.ctx, [])
+        return self._root
+
+    @property
+    def counts(self) -> np.ndarray:
+        """float64 (nodes, classes): the ScoreDistribution recordCounts (aggregateNodes)."""
+        if self._counts is None:
+            self._counts = _flat_counts(self.model.flat, self._str_class, len(self.classes))  # type: ignore[arg-type]
+        return self._counts
+
+    @property
+    def entity_ids(self) -> np.ndarray:
+        """object (nodes,): each node's id, or its 1-based pre-order position."""
+        if self._entity_ids is None:
+            if self._ids is None:
+                flat = self.model.flat
+                strings = flat.strings  # type: ignore[union-attr]
+                self._entity_ids = np.array(
+                    [strings[j] if j >= 0 else str(i + 1) for i, j in enumerate(flat.node_id.tolist())], dtype=object  # type: ignore[union-attr]
+                )
+            else:
+                self._entity_ids = np.array([v if v is not None else str(i + 1) for i, v in enumerate(self._ids)], dtype=object)
+        return self._entity_ids
 
     def _lower(self, node: Node, ctx: Context, out: list[Node]) -> LoweredNode:
         if not isinstance(node, Node):
@@ -143,7 +210,7 @@ class TreeCore:
                 raw[j] = sd.probability
             else:
                 raw[j] = sd.record_count
-            self.counts[i, j] = sd.record_count
+            self._counts[i, j] = sd.record_count  # type: ignore[index]
             if sd.confidence is not None:
                 confidences[i, j] = sd.confidence
                 has_confidence = True
@@ -292,3 +359,143 @@ def _where(obj) -> str:
 
 def lower(model: TreeModel, ctx: Context) -> TreeCore:
     return TreeCore(model, ctx)
+
+
+# --- per-node tables of a FlatTree (vectorised) ------------------------------------------------
+
+
+def _first_nodes(flat: FlatTree, strings_per_item: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct string indices of ``strings_per_item``, in order of first appearance, and
+    for each the node (``owners``) where it first appears."""
+    if strings_per_item.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    uniq, first = np.unique(strings_per_item, return_index=True)
+    order = np.argsort(first, kind="stable")
+    return uniq[order].astype(np.int64), owners[first[order]].astype(np.int64)
+
+
+def _parse_each(ctx: Context, flat: FlatTree, uniq: np.ndarray, where: np.ndarray, what: str, parse) -> list:
+    """``parse(text, what, loc)`` for each string index; the node's Loc only for an error."""
+    out = []
+    for j, i in zip(uniq.tolist(), where.tolist()):
+        text = flat.strings[j]
+        try:
+            out.append(parse(text, what, None))
+        except (InvalidMarkup, UnsupportedMarkup):
+            parse(text, what, flat.node_loc(i))  # the same error, located
+            raise
+    return out
+
+
+def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
+    """TreeCore's per-node tables from a FlatTree: what ``_node_tables`` computes, in numpy."""
+    n = flat.n_nodes
+    core.n_nodes = n
+    has_score = flat.score >= 0
+    scored = np.flatnonzero(has_score)
+    if not ctx.classification:
+        core.classes = ()
+        core.has_undefined = False
+        scores = np.full(n, np.nan)
+        uniq, inverse = np.unique(flat.score[scored], return_inverse=True)
+        values = np.empty(len(uniq))
+        bad = []
+        for k, j in enumerate(uniq.tolist()):
+            try:
+                values[k] = float(flat.strings[j])
+            except ValueError:
+                bad.append(k)
+        if bad:
+            i = int(scored[np.isin(inverse, bad)][0])
+            text = flat.strings[int(flat.score[i])]
+            raise InvalidMarkup(f"Invalid score '{text}' of Node in a regression TreeModel at {flat.node_loc(i)}")
+        scores[scored] = values[inverse]
+        core.scores = scores
+        return
+    offsets = flat.sd_offsets
+    n_sd = np.diff(offsets)
+    sd_node = np.repeat(np.arange(n), n_sd)
+    # Class order as _node_tables finds it: ScoreDistribution values, then scores, in order.
+    sd_uniq, sd_where = _first_nodes(flat, flat.sd_value, sd_node)
+    sc_uniq, sc_where = _first_nodes(flat, flat.score[scored], scored)
+    sd_labels = _parse_each(ctx, flat, sd_uniq, sd_where, "ScoreDistribution value", ctx.parse_label)
+    sc_labels = _parse_each(ctx, flat, sc_uniq, sc_where, "Node score", ctx.parse_label)
+    classes = ctx.classes(sd_labels + sc_labels)
+    core.classes = classes
+    k = len(classes)
+    class_index = {c: i for i, c in enumerate(classes)}
+    str_class = np.full(len(flat.strings), -1, dtype=np.int64)
+    str_class[sd_uniq] = [class_index[c] for c in sd_labels]
+    core._str_class = str_class
+    label_of = np.full(len(flat.strings), None, dtype=object)
+    label_of[sc_uniq] = _objects(sc_labels)
+    scores = np.full(n, None, dtype=object)
+    scores[scored] = label_of[flat.score[scored]]
+    core.scores = scores
+    probabilities = np.full((n, k), np.nan)
+    sd_class = str_class[flat.sd_value]
+    if len(sd_class) and len(np.unique(sd_node * k + sd_class)) != len(sd_class):
+        # A class repeated in one node's ScoreDistributions (the last one counts): per node.
+        core._node_tables(_preorder(flat.to_node()), ctx)
+        return
+    with_sd = np.flatnonzero(n_sd > 0)
+    flags = flat.sd_flags
+    use_probability = (flags[offsets[with_sd]] & HAS_PROBABILITY) != 0
+    sd_use_probability = np.repeat(use_probability, n_sd[with_sd])
+    lacking = sd_use_probability & ((flags & HAS_PROBABILITY) == 0)
+    if lacking.any():
+        j = int(np.flatnonzero(lacking)[0])
+        raise InvalidMarkup(
+            f"ScoreDistribution '{flat.strings[int(flat.sd_value[j])]}' lacks the probability its siblings have at {flat.node_loc(int(sd_node[j]))}"
+        )
+    raw = np.zeros((len(with_sd), k))
+    row_of = np.zeros(n, dtype=np.int64)
+    row_of[with_sd] = np.arange(len(with_sd))
+    values = flat.sd_record_count if flat.sd_probability is None else np.where(sd_use_probability, flat.sd_probability, flat.sd_record_count)
+    raw[row_of[sd_node], sd_class] = values
+    if k < 8:
+        total = raw.sum(axis=1)
+    else:  # the same summation order as a 1-d sum of each row
+        total = np.array([r.sum() for r in raw]) if len(raw) else np.zeros(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        divided = raw / total[:, None]
+    rows = np.where((total == 1.0)[:, None], raw, divided)
+    rows[total == 0.0] = np.nan  # JPMML: UndefinedResult when this node is the result
+    probabilities[with_sd] = rows
+    only_score = np.flatnonzero(has_score & (n_sd == 0))
+    if only_score.size:
+        # No ScoreDistribution: the score is the only vote.
+        probabilities[only_score] = 0.0
+        probabilities[only_score, [class_index[c] for c in scores[only_score]]] = 1.0
+    core.probabilities = probabilities
+    core.confidences = None
+    if flat.sd_confidence is not None:
+        has = (flags & HAS_CONFIDENCE) != 0
+        if has.any():
+            confidences = np.full((n, k), np.nan)
+            confidences[sd_node[has], sd_class[has]] = flat.sd_confidence[has]
+            core.confidences = confidences
+    # A node whose ScoreDistribution record counts sum to zero: its rows fail (UndefinedResult).
+    core.has_undefined = bool(np.isnan(rows).all(axis=1).any()) if len(rows) else False
+
+
+def _flat_counts(flat: FlatTree, str_class: np.ndarray, k: int) -> np.ndarray:
+    counts = np.zeros((flat.n_nodes, k))
+    sd_node = np.repeat(np.arange(flat.n_nodes), np.diff(flat.sd_offsets))
+    counts[sd_node, str_class[flat.sd_value]] = flat.sd_record_count
+    return counts
+
+
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values if values else []
+    return out
+
+
+def _preorder(root: Node) -> list[Node]:
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(node.children))
+    return out

@@ -59,6 +59,7 @@ from quickscore.ir import (
     DiscretizeBin,
     Document,
     FalsePredicate,
+    FlatTree,
     FieldColumnPair,
     FieldRef,
     Header,
@@ -91,6 +92,7 @@ from quickscore.ir import (
     TreeModel,
     TruePredicate,
 )
+from quickscore.io.pmml import _trees  # noqa: E402  (TreeModel bodies as arrays)
 
 #: Deepest element nesting accepted. A decision tree nests one element per level, so
 #: this allows trees ~990 levels deep (real ones are < 100); a deeper document is refused
@@ -237,8 +239,9 @@ class _Spec:
 class PMMLReader:
     """One read of one document. Use :func:`read_pmml`."""
 
-    def __init__(self, source_name: str | None) -> None:
+    def __init__(self, source_name: str | None, flat: bool = True) -> None:
         self.source_name = source_name
+        self.flat = flat  # TreeModel nodes as an ir.FlatTree (else as Node objects)
         self.ns_version: tuple[int, int] | None = None  # from the root's namespace
         self.version: str | None = None
         self.model_seen = False
@@ -326,6 +329,7 @@ class PMMLReader:
         skip = 0  # > 0 while inside a skipped element (its depth below the skipped root)
         text_frame: list | None = None
         doc_spec = _DOC
+        tree_root, tree_spec = _SPECS["Node"], _SPECS["TreeModel"]
 
         def chars(data: str) -> None:
             if not skip and text_frame is not None:
@@ -356,6 +360,9 @@ class PMMLReader:
                 i = counts.get(spec, 0) + 1
                 counts[spec] = i
                 seg = spec.segs.get(i) or spec.segment(i)
+            if spec is tree_root and top[_SPEC] is tree_spec and r.flat:
+                # A TreeModel's Node tree is read into arrays (see _trees) until it ends.
+                return _trees.read_tree(r, P, top, seg, attrs, st, frames)
             line = P.CurrentLineNumber
             pn = _tnew(_LocNode, (top[_PN], seg, line)) if spec.loc else (top[_PN], seg, line)
             fr = [len(st), spec, attrs, line, None, pn, None, spec.children]
@@ -966,6 +973,8 @@ def _model_common(r: PMMLReader, fr: list, kids: list) -> dict[str, Any]:
 def b_tree_model(r: PMMLReader, fr: list, kids: list) -> TreeModel:
     a = _model_common(r, fr, kids)
     root = _one(r, fr, kids, ("Node",), "Node")
+    if isinstance(root, FlatTree):
+        return TreeModel.from_flat(root, **a)
     return TreeModel(root=root, **a)
 
 
@@ -1122,15 +1131,19 @@ def _link() -> None:
 _link()
 
 
-def read_pmml(chunks: Iterable[bytes], source_name: str | None = None) -> Document:
-    """Read a PMML document from byte chunks into a :class:`quickscore.ir.Document`."""
+def read_pmml(chunks: Iterable[bytes], source_name: str | None = None, *, flat: bool = True) -> Document:
+    """Read a PMML document from byte chunks into a :class:`quickscore.ir.Document`.
+
+    ``flat``: TreeModel nodes are read into arrays (``ir.FlatTree``, see ``_trees``);
+    False builds ``ir.Node`` objects instead (same meaning, much more memory and time).
+    """
     # The IR of a big forest is millions of small objects, none of them in a reference
     # cycle; letting the cyclic GC scan them again and again while they are built doubles
     # the reading time. Pause it for the read (it is re-enabled even on error).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return PMMLReader(source_name).read(chunks)
+        return PMMLReader(source_name, flat).read(chunks)
     finally:
         if was_enabled:
             gc.enable()

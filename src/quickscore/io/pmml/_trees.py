@@ -1,0 +1,385 @@
+"""Reading a TreeModel's Node tree straight into arrays (``ir.FlatTree``).
+
+The reader (``_reader``) hands the root Node of every TreeModel to :func:`read_tree`, which
+installs its own expat handlers until that Node ends. Node, SimplePredicate, True, False
+and ScoreDistribution elements go into flat lists (no frame, no IR object per element); the
+rest is handled as the general reader handles it:
+
+* Extension elements, the ``_schema.IGNORED`` elements and elements of non-PMML namespaces
+  are skipped with their content;
+* any other element directly in a Node (CompoundPredicate, SimpleSetPredicate, or markup
+  the reader refuses) is handed to the general reader's handlers, under a frame standing
+  for the Node, and its IR object is kept in ``FlatTree.objects``;
+* anything inside a SimplePredicate, True, False or ScoreDistribution is refused as the
+  general reader refuses it.
+
+Attribute values are converted by the same ``_schema`` converters; a value they refuse is
+reported by the general reader's ``convert`` (same message, element path and line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from quickscore.io.pmml import _schema as S
+from quickscore.ir.flat import (
+    HAS_CONFIDENCE,
+    HAS_PROBABILITY,
+    HAS_RECORD_COUNT,
+    OPERATOR_CODES,
+    PRED_FALSE,
+    PRED_OBJECT,
+    PRED_SIMPLE,
+    PRED_TRUE,
+    FlatTree,
+)
+
+# element kinds
+_NODE, _SP, _TRUE, _FALSE, _SD = range(5)
+_KINDS: dict[str, int] = {}
+_SKIPPED: set[str] = set()
+for _prefix in S.NAME_PREFIXES:
+    for _local, _kind in (("Node", _NODE), ("SimplePredicate", _SP), ("True", _TRUE), ("False", _FALSE), ("ScoreDistribution", _SD)):
+        _KINDS[_prefix + _local] = _kind
+    _SKIPPED.add(_prefix + "Extension")
+    _SKIPPED.update(_prefix + ignored for ignored in S.IGNORED)
+
+_OPS = {xml: OPERATOR_CODES[ir] for xml, ir in S.ENUMS["OPERATOR"].mapping.items()}
+_IS_MISSING = frozenset({OPERATOR_CODES["isMissing"], OPERATOR_CODES["isNotMissing"]})
+_LOCALS = {_NODE: "Node", _SP: "SimplePredicate", _TRUE: "True", _FALSE: "False", _SD: "ScoreDistribution"}
+_to_number = S.to_number
+_CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
+
+
+def _skippable(name: str) -> bool:
+    if name in _SKIPPED:
+        return True
+    uri, _, _ = name.rpartition(" ")
+    return bool(uri) and uri not in S.NAMESPACES
+
+
+def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames: list) -> None:
+    """Read the TreeModel root Node that starts here (with ``attrs``) into a FlatTree.
+
+    ``top`` is the TreeModel's frame, ``seg`` the root's path segment; ``st`` / ``frames`` the
+    general reader's value and frame stacks. When the root Node ends, ("Node", FlatTree) is
+    pushed on ``st`` and the general handlers are back.
+    """
+    from quickscore.io.pmml import _reader as R
+
+    normal_start, normal_end = P.StartElementHandler, P.EndElementHandler
+    base_depth = len(frames)
+    max_depth = R.MAX_DEPTH
+    tree_pn = top[R._PN]
+
+    table: dict[str, int] = {}
+    sindex = table.setdefault
+    parent: list[int] = []
+    lines: list[int] = []
+    node_conv: list[int] = []  # per node: index into node_convs (its converted attributes), -1 none
+    node_convs: list[tuple] = []  # (score, id, defaultChild, recordCount, flags)
+    node_cache: dict[tuple, int] = {}
+    pred_node: list[int] = []  # per predicate element: its node
+    pred_conv: list[int] = []  # index into pred_convs
+    pred_line: list[int] = []
+    pred_convs: list[tuple] = []  # (kind, field, operator, value)
+    pred_cache: dict[tuple, int] = {}
+    sd_node: list[int] = []
+    sd_conv: list[int] = []  # index into sd_convs
+    sd_convs: list[tuple] = []  # (value, recordCount, flags, confidence, probability)
+    sd_cache: dict[tuple, int] = {}
+    objects: list = []
+
+    parent_append, lines_append, node_conv_append = parent.append, lines.append, node_conv.append
+    pred_node_append, pred_conv_append, pred_line_append = pred_node.append, pred_conv.append, pred_line.append
+    sd_node_append, sd_conv_append = sd_node.append, sd_conv.append
+    node_get, pred_get, sd_get = node_cache.get, pred_cache.get, sd_cache.get
+    kinds_get = _KINDS.get
+
+    # Open elements by depth (1 = the root Node): a node index (>= 0), or -1 - kind for a
+    # predicate / ScoreDistribution element.
+    node_at = [-1] * (max_depth + 2)
+    limit = max_depth - base_depth
+    depth = 0
+    skip = 0  # > 0 inside a skipped element
+    delegated = 0  # > 0 inside an element handed to the general reader
+    d_node = 0  # the node of the delegated element
+
+    # --- locations and errors -------------------------------------------------------------
+
+    def node_pn(i: int) -> tuple:
+        chain = []
+        while i >= 0:
+            chain.append(i)
+            i = parent[i]
+        pn = tree_pn
+        for j in reversed(chain):
+            p = parent[j]
+            if p < 0:
+                segment = seg
+            else:
+                k = sum(1 for c in range(p + 1, j + 1) if parent[c] == p)
+                segment = "Node" if k == 1 else f"Node[{k}]"
+            pn = R._tnew(R._LocNode, (pn, segment, lines[j]))
+        return pn
+
+    def frame_of(i: int) -> list:
+        spec = R._SPECS["Node"]
+        return [len(st), spec, {}, lines[i], None, node_pn(i), None, spec.children]
+
+    def leaf_frame(i: int, local: str, a: dict) -> list:
+        """A frame for the element being read (a child of node i), for error messages."""
+        spec = R._SPECS[local]
+        ln = P.CurrentLineNumber
+        # its position among the node's children of that name (it is already counted)
+        k = sd_node.count(i) if local == "ScoreDistribution" else max(pred_node.count(i), 1)
+        segment = local if k <= 1 else f"{local}[{k}]"
+        return [len(st), spec, a, ln, None, (node_pn(i), segment, ln), None, spec.children]
+
+    def refuse_attrs(i: int, local: str, a: dict) -> None:
+        """Raise the general reader's error for the attributes of this element."""
+        r.convert(leaf_frame(i, local, a))
+        raise r.invalid(leaf_frame(i, local, a), f"Invalid attributes of {local}")  # not reached
+
+    def new_node_conv(key: tuple, a: dict) -> int:
+        v = a.get("recordCount")
+        rc, f = 0.0, 0
+        if v is not None:
+            try:
+                rc, f = _to_number(v), HAS_RECORD_COUNT
+            except ValueError:
+                i = len(parent) - 1
+                r.convert([len(st), R._SPECS["Node"], a, lines[i], None, node_pn(i), None, {}])
+                raise
+        conv = tuple(-1 if a.get(x) is None else sindex(a[x], len(table)) for x in ("score", "id", "defaultChild")) + (rc, f)
+        ci = len(node_convs)
+        node_convs.append(conv)
+        if len(node_cache) < _CACHE_MAX:
+            node_cache[key] = ci
+        return ci
+
+    def new_pred_conv(key: tuple, k: int, up: int, a: dict) -> int:
+        if k == _SP:
+            fld = a.get("field")
+            op = _OPS.get(a.get("operator"))  # type: ignore[arg-type]
+            if fld is None or op is None:
+                refuse_attrs(up, "SimplePredicate", a)
+            v = a.get("value")
+            if v is None and op not in _IS_MISSING:
+                raise r.invalid(leaf_frame(up, "SimplePredicate", a), f"Missing attribute value of SimplePredicate (operator {S.ENUMS['OPERATOR'].mapping[a['operator']]})")
+            conv = (PRED_SIMPLE, sindex(fld, len(table)), op, -1 if v is None else sindex(v, len(table)))
+        else:
+            conv = (PRED_TRUE if k == _TRUE else PRED_FALSE, -1, 0, -1)
+        ci = len(pred_convs)
+        pred_convs.append(conv)
+        if len(pred_cache) < _CACHE_MAX:
+            pred_cache[key] = ci
+        return ci
+
+    def new_sd_conv(key: tuple, up: int, a: dict) -> int:
+        value, rc = a.get("value"), a.get("recordCount")
+        if value is None or rc is None:
+            refuse_attrs(up, "ScoreDistribution", a)
+        try:
+            f = 0
+            conf = prob = 0.0
+            v = a.get("confidence")
+            if v is not None:
+                conf, f = _to_number(v), f | HAS_CONFIDENCE
+            v = a.get("probability")
+            if v is not None:
+                prob, f = _to_number(v), f | HAS_PROBABILITY
+            conv = (sindex(value, len(table)), _to_number(rc), f, conf, prob)  # type: ignore[arg-type]
+        except ValueError:
+            refuse_attrs(up, "ScoreDistribution", a)
+        ci = len(sd_convs)
+        sd_convs.append(conv)
+        if len(sd_cache) < _CACHE_MAX:
+            sd_cache[key] = ci
+        return ci
+
+    # --- handlers --------------------------------------------------------------------------
+
+    def start(name: str, a: dict) -> None:
+        nonlocal depth, skip
+        if skip:
+            skip += 1
+            if depth + skip > limit:
+                r.too_deep(top)
+            return
+        k = kinds_get(name)
+        up = node_at[depth]  # the enclosing element
+        if up < 0 and depth:
+            inside_leaf(name, a)
+            return
+        depth += 1
+        if depth > limit:
+            r.too_deep(frame_of(up) if up >= 0 else top)
+        if k == _SD:
+            node_at[depth] = -1 - _SD
+            key = tuple(a.items())
+            ci = sd_get(key)
+            sd_node_append(up)
+            sd_conv_append(new_sd_conv(key, up, a) if ci is None else ci)
+            return
+        if k == _NODE:
+            node_at[depth] = len(parent)
+            parent_append(up)
+            lines_append(P.CurrentLineNumber)
+            if a:
+                key = tuple(a.items())
+                ci = node_get(key)
+                node_conv_append(new_node_conv(key, a) if ci is None else ci)
+            else:
+                node_conv_append(-1)
+            return
+        if k is not None:  # SimplePredicate, True, False
+            node_at[depth] = -1 - k
+            key = (k, *a.items())
+            ci = pred_get(key)
+            pred_node_append(up)
+            pred_line_append(P.CurrentLineNumber)
+            pred_conv_append(new_pred_conv(key, k, up, a) if ci is None else ci)
+            return
+        # anything else: skipped, or read by the general reader under a frame for the Node
+        depth -= 1
+        if _skippable(name):
+            skip = 1
+            return
+        delegate(up, name, a)
+
+    def inside_leaf(name: str, a: dict) -> None:
+        """Inside SimplePredicate / True / False / ScoreDistribution: only skippable markup."""
+        nonlocal skip
+        if _skippable(name):
+            skip = 1
+            return
+        local = _LOCALS[-1 - node_at[depth]]
+        i = node_at[depth - 1]
+        if r.slow_start(leaf_frame(i, local, {}), name, a) is None:  # raises for anything else
+            skip = 1
+            return
+        raise r.invalid(frame_of(i), f"Unexpected element {name} in {local}")  # not reached
+
+    def end(name: str) -> None:
+        nonlocal depth, skip
+        if skip:
+            skip -= 1
+            return
+        depth -= 1
+        if not depth:
+            finish()
+
+    # --- handing an element to the general reader -----------------------------------------
+
+    def delegate(i: int, name: str, a: dict) -> None:
+        nonlocal delegated, d_node
+        fr = frame_of(i)
+        frames.append(fr)
+        delegated = 1
+        d_node = i
+        P.StartElementHandler = d_start
+        P.EndElementHandler = d_end
+        normal_start(name, a)
+
+    def d_start(name: str, a: dict) -> None:
+        nonlocal delegated
+        delegated += 1
+        normal_start(name, a)
+
+    def d_end(name: str) -> None:
+        nonlocal delegated
+        normal_end(name)
+        delegated -= 1
+        if delegated:
+            return
+        fr = frames.pop()
+        base = fr[R._BASE]
+        kids = st[base:]
+        del st[base:]
+        P.StartElementHandler = start
+        P.EndElementHandler = end
+        for _, value in kids:
+            pred_node_append(d_node)
+            pred_line_append((getattr(value, "loc", None) and value.loc.line) or 0)
+            pred_conv_append(-1 - len(objects))  # negative: an object
+            objects.append(value)
+
+    # --- the end of the root Node -------------------------------------------------------------
+
+    def finish() -> None:
+        P.StartElementHandler = normal_start
+        P.EndElementHandler = normal_end
+        n = len(parent)
+        owners = np.array(pred_node, dtype=np.int64)
+        count = np.bincount(owners, minlength=n)
+        if (count != 1).any():
+            i = int(np.flatnonzero(count != 1)[0])
+            raise r.invalid(frame_of(i), "Node has no predicate" if count[i] == 0 else "Node has more than one predicate")
+        order = np.argsort(owners, kind="stable")
+        conv_of = np.array(pred_conv, dtype=np.int64)[order]
+        table_p = np.array(pred_convs or [(0, -1, 0, -1)], dtype=np.int64)
+        is_object = conv_of < 0
+        rows = table_p[np.where(is_object, 0, conv_of)]
+        kinds = rows[:, 0].astype(np.int8)
+        kinds[is_object] = PRED_OBJECT
+        pvalue = rows[:, 3].astype(np.int32)
+        pvalue[is_object] = -1 - conv_of[is_object]
+
+        node_ci = np.array(node_conv, dtype=np.int64)
+        table_n = np.array(node_convs or [(-1, -1, -1, 0.0, 0)], dtype=np.float64)
+        nrows = table_n[np.maximum(node_ci, 0)]
+        nrows[node_ci < 0] = (-1, -1, -1, 0.0, 0)
+
+        sd_owners = np.array(sd_node, dtype=np.int64)
+        sd_order = None
+        if sd_owners.size and np.any(sd_owners[1:] < sd_owners[:-1]):  # ScoreDistributions after child Nodes
+            sd_order = np.argsort(sd_owners, kind="stable")
+        sd_ci = np.array(sd_conv, dtype=np.int64)
+        if sd_order is not None:
+            sd_ci = sd_ci[sd_order]
+        table_s = np.array(sd_convs or [(0, 0.0, 0, 0.0, 0.0)], dtype=np.float64)
+        srows = table_s[sd_ci] if sd_ci.size else np.zeros((0, 5))
+        sd_flags = srows[:, 2].astype(np.uint8)
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        if sd_owners.size:
+            np.cumsum(np.bincount(sd_owners, minlength=n), out=offsets[1:])
+        strings = [""] * len(table)
+        for text, j in table.items():
+            strings[j] = text
+        flat = FlatTree(
+            parent=np.array(parent, dtype=np.int32),
+            pred_kind=kinds,
+            pred_field=rows[:, 1].astype(np.int32),
+            pred_op=rows[:, 2].astype(np.int8),
+            pred_value=pvalue,
+            score=nrows[:, 0].astype(np.int32),
+            node_id=nrows[:, 1].astype(np.int32),
+            default_child=nrows[:, 2].astype(np.int32),
+            record_count=np.ascontiguousarray(nrows[:, 3]),
+            flags=nrows[:, 4].astype(np.uint8),
+            line=np.array(lines, dtype=np.int32),
+            pred_line=np.array(pred_line, dtype=np.int32)[order],
+            sd_offsets=offsets,
+            sd_value=srows[:, 0].astype(np.int32),
+            sd_record_count=np.ascontiguousarray(srows[:, 1]),
+            sd_flags=sd_flags,
+            sd_confidence=np.ascontiguousarray(srows[:, 3]) if (sd_flags & HAS_CONFIDENCE).any() else None,
+            sd_probability=np.ascontiguousarray(srows[:, 4]) if (sd_flags & HAS_PROBABILITY).any() else None,
+            strings=tuple(strings),
+            objects=tuple(objects),
+            loc=tree_pn,
+            root_segment=seg,
+        )
+        st.append(("Node", flat))
+        # The handlers refer to each other (a reference cycle the paused GC would not free):
+        # empty the per-tree containers now.
+        for container in (table, parent, lines, node_conv, node_convs, node_cache, pred_node, pred_conv,
+                          pred_line, pred_convs, pred_cache, sd_node, sd_conv, sd_convs, sd_cache, objects):
+            container.clear()
+
+    P.StartElementHandler = start
+    P.EndElementHandler = end
+    start("Node", attrs)  # the root Node itself

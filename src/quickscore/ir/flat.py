@@ -1,0 +1,220 @@
+"""A TreeModel's nodes as arrays: the compact form of a tree body.
+
+A big forest (a 90 MB PMML random forest has ~580k Nodes) costs a lot as one frozen
+``Node`` object per element: time to build, and hundreds of MB. ``FlatTree`` holds the same
+information as numpy arrays in document pre-order (node 0 is the root; a node's children
+follow it, in document order), with the file's strings in one table per tree. It means
+exactly what the ``Node`` tree it replaces means: ``FlatTree.to_node()`` builds that tree,
+and ``TreeModel.root`` builds it on first access for a TreeModel made with
+``TreeModel.from_flat`` (readers and lowering use the arrays directly).
+
+Values stay the file's strings (``strings``), as everywhere in the IR; lowering parses them
+with the field's dataType. A node predicate that is not a SimplePredicate / True / False
+(CompoundPredicate, SimpleSetPredicate) is kept as its IR object in ``objects``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from quickscore.ir.expressions import FalsePredicate, Predicate, SimplePredicate, TruePredicate
+from quickscore.ir.types import Loc
+
+#: SimplePredicate@operator by code (``FlatTree.pred_op``).
+OPERATORS = ("equal", "notEqual", "lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual", "isMissing", "isNotMissing")
+OPERATOR_CODES = {op: i for i, op in enumerate(OPERATORS)}
+
+# FlatTree.pred_kind
+PRED_SIMPLE = 0  # SimplePredicate(field=strings[pred_field], operator=OPERATORS[pred_op], value=strings[pred_value] or None)
+PRED_TRUE = 1
+PRED_FALSE = 2
+PRED_OBJECT = 3  # objects[pred_value]
+
+# FlatTree.flags
+HAS_RECORD_COUNT = 1
+# FlatTree.sd_flags
+HAS_CONFIDENCE = 1
+HAS_PROBABILITY = 2
+
+#: name -> dtype of every array of a FlatTree (the optional ones may be None).
+ARRAYS: dict[str, str] = {
+    "parent": "<i4",
+    "pred_kind": "i1",
+    "pred_field": "<i4",
+    "pred_op": "i1",
+    "pred_value": "<i4",
+    "score": "<i4",
+    "node_id": "<i4",
+    "default_child": "<i4",
+    "record_count": "<f8",
+    "flags": "u1",
+    "line": "<i4",
+    "pred_line": "<i4",
+    "sd_offsets": "<i4",
+    "sd_value": "<i4",
+    "sd_record_count": "<f8",
+    "sd_flags": "u1",
+    "sd_confidence": "<f8",
+    "sd_probability": "<f8",
+}
+OPTIONAL_ARRAYS = ("sd_confidence", "sd_probability")
+
+
+@dataclass(frozen=True, eq=False)
+class FlatTree:
+    """The Nodes of one TreeModel, in pre-order. n = number of nodes, m = of ScoreDistributions.
+
+    * ``parent`` int32 (n,): the parent's index, -1 for the root.
+    * ``pred_kind`` int8 (n,): PRED_SIMPLE / PRED_TRUE / PRED_FALSE / PRED_OBJECT.
+    * ``pred_field`` int32, ``pred_op`` int8, ``pred_value`` int32 (n,): a SimplePredicate's
+      field (index into ``strings``), operator (into ``OPERATORS``) and value (into
+      ``strings``, -1 = no value); for PRED_OBJECT, ``pred_value`` indexes ``objects``.
+    * ``score``, ``node_id``, ``default_child`` int32 (n,): indices into ``strings``, -1 = absent.
+    * ``record_count`` float64 (n,) and ``flags`` uint8 (n,): HAS_RECORD_COUNT when the Node has one.
+    * ``line``, ``pred_line`` int32 (n,): source lines of the Node and its predicate (0 = unknown).
+    * ``sd_offsets`` int32 (n + 1,): node i's ScoreDistributions are ``sd_offsets[i]:sd_offsets[i + 1]``.
+    * ``sd_value`` int32, ``sd_record_count`` float64, ``sd_flags`` uint8 (m,) and
+      ``sd_confidence`` / ``sd_probability`` float64 (m,) or None (no ScoreDistribution has
+      one): the ScoreDistributions; ``sd_flags`` says which of confidence / probability are given.
+    * ``strings``: the strings the indices point to; ``objects``: other predicates.
+    * ``loc``: where the TreeModel is (its root Node's path is ``loc.path + "/Node"``).
+    """
+
+    parent: np.ndarray
+    pred_kind: np.ndarray
+    pred_field: np.ndarray
+    pred_op: np.ndarray
+    pred_value: np.ndarray
+    score: np.ndarray
+    node_id: np.ndarray
+    default_child: np.ndarray
+    record_count: np.ndarray
+    flags: np.ndarray
+    line: np.ndarray
+    pred_line: np.ndarray
+    sd_offsets: np.ndarray
+    sd_value: np.ndarray
+    sd_record_count: np.ndarray
+    sd_flags: np.ndarray
+    sd_confidence: np.ndarray | None
+    sd_probability: np.ndarray | None
+    strings: tuple[str, ...]
+    objects: tuple[Predicate, ...] = ()
+    loc: Loc | None = None
+    root_segment: str = "Node"  # the root's path segment ("Node[2]" for a second root, refused later)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.parent)
+
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        return {name: getattr(self, name) for name in ARRAYS}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FlatTree):
+            return NotImplemented
+        if self.strings != other.strings or self.objects != other.objects or self.root_segment != other.root_segment:
+            return False
+        for name in ARRAYS:
+            a, b = getattr(self, name), getattr(other, name)
+            if (a is None) != (b is None) or (a is not None and not np.array_equal(a, b, equal_nan=a.dtype.kind == "f")):
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # --- per-node views ---------------------------------------------------------------------
+
+    def string(self, i: int) -> str | None:
+        return None if i < 0 else self.strings[i]
+
+    def node_loc(self, i: int) -> Loc:
+        """The Loc of node i (path built from the tree structure)."""
+        return Loc(self._path(i), int(self.line[i]) or None)
+
+    def _path(self, i: int) -> str:
+        parts = []
+        parent = self.parent
+        while True:
+            p = int(parent[i])
+            if p < 0:
+                parts.append(self.root_segment)
+                break
+            # the k-th Node child of p: its siblings before it are the children of p with index < i
+            k = int(np.count_nonzero(parent[p + 1 : i] == p)) + 1
+            parts.append("Node" if k == 1 else f"Node[{k}]")
+            i = p
+        base = self.loc.path if self.loc is not None else "TreeModel"
+        return "/".join([base] + parts[::-1])
+
+    def predicate(self, i: int) -> Predicate:
+        """Node i's predicate as an IR object."""
+        return self._predicate(i, self._path(i))
+
+    def _predicate(self, i: int, node_path: str) -> Predicate:
+        kind = int(self.pred_kind[i])
+        if kind == PRED_OBJECT:
+            return self.objects[int(self.pred_value[i])]
+        name = {PRED_SIMPLE: "SimplePredicate", PRED_TRUE: "True", PRED_FALSE: "False"}[kind]
+        where = Loc(f"{node_path}/{name}", int(self.pred_line[i]) or None)
+        if kind == PRED_TRUE:
+            return TruePredicate(loc=where)
+        if kind == PRED_FALSE:
+            return FalsePredicate(loc=where)
+        return SimplePredicate(
+            field=self.strings[int(self.pred_field[i])], operator=OPERATORS[int(self.pred_op[i])],
+            value=self.string(int(self.pred_value[i])), loc=where,
+        )
+
+    def to_node(self) -> Any:
+        """The equivalent tree of ``ir.Node`` objects (its root)."""
+        from quickscore.ir.models import Node, ScoreDistribution
+
+        n = self.n_nodes
+        parent = self.parent.tolist()
+        base = self.loc.path if self.loc is not None else "TreeModel"
+        paths: list[str] = [""] * n
+        kids = [0] * n
+        for i in range(n):
+            p = parent[i]
+            if p < 0:
+                paths[i] = f"{base}/{self.root_segment}"
+            else:
+                kids[p] += 1
+                k = kids[p]
+                paths[i] = f"{paths[p]}/Node" if k == 1 else f"{paths[p]}/Node[{k}]"
+        children: list[list] = [[] for _ in range(n)]
+        sd_cache: dict[tuple, ScoreDistribution] = {}
+        built: list[Any] = [None] * n
+        off = self.sd_offsets.tolist()
+        lines = self.line.tolist()
+        for i in range(n - 1, -1, -1):  # children (higher indices) first
+            dist = []
+            for j in range(off[i], off[i + 1]):
+                f = int(self.sd_flags[j])
+                key = (
+                    self.strings[int(self.sd_value[j])], float(self.sd_record_count[j]),
+                    float(self.sd_confidence[j]) if f & HAS_CONFIDENCE else None,
+                    float(self.sd_probability[j]) if f & HAS_PROBABILITY else None,
+                )
+                sd = sd_cache.get(key)
+                if sd is None:
+                    sd = sd_cache[key] = ScoreDistribution(value=key[0], record_count=key[1], confidence=key[2], probability=key[3])
+                dist.append(sd)
+            node = Node(
+                predicate=self._predicate(i, paths[i]),
+                id=self.string(int(self.node_id[i])),
+                score=self.string(int(self.score[i])),
+                record_count=float(self.record_count[i]) if self.flags[i] & HAS_RECORD_COUNT else None,
+                default_child=self.string(int(self.default_child[i])),
+                children=tuple(reversed(children[i])),
+                distribution=tuple(dist),
+                loc=Loc(paths[i], lines[i] or None),
+            )
+            built[i] = node
+            if parent[i] >= 0:
+                children[parent[i]].append(node)
+        return built[0]
