@@ -142,7 +142,7 @@ SCHEMA_REFUSALS = [
     ("no-equations", lambda d: d.update(equations=[]), r"\$\.equations must have at least 1 item"),
     ("features-not-array", lambda d: d.update(features={"tenure": "continuous"}), r"\$\.features must be an array, not an object"),
     ("unseen-value", lambda d: d["features"][1].update(unseen="drop"), r"\$\.features\[1\]\.unseen must be one of error, ignore, found \"drop\""),
-    ("not-an-object", lambda d: (d.clear(), d.update(x=1)) and None, r"\$ misses the required key 'format'"),
+    ("only-unknown-keys", lambda d: (d.clear(), d.update(x=1)), r"\$ misses the required key 'format'"),
 ]
 
 # (id, edit, message): refused by quickscore, beyond what the schema can say

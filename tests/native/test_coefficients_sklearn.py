@@ -13,10 +13,10 @@ import quickscore
 import quickscore.export
 
 sklearn = pytest.importorskip("sklearn")
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder  # noqa: E402
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 RTOL = 1e-12
 ATOL = 1e-14

@@ -106,8 +106,8 @@ def data():
     return _frame(rng, N_TRAIN, False), _frame(rng, N_SCORE, True), rng
 
 
-def _train(objective: str, extra: dict, data) -> "lgb.Booster":
-    train, _, rng = data
+def _train(objective: str, extra: dict, data) -> lgb.Booster:
+    train, _, _ = data
     y, group = _labels(objective, train, np.random.default_rng(7))
     params = {
         "objective": objective, "num_leaves": 8, "learning_rate": 0.2, "min_data_in_leaf": 5,

@@ -72,7 +72,7 @@ pandas_categorical:null
 
 
 def _edit(pattern: str, replacement: str, count: int = 1) -> bytes:
-    text, n = re.subn(pattern, replacement, MODEL, count=count, flags=re.M)
+    text, n = re.subn(pattern, replacement, MODEL, count=count, flags=re.MULTILINE)
     assert n, pattern
     return text.encode()
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from quickscore.errors import NativeFormat
 from quickscore.io import Format, refuse_options
@@ -35,7 +36,7 @@ from quickscore.ir import (
     RegressionTable,
 )
 
-__all__ = ["FORMATS", "MARKER", "VERSION", "read_coefficients", "sniff_coefficients", "validate", "label_text"]
+__all__ = ["FORMATS", "MARKER", "VERSION", "label_text", "read_coefficients", "sniff_coefficients", "validate"]
 
 FORMAT_NAME = "coefficients"
 MARKER = "quickscore-coefficients"
