@@ -148,3 +148,21 @@ def test_unknown_reader_option_is_refused() -> None:
 
     with pytest.raises(ValueError, match="feature_map"):
         read_document(MODEL.encode(), feature_map="x.fmap")
+
+
+@pytest.mark.parametrize("version", ["v2", "v3"])
+def test_older_format_versions_load(version: str) -> None:
+    """v2 (LightGBM 2.x) and v3 (3.x) files: the same blocks, without the linear-tree keys."""
+    text = re.sub(r"^version=v4$", f"version={version}", MODEL, flags=re.MULTILINE)
+    text = re.sub(r"^is_linear=0\n", "", text, flags=re.MULTILINE)
+    model = quickscore.load(text.encode())
+    assert model.info["version"] == version
+    assert model.predict({"a": 0.0, "b": 0.0})["lgbmValue"] == pytest.approx(-0.5 + 0.125)
+
+
+def test_objective_aliases_of_older_files() -> None:
+    """LightGBM 2.x wrote xentropy / xentlambda for cross_entropy / cross_entropy_lambda."""
+    model = quickscore.load(_edit(r"^objective=.*$", "objective=xentropy"))
+    assert model.output_names[:3] == ["_target", "probability(0)", "probability(1)"]
+    model = quickscore.load(_edit(r"^objective=.*$", "objective=xentlambda"))
+    assert model.output_names == ["_target", "lgbmValue"]
