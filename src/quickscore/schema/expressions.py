@@ -163,32 +163,44 @@ def _typed_array(values: list, data_type: DataType) -> np.ndarray:
 
 
 def _discretize(expr: Discretize, scope: Scope) -> Compiled:
+    """Discretize: the binValue of the first DiscretizeBin whose Interval holds the value;
+    ``defaultValue`` where none does, ``mapMissingTo`` for a missing value. One vectorised
+    interval test per bin."""
     scope.lookup(expr.field, expr.loc)
     dt = expr.data_type or DataType.STRING
-    bins = [(b.interval, parse_typed(b.bin_value, dt, "binValue of DiscretizeBin", expr.loc)) for b in expr.bins]
+    intervals = [b.interval for b in expr.bins]
+    values = [parse_typed(b.bin_value, dt, "binValue of DiscretizeBin", expr.loc) for b in expr.bins]
     fill = None if expr.map_missing_to is None else parse_typed(expr.map_missing_to, dt, "mapMissingTo of Discretize", expr.loc)
     default = None if expr.default_value is None else parse_typed(expr.default_value, dt, "defaultValue of Discretize", expr.loc)
+    # choices[k] is bin k's value; then the default, then the missing value's
+    choices = _typed_array([*values, default, fill], dt)
+    none, missing_index = len(values), len(values) + 1
     name = expr.field
 
     def fn(frame: Frame) -> Column:
         x = as_float(frame.get(name))
-        out = [default] * len(x)
-        done = np.isnan(x)
-        for interval, value in bins:
-            hit = ~done & in_interval(x, interval)
-            for i in np.flatnonzero(hit).tolist():
-                out[i] = value
-            done |= hit
-        for i in np.flatnonzero(np.isnan(x)).tolist():
-            out[i] = fill
-        return Column(_typed_array(out, dt), dt, OpType.CATEGORICAL)
+        index = np.full(len(x), none, dtype=np.intp)
+        open_rows = ~np.isnan(x)
+        for k, interval in enumerate(intervals):
+            hit = open_rows & in_interval(x, interval)
+            index[hit] = k
+            open_rows &= ~hit
+        index[np.isnan(x)] = missing_index
+        return Column(choices[index], dt, OpType.CATEGORICAL)
 
     return Compiled(fn, dt, OpType.CATEGORICAL)
 
 
 def _map_values(expr: MapValues, scope: Scope) -> Compiled:
+    """MapValues: the outputColumn cell of the first InlineTable row whose input columns equal the
+    fields' values (FieldColumnPair); ``defaultValue`` where no row does, ``mapMissingTo`` where an
+    input is missing. Looked up for the whole batch at once (a hash index over the table rows)."""
+    import pandas as pd
+
     dt = expr.data_type or DataType.STRING
     decls = [scope.lookup(p.field, expr.loc) for p in expr.field_column_pairs]
+    if not decls:
+        raise InvalidMarkup(f"MapValues without a FieldColumnPair{_where(expr.loc)}")
     table: dict[tuple, object] = {}
     for row in expr.table.dict_rows():
         try:
@@ -199,6 +211,13 @@ def _map_values(expr: MapValues, scope: Scope) -> Compiled:
             table[key] = parse_typed(row[expr.output_column], dt, f"InlineTable cell '{expr.output_column}'", expr.loc)
     fill = None if expr.map_missing_to is None else parse_typed(expr.map_missing_to, dt, "mapMissingTo of MapValues", expr.loc)
     default = None if expr.default_value is None else parse_typed(expr.default_value, dt, "defaultValue of MapValues", expr.loc)
+    keys = list(table)
+    choices = _typed_array([*table.values(), default, fill], dt)
+    none, missing_index = len(keys), len(keys) + 1
+    if len(decls) == 1:
+        index = pd.Index([k[0] for k in keys], dtype=object)
+    else:
+        index = pd.MultiIndex.from_tuples(keys, names=None) if keys else None
     names = [p.field for p in expr.field_column_pairs]
 
     def fn(frame: Frame) -> Column:
@@ -206,13 +225,15 @@ def _map_values(expr: MapValues, scope: Scope) -> Compiled:
         miss = np.zeros(frame.n, dtype=bool)
         for c in cols:
             miss |= missing_mask(c)
-        out = []
-        for i in range(frame.n):
-            if miss[i]:
-                out.append(fill)
-            else:
-                out.append(table.get(tuple(c[i] for c in cols), default))
-        return Column(_typed_array(out, dt), dt, OpType.CATEGORICAL)
+        if index is None or len(keys) == 0:
+            found = np.full(frame.n, -1, dtype=np.intp)
+        elif len(cols) == 1:
+            found = index.get_indexer(pd.Index(cols[0], dtype=object))
+        else:
+            found = index.get_indexer(pd.MultiIndex.from_arrays([pd.Index(c, dtype=object) for c in cols]))
+        found = np.where(found < 0, none, found)
+        found[miss] = missing_index
+        return Column(choices[found], dt, OpType.CATEGORICAL)
 
     return Compiled(fn, dt, OpType.CATEGORICAL)
 
