@@ -114,6 +114,7 @@ class RegressionCore:
             if method in ("probit", "cloglog", "loglog", "cauchit") and len(labels) > 2 and not ordinal:
                 raise UnsupportedMarkup(f"normalizationMethod '{method}' with more than two categories{_where(model)}")
             last = model.tables[-1]
+            self.binary = len(labels) == 2 and not ordinal and (method in ("none", "probit", "cloglog", "loglog", "cauchit", "logit"))
             # JPMML (non-standard): binary softmax with an all-zero second table is the logit.
             self.binary_logit = (
                 len(labels) == 2
@@ -121,6 +122,7 @@ class RegressionCore:
                 and not (last.numeric or last.categorical or last.terms)
                 and last.intercept == 0.0
             )
+            self.binary = self.binary or self.binary_logit
         elif len(model.tables) != 1:
             raise InvalidMarkup(f"A regression RegressionModel needs exactly one RegressionTable{_where(model)}")
         elif method == "simplemax":
@@ -142,9 +144,16 @@ class RegressionCore:
         undefined = np.isnan(columns[0])
         for y in columns[1:]:
             undefined |= np.isnan(y)
-        ys = np.column_stack(columns)
         with np.errstate(all="ignore"):
-            probs = self._probabilities(ys)
+            if self.binary:
+                # Binomial: the first category's probability, the second is its complement
+                # (as _probabilities, from the contiguous first column).
+                first = np.clip(columns[0], 0.0, 1.0) if self.method == "none" else LINKS["logit" if self.binary_logit else self.method](columns[0])
+                probs = np.empty((frame.n, 2), order="F")  # columns contiguous
+                probs[:, 0] = first
+                np.subtract(1.0, first, out=probs[:, 1])
+            else:
+                probs = self._probabilities(np.column_stack(columns))
         probs = self._round(probs)
         # "If one or more RegressionTable elements cannot be evaluated, then the predictions
         # are defined by the priorProbability values of the Target element"
@@ -152,6 +161,11 @@ class RegressionCore:
             probs[undefined] = np.nan
         if self.labels == self.classes:
             return Prediction.classification(self.classes, probs)
+        if len(self.labels) == len(self.classes):  # the same classes in another order
+            ordered = np.empty(probs.shape, order="F")
+            for j, c in enumerate(self.classes):
+                ordered[:, j] = probs[:, self.labels.index(c)]
+            return Prediction.classification(self.classes, ordered)
         ordered = np.full((frame.n, len(self.classes)), np.nan)
         for j, label in enumerate(self.labels):
             ordered[:, self.classes.index(label)] = probs[:, j]
