@@ -166,3 +166,40 @@ def test_objective_aliases_of_older_files() -> None:
     assert model.output_names[:3] == ["_target", "probability(0)", "probability(1)"]
     model = quickscore.load(_edit(r"^objective=.*$", "objective=xentlambda"))
     assert model.output_names == ["_target", "lgbmValue"]
+
+
+def test_mutated_files_never_crash_or_hang() -> None:
+    """Seeded truncations, byte flips, digit edits and dropped/duplicated lines of a model:
+    each loads (and scores) or is refused with a quickscore error, quickly."""
+    import random
+    import time
+
+    from quickscore.errors import QuickscoreError
+
+    rng = random.Random(20261124)
+    base = MODEL.encode()
+    for _ in range(400):
+        b = bytearray(base)
+        kind = rng.randrange(5)
+        if kind == 0:
+            b = b[: rng.randrange(len(b))]
+        elif kind == 1:
+            for _ in range(rng.randrange(1, 5)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        elif kind == 2:
+            for _ in range(rng.randrange(1, 5)):
+                b[rng.randrange(len(b))] = ord(rng.choice("0123456789-. =\n"))
+        else:
+            lines = bytes(b).split(b"\n")
+            j = rng.randrange(len(lines))
+            if kind == 3:
+                del lines[j]
+            else:
+                lines.insert(rng.randrange(len(lines)), lines[j])
+            b = bytearray(b"\n".join(lines))
+        start = time.perf_counter()
+        try:
+            quickscore.load(bytes(b), format="lightgbm").predict({"a": 0.1, "b": 1.0})
+        except QuickscoreError:
+            pass
+        assert time.perf_counter() - start < 5.0
