@@ -221,3 +221,17 @@ def test_ordered_and_unordered_pandas_categoricals() -> None:
     score = frame.copy()
     ours = _ours(model, score.astype(object).where(score.notna(), None))
     _check(ours["_target"], booster.predict(score), "_target")
+
+
+@pytest.mark.parametrize("objective", ["regression", "binary"])
+def test_linear_trees_in_the_flat_form(objective: str, data, monkeypatch) -> None:
+    """Linear trees deeper than NESTED_LINEAR_DEPTH become one segment per leaf path: the
+    same predictions (forced here for shallow trees)."""
+    from quickscore.io.native import lightgbm as reader
+
+    monkeypatch.setattr(reader, "NESTED_LINEAR_DEPTH", 0)
+    booster = _train(objective, {"linear_tree": True}, data)
+    _, score, _ = data
+    ours = _ours(quickscore.load(booster.model_to_string().encode()), score)
+    column = "_target" if objective == "regression" else "probability(1)"
+    _check(ours[column], booster.predict(_lgb_frame(score, LEVELS)), column)

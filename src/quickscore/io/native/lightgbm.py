@@ -845,8 +845,34 @@ def _all(parts: list):
     return parts[0] if len(parts) == 1 else CompoundPredicate(boolean_operator="and", predicates=tuple(parts))
 
 
+#: Linear trees up to this depth are nested segmentations (each split evaluated once per
+#: row); deeper ones are flat, one segment per leaf (the lowering nests Python calls per level).
+NESTED_LINEAR_DEPTH = 64
+
+
+def _leaf_model(t: _Tree, leaf: int, features: list[_Feature], one: str):
+    """A linear leaf: ``leaf_const * one + coeff * x ...`` (in the file's order, the
+    intercept 0 last), or its leaf value when one of its features is missing."""
+    names = [features[f].name for f in t.leaf_features[leaf]]
+    linear = RegressionModel(
+        function_name="regression",
+        mining_schema=tuple(MiningField(name=n) for n in dict.fromkeys([one, *names])),
+        tables=(
+            RegressionTable(
+                intercept=0.0,
+                numeric=(NumericPredictor(name=one, coefficient=t.leaf_const[leaf]),)
+                + tuple(NumericPredictor(name=n, coefficient=c) for n, c in zip(names, t.leaf_coeff[leaf])),
+            ),
+        ),
+    )
+    if not names:
+        return linear, [], {one: None}
+    present = [_missing(n, False) for n in dict.fromkeys(names)]
+    return linear, present, dict.fromkeys([one, *names])
+
+
 def _linear_tree(t: _Tree, features: list[_Feature], lines: _Lines, one: str) -> MiningModel:
-    """A linear tree as a ``selectFirst`` segmentation over its leaves.
+    """A linear tree as ``selectFirst`` segmentations.
 
     Tree::Predict (tree.h), for ``is_linear_``::
 
@@ -861,59 +887,112 @@ def _linear_tree(t: _Tree, features: list[_Feature], lines: _Lines, one: str) ->
         }
         if (nan_found) return LeafOutput(leaf); else return output;
 
-    Each leaf gives a segment whose predicate is its path (every split made two-valued: a
-    missing value is routed as in ``_tree_model``) and, with its features, "none of them
-    missing"; its RegressionModel adds ``leaf_const * 1`` first (the field ``one``), then
-    each ``coeff * x`` in the file's order (RegressionModel adds numeric predictors in
-    order, the intercept 0 last), so the sum is formed as LightGBM forms it. The segment
-    after it, with the path alone, gives the leaf value (a linear feature was missing).
+    A leaf is a RegressionModel that adds ``leaf_const * 1`` first (the field ``one``), then
+    each ``coeff * x`` in the file's order (RegressionModel adds numeric predictors in order,
+    the intercept 0 last), so the sum is formed as LightGBM forms it; a segment "all its
+    features present" selects it, the next one gives the leaf value. A split is a
+    ``selectFirst`` of [left predicate -> left subtree, True -> right subtree]: a segment
+    predicate that is UNKNOWN counts as FALSE, so a missing value goes right unless the
+    left predicate is ``isMissing or ...`` (missing goes left). Trees deeper than
+    NESTED_LINEAR_DEPTH are one flat segmentation of the leaves' whole paths instead.
     """
-    paths: list[tuple[int, list]] = []
+    if t.num_leaves > 1 and _depth(t) > NESTED_LINEAR_DEPTH:
+        return _flat_linear_tree(t, features, lines, one)
+    built: dict[int, tuple[Any, dict[str, None]]] = {}
+
+    def leaf_segmentation(leaf: int):
+        linear, present, used = _leaf_model(t, leaf, features, one)
+        if not present:
+            segs = (Segment(predicate=TruePredicate(), model=linear, id=f"L{leaf}"),)
+        else:
+            constant = RegressionModel(function_name="regression", mining_schema=(), tables=(RegressionTable(intercept=t.leaf_value[leaf]),))
+            segs = (
+                Segment(predicate=_all(present), model=linear, id=f"L{leaf}"),
+                Segment(predicate=TruePredicate(), model=constant, id=f"L{leaf}.nan"),
+            )
+        model = MiningModel(
+            function_name="regression",
+            mining_schema=tuple(MiningField(name=n) for n in used),
+            segmentation=Segmentation(multiple_model_method="selectFirst", segments=segs),
+        )
+        return model, used
+
     if t.num_leaves == 1:
-        paths.append((0, []))
-    else:
-        stack: list[tuple[int, list]] = [(0, [])]
-        while stack:
-            node, path = stack.pop()
-            pred, missing_left = _split(t, node, features, lines)
-            name = features[t.split_feature[node]].name
-            if missing_left:
-                left = CompoundPredicate(boolean_operator="or", predicates=(_missing(name, True), pred))
-                right = CompoundPredicate(boolean_operator="and", predicates=(_missing(name, False), _negate(pred)))
+        return leaf_segmentation(0)[0]
+    order: list[int] = []
+    stack = [0]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(c for c in (t.left_child[node], t.right_child[node]) if c >= 0)
+    for node in reversed(order):
+        pred, missing_left = _split(t, node, features, lines)
+        name = features[t.split_feature[node]].name
+        if missing_left:
+            pred = CompoundPredicate(boolean_operator="or", predicates=(_missing(name, True), pred))
+        parts = []
+        used: dict[str, None] = {name: None}
+        for child in (t.left_child[node], t.right_child[node]):
+            model, child_used = leaf_segmentation(~child) if child < 0 else built.pop(child)
+            parts.append(model)
+            used.update(child_used)
+        model = MiningModel(
+            function_name="regression",
+            mining_schema=tuple(MiningField(name=n) for n in used),
+            segmentation=Segmentation(
+                multiple_model_method="selectFirst",
+                segments=(Segment(predicate=pred, model=parts[0], id="left"), Segment(predicate=TruePredicate(), model=parts[1], id="right")),
+            ),
+        )
+        built[node] = (model, used)
+    return built.pop(0)[0]
+
+
+def _depth(t: _Tree) -> int:
+    deepest = 0
+    stack = [(0, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in (t.left_child[node], t.right_child[node]) if c >= 0)
+    return deepest
+
+
+def _flat_linear_tree(t: _Tree, features: list[_Feature], lines: _Lines, one: str) -> MiningModel:
+    """A deep linear tree: one segment per leaf whose predicate is its whole path (each split
+    made two-valued: a missing value routed as in ``_tree_model``)."""
+    paths: list[tuple[int, list]] = []
+    stack: list[tuple[int, list]] = [(0, [])]
+    while stack:
+        node, path = stack.pop()
+        pred, missing_left = _split(t, node, features, lines)
+        name = features[t.split_feature[node]].name
+        if missing_left:
+            left = CompoundPredicate(boolean_operator="or", predicates=(_missing(name, True), pred))
+            right = CompoundPredicate(boolean_operator="and", predicates=(_missing(name, False), _negate(pred)))
+        else:
+            left = CompoundPredicate(boolean_operator="and", predicates=(_missing(name, False), pred))
+            right = CompoundPredicate(boolean_operator="or", predicates=(_missing(name, True), _negate(pred)))
+        for child, cond in ((t.right_child[node], right), (t.left_child[node], left)):
+            if child < 0:
+                paths.append((~child, path + [cond]))
             else:
-                left = CompoundPredicate(boolean_operator="and", predicates=(_missing(name, False), pred))
-                right = CompoundPredicate(boolean_operator="or", predicates=(_missing(name, True), _negate(pred)))
-            for child, cond in ((t.right_child[node], right), (t.left_child[node], left)):
-                if child < 0:
-                    paths.append((~child, path + [cond]))
-                else:
-                    stack.append((child, path + [cond]))
-        paths.sort()
+                stack.append((child, path + [cond]))
+    paths.sort()
     segments = []
     used: dict[str, None] = {}
     for leaf, path in paths:
         for p in path:
             _fields_of(p, used)
-        names = [features[f].name for f in t.leaf_features[leaf]]
-        used.update(dict.fromkeys(names))
-        linear = RegressionModel(
-            function_name="regression",
-            mining_schema=tuple(MiningField(name=n) for n in dict.fromkeys([one, *names])),
-            tables=(
-                RegressionTable(
-                    intercept=0.0,
-                    numeric=(NumericPredictor(name=one, coefficient=t.leaf_const[leaf]),)
-                    + tuple(NumericPredictor(name=n, coefficient=c) for n, c in zip(names, t.leaf_coeff[leaf])),
-                ),
-            ),
-        )
-        segments.append(Segment(predicate=_all(path + [_missing(n, False) for n in dict.fromkeys(names)]), model=linear, id=f"L{leaf}"))
-        if names:
+        linear, present, leaf_used = _leaf_model(t, leaf, features, one)
+        used.update(leaf_used)
+        segments.append(Segment(predicate=_all(path + present), model=linear, id=f"L{leaf}"))
+        if present:
             constant = RegressionModel(function_name="regression", mining_schema=(), tables=(RegressionTable(intercept=t.leaf_value[leaf]),))
             segments.append(Segment(predicate=_all(path), model=constant, id=f"L{leaf}.nan"))
     return MiningModel(
         function_name="regression",
-        mining_schema=tuple(MiningField(name=n) for n in dict.fromkeys([one, *used])),
+        mining_schema=tuple(MiningField(name=n) for n in used),
         segmentation=Segmentation(multiple_model_method="selectFirst", segments=tuple(segments)),
     )
 
