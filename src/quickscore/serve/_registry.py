@@ -143,6 +143,12 @@ class Registry:
     def sync(self) -> None:
         """Bring the models in line with the directory: load new and changed files, drop removed ones."""
         generation = self.generation.value
+        try:
+            self._sync()
+        finally:  # even after a failure: requests must not wait for a scan that will not come
+            self.synced_generation = generation
+
+    def _sync(self) -> None:
         files = self._scan()
         for name, paths in sorted(files.items()):
             if len(paths) > 1:
@@ -164,7 +170,6 @@ class Registry:
         for name in set(self.failures) - set(files):
             del self.failures[name]
         self._failed = {p: s for p, s in self._failed.items() if p.exists()}
-        self.synced_generation = generation
 
     def _scan(self) -> dict[str, dict[Path, os.stat_result]]:
         files: dict[str, dict[Path, os.stat_result]] = {}
@@ -190,6 +195,7 @@ class Registry:
             log.error("model not loaded", extra={"model": name, "file": str(path), "error": str(exc),
                                                  "kept_previous": name in self._files})
             return
+        _warm_up(model)
         seconds = time.perf_counter() - start
         self._failed.pop(path, None)
         self.failures.pop(name, None)
@@ -227,6 +233,7 @@ class Registry:
         except Exception:
             _metrics.observe_load(name, None, ok=False)
             raise
+        _warm_up(model)
         seconds = time.perf_counter() - start
         path = self.directory / f"{name}.pmml"
         partial = self.directory / f".{name}.pmml.part"
@@ -259,6 +266,26 @@ class Registry:
         self.generation.bump()
         log.info("model undeployed", extra={"model": name})
         return True
+
+
+def _warm_up(model: Any) -> None:
+    """Score a made-up record, alone and as a batch, before the model is served: compiled kernels
+    are built (or loaded from numba's cache) now, not on the first requests after a (re)load."""
+    record: dict[str, Any] = {}
+    for f in model.schema.inputs:
+        if f.values:
+            record[f.name] = f.values[0]
+        elif f.data_type in ("double", "float", "integer"):
+            interval = f.intervals[0] if f.intervals else None
+            bounds = [b for b in (getattr(interval, "left", None), getattr(interval, "right", None)) if b is not None]
+            record[f.name] = sum(bounds) / len(bounds) if bounds else 0.0
+        else:
+            record[f.name] = None
+    for data in (record, [record, {}]):
+        try:
+            model.predict(data)
+        except Exception:  # noqa: BLE001 - a warm-up only: a record the model refuses still compiled what it reached
+            pass
 
 
 def glob_escape(name: str) -> str:

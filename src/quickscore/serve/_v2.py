@@ -14,7 +14,6 @@ a field is also accepted: its columns are the model's inputs in metadata order.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -44,9 +43,22 @@ _INPUT_KEYS = frozenset({"name", "shape", "datatype", "parameters", "data"})
 _OUTPUT_KEYS = frozenset({"name", "parameters"})
 
 
-@lru_cache(maxsize=256)
+_SIGNATURES: dict[int, tuple] = {}
+
+
 def _signature(entry: Entry) -> tuple[list[dict], list[dict], dict[str, str]]:
-    """Metadata inputs, outputs, and the datatype of every output column."""
+    """Metadata inputs, outputs, and the datatype of every output column (cached per entry)."""
+    cached = _SIGNATURES.get(id(entry))
+    if cached is not None and cached[0] is entry:
+        return cached[1]
+    if len(_SIGNATURES) > 1024:
+        _SIGNATURES.clear()
+    signature = _compute_signature(entry)
+    _SIGNATURES[id(entry)] = (entry, signature)
+    return signature
+
+
+def _compute_signature(entry: Entry) -> tuple[list[dict], list[dict], dict[str, str]]:
     model = entry.model
     inputs = [{"name": f.name, "datatype": _FIELD_DATATYPE.get(f.data_type, "BYTES"), "shape": [-1]} for f in model.schema.inputs]
     declared = {f.name: f.data_type for f in [*model.schema.targets, *model.schema.outputs]}
@@ -188,57 +200,82 @@ def _score_batch(model, columns: dict[str, Any], names: list[str], types: dict[s
 
 
 def _columns(inputs: Any, entry: Entry) -> tuple[dict[str, Any], int]:
-    """Input tensors -> {field: values} and the number of records, validating as the spec requires."""
-    if not isinstance(inputs, list) or not inputs:
+    """Input tensors -> {field: values} and the number of records, validating as the spec requires.
+
+    The common case (a field's tensor, shape [N] or [N, 1], flat data of the right types) runs
+    a few C-level checks per tensor; the messages are built only when something is wrong.
+    """
+    if type(inputs) is not list or not inputs:
         raise HTTPError(400, "'inputs' must be a non-empty list of input tensors")
     fields = entry.input_names
     columns: dict[str, Any] = {}
     n: int | None = None
     for i, tensor in enumerate(inputs):
-        where = f"inputs[{i}]"
-        if not isinstance(tensor, dict):
-            raise HTTPError(400, f"{where} must be an object, not {_kind(tensor)}")
-        unknown = tensor.keys() - _INPUT_KEYS
-        if unknown:
-            raise HTTPError(400, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_INPUT_KEYS))})")
-        name = tensor.get("name")
-        if not isinstance(name, str):
-            raise HTTPError(400, f"{where}: 'name' must be a string, not {_kind(name)}")
-        where = f"inputs[{i}] ('{name}')"
-        datatype = tensor.get("datatype")
-        if datatype not in DATATYPES:
-            raise HTTPError(400, f"{where}: unknown datatype {datatype!r} (one of {', '.join(DATATYPES)})")
-        shape = tensor.get("shape")
-        if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
-            raise HTTPError(400, f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}")
-        if "data" not in tensor:
-            raise HTTPError(400, f"{where}: 'data' is missing")
-        data = _flat(tensor["data"], where)
-        size = math.prod(shape)
+        if type(tensor) is not dict or not tensor.keys() <= _INPUT_KEYS:
+            _bad_tensor(i, tensor)
+        name, datatype, shape, data = tensor.get("name"), tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
+        allowed = DATATYPES.get(datatype)
+        if type(name) is not str or allowed is None or type(shape) is not list or type(data) is not list:
+            _bad_tensor(i, tensor)
+        if len(shape) == 1 and type(shape[0]) is int and shape[0] >= 0:
+            rows = size = shape[0]
+        elif len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int and shape[0] >= 0 and shape[1] >= 0:
+            rows, size = shape[0], shape[0] * shape[1]
+        else:
+            _bad_tensor(i, tensor)
+        if data and type(data[0]) is list:
+            data = _flat(data, _where(i, name))
         if len(data) != size:
-            raise HTTPError(400, f"{where}: shape {shape} holds {size} values but 'data' has {len(data)}")
-        kinds = set(map(type, data)) - DATATYPES[datatype]
-        if kinds:
-            bad = next(v for v in data if type(v) in kinds)
-            raise HTTPError(400, f"{where}: datatype {datatype} cannot hold the value {bad!r} ({_kind(bad)})")
-        rows = shape[0]
+            raise HTTPError(400, f"{_where(i, name)}: shape {shape} holds {size} values but 'data' has {len(data)}")
+        if not (type(data[0]) in allowed if size == 1 else set(map(type, data)) <= allowed):
+            bad = next(v for v in data if type(v) not in allowed)
+            raise HTTPError(400, f"{_where(i, name)}: datatype {datatype} cannot hold the value {bad!r} ({_kind(bad)})")
         if name in fields:
-            if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-                raise HTTPError(400, f"{where}: a field's tensor has shape [N] or [N, 1], not {shape}")
+            if len(shape) == 2 and shape[1] != 1:
+                raise HTTPError(400, f"{_where(i, name)}: a field's tensor has shape [N] or [N, 1], not {shape}")
             if name in columns:
-                raise HTTPError(400, f"{where}: the input '{name}' is given twice")
+                raise HTTPError(400, f"{_where(i, name)}: the input '{name}' is given twice")
             columns[name] = _values(data, datatype, rows)
         elif len(inputs) == 1 and len(shape) == 2 and shape[1] == len(fields) and fields:
-            order = [f.name for f in entry.model.schema.inputs]
-            for j, field in enumerate(order):
-                columns[field] = _values(data[j::shape[1]], datatype, rows)
+            width = shape[1]
+            for j, field in enumerate(f.name for f in entry.model.schema.inputs):
+                columns[field] = _values(data[j::width], datatype, rows)
         else:
-            raise HTTPError(400, f"{where}: unknown input '{name}': model '{entry.name}' has the inputs "
+            raise HTTPError(400, f"{_where(i, name)}: unknown input '{name}': model '{entry.name}' has the inputs "
                                  f"{', '.join(sorted(fields)) or '(none)'}")
         if n is not None and rows != n:
-            raise HTTPError(400, f"{where}: {rows} records, but the inputs before it have {n}")
+            raise HTTPError(400, f"{_where(i, name)}: {rows} records, but the inputs before it have {n}")
         n = rows
     return columns, n or 0
+
+
+def _where(i: int, name: Any) -> str:
+    return f"inputs[{i}] ('{name}')" if isinstance(name, str) else f"inputs[{i}]"
+
+
+def _bad_tensor(i: int, tensor: Any) -> None:
+    """Raise the 400 that says what is wrong with input tensor ``i`` (the slow, precise path)."""
+    where = f"inputs[{i}]"
+    if not isinstance(tensor, dict):
+        raise HTTPError(400, f"{where} must be an object, not {_kind(tensor)}")
+    unknown = tensor.keys() - _INPUT_KEYS
+    if unknown:
+        raise HTTPError(400, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(_INPUT_KEYS))})")
+    name = tensor.get("name")
+    if not isinstance(name, str):
+        raise HTTPError(400, f"{where}: 'name' must be a string, not {_kind(name)}")
+    where = _where(i, name)
+    datatype = tensor.get("datatype")
+    if datatype not in DATATYPES:
+        raise HTTPError(400, f"{where}: unknown datatype {datatype!r} (one of {', '.join(DATATYPES)})")
+    if "data" not in tensor:
+        raise HTTPError(400, f"{where}: 'data' is missing")
+    if not isinstance(tensor["data"], list):
+        raise HTTPError(400, f"{where}: 'data' must be a list, not {_kind(tensor['data'])}")
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
+        raise HTTPError(400, f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}")
+    raise HTTPError(400, f"{where}: shape {shape} is not a table column: use [N] or [N, 1] (or one [N, k] tensor)")
 
 
 def _flat(data: Any, where: str) -> list:
