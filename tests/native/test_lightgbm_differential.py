@@ -147,16 +147,16 @@ def test_against_lightgbm(objective: str, extra: dict, data) -> None:
         _check(ours["probability(1)"], theirs, "probability(1)")
         _check(ours["probability(0)"], 1.0 - theirs, "probability(0)")
         assert (ours["_target"].astype(int).to_numpy() == (theirs > 0.5).astype(int)).all()
-        _check(ours["lgbmValue"], raw, "lgbmValue")
+        _check(ours["margin"], raw, "margin")
     elif objective in ("multiclass", "multiclassova"):
         for k in range(3):
             _check(ours[f"probability({k})"], theirs[:, k], f"probability({k})")
-            _check(ours[f"lgbmValue({k})"], raw[:, k], f"lgbmValue({k})")
+            _check(ours[f"margin({k})"], raw[:, k], f"margin({k})")
         assert (ours["_target"].astype(int).to_numpy() == theirs.argmax(axis=1)).all()
     else:
         _check(ours["_target"], theirs, "_target")
-        if "lgbmValue" in ours.columns:
-            _check(ours["lgbmValue"], raw, "lgbmValue")
+        if "margin" in ours.columns:
+            _check(ours["margin"], raw, "margin")
         else:
             _check(ours["_target"], raw, "_target (raw)")
 

@@ -79,9 +79,9 @@ def _edit(pattern: str, replacement: str, count: int = 1) -> bytes:
 
 def test_the_base_model_loads_and_scores() -> None:
     model = quickscore.load(MODEL.encode())
-    assert model.predict({"a": 0.0, "b": 0.0})["lgbmValue"] == pytest.approx(-0.5 + 0.125)
+    assert model.predict({"a": 0.0, "b": 0.0})["margin"] == pytest.approx(-0.5 + 0.125)
     # a = NaN goes left (missing type NaN, default left); b = 2 is in the bitset {0, 2}
-    assert model.predict({"a": None, "b": 2.0})["lgbmValue"] == pytest.approx(-0.5 - 0.125)
+    assert model.predict({"a": None, "b": 2.0})["margin"] == pytest.approx(-0.5 - 0.125)
 
 
 REFUSALS = [
@@ -157,7 +157,7 @@ def test_older_format_versions_load(version: str) -> None:
     text = re.sub(r"^is_linear=0\n", "", text, flags=re.MULTILINE)
     model = quickscore.load(text.encode())
     assert model.info["version"] == version
-    assert model.predict({"a": 0.0, "b": 0.0})["lgbmValue"] == pytest.approx(-0.5 + 0.125)
+    assert model.predict({"a": 0.0, "b": 0.0})["margin"] == pytest.approx(-0.5 + 0.125)
 
 
 def test_objective_aliases_of_older_files() -> None:
@@ -165,7 +165,7 @@ def test_objective_aliases_of_older_files() -> None:
     model = quickscore.load(_edit(r"^objective=.*$", "objective=xentropy"))
     assert model.output_names[:3] == ["_target", "probability(0)", "probability(1)"]
     model = quickscore.load(_edit(r"^objective=.*$", "objective=xentlambda"))
-    assert model.output_names == ["_target", "lgbmValue"]
+    assert model.output_names == ["_target", "margin"]
 
 
 def test_mutated_files_never_crash_or_hang() -> None:

@@ -23,7 +23,7 @@ lowering and numba kernels as a PMML file:
   ``_linear_tree``).
 
 Outputs: the target ``_target`` (LightGBM files do not name it), ``probability(<class>)``
-for the classes ``0`` .. ``K-1``, and the raw score ``lgbmValue`` (``lgbmValue(<class>)``
+for the classes ``0`` .. ``K-1``, and the raw score ``margin`` (``margin(<class>)``
 for each class of a multiclass model) wherever the objective transforms it.
 
 Malformed files are refused with :class:`quickscore.errors.NativeFormat` naming the line,
@@ -86,7 +86,7 @@ MAX_DEPTH = 500
 # LightGBM's own upper bound of num_leaves (config.h: "num_leaves ... constraints: 1 < num_leaves <= 131072").
 MAX_LEAVES = 131072
 
-RAW = "lgbmValue"  # the visible raw score column (jpmml-lightgbm's name for the raw score field)
+RAW = "margin"  # the visible raw score column (the XGBoost reader's name too)
 _INTERNAL = "_lgbm_raw"  # the chained segment's output field that carries it
 
 
