@@ -272,7 +272,8 @@ def test_inline_table_empty_cell():
 
 def test_map_values_table_locator_is_unsupported():
     raises(UnsupportedMarkup, tree(before=TD.format('<DerivedField name="d" optype="categorical" dataType="string"><MapValues outputColumn="o"><TableLocator/></MapValues></DerivedField>')),
-           "Unsupported element TableLocator at PMML/TransformationDictionary/DerivedField/MapValues/TableLocator")
+           "Unsupported element TableLocator: a table held outside the document (TableLocator) cannot be read; put the rows in an InlineTable"
+           " at PMML/TransformationDictionary/DerivedField/MapValues/TableLocator")
 
 
 # --- Apply -----------------------------------------------------------------------------------------
@@ -336,10 +337,14 @@ def test_apply_loc():
     assert a.args[1].loc == Loc("PMML/TransformationDictionary/DerivedField/Apply/FieldRef[2]", line_of(data, '<FieldRef field="y"'))
 
 
-@pytest.mark.parametrize("element", ["Aggregate", "Lag"])
-def test_unsupported_expressions(element):
-    raises(UnsupportedMarkup, tree(before=TD.format(f'<DerivedField name="d" optype="continuous" dataType="double"><{element} field="x"/></DerivedField>')),
-           f"Unsupported element {element} at PMML/TransformationDictionary/DerivedField/{element}")
+def test_lag_and_aggregate_are_read():
+    from quickscore.ir.expressions import Aggregate, Lag
+
+    lag = expr('<Lag field="x" n="2" aggregate="sum" m="3"><BlockIndicator field="c"/><BlockIndicator field="y"/></Lag>')
+    assert lag == Lag(field="x", n=2, aggregate="sum", m=3, block_indicators=("c", "y"))
+    assert expr('<Aggregate field="x" function="average" groupField="c"/>') == Aggregate(field="x", function="average", group_field="c")
+    raises(InvalidMarkup, tree(before=TD.format('<DerivedField name="d" optype="continuous" dataType="double"><Aggregate field="x"/></DerivedField>')),
+           "Missing required attribute function of Aggregate")
 
 
 def test_unknown_expression_element_is_unsupported():
