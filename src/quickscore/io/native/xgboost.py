@@ -63,6 +63,7 @@ from quickscore.ir import (
     TruePredicate,
 )
 from quickscore.io.native import _ubjson, _xgb_legacy
+from quickscore.ir.flat import OPERATOR_CODES, PRED_OBJECT, PRED_SIMPLE, PRED_TRUE, FlatTree, StringTable
 
 __all__ = ["FORMATS", "read_xgboost"]
 
@@ -598,6 +599,36 @@ def _read_fmap(path: Any) -> list[tuple[str, str]]:
 # --- the IR -------------------------------------------------------------------------------------------
 
 
+def _flat_tree(parent, kind, pfield, pop, pvalue, score, node_id, strings: dict, objects: list) -> FlatTree:
+    """A FlatTree of nodes in pre-order (no record counts, no ScoreDistributions)."""
+    n = len(parent)
+    table = [""] * len(strings)
+    for text, j in strings.items():
+        table[j] = text
+    return FlatTree(
+        parent=np.array(parent, dtype=np.int32),
+        pred_kind=np.array(kind, dtype=np.int8),
+        pred_field=np.array(pfield, dtype=np.int32),
+        pred_op=np.array(pop, dtype=np.int8),
+        pred_value=np.array(pvalue, dtype=np.int32),
+        score=np.array(score, dtype=np.int32),
+        node_id=np.array(node_id, dtype=np.int32),
+        default_child=np.full(n, -1, dtype=np.int32),
+        record_count=np.zeros(n),
+        flags=np.zeros(n, dtype=np.uint8),
+        line=np.zeros(n, dtype=np.int32),
+        pred_line=np.zeros(n, dtype=np.int32),
+        sd_offsets=np.zeros(n + 1, dtype=np.int32),
+        sd_value=np.zeros(0, dtype=np.int32),
+        sd_record_count=np.zeros(0),
+        sd_flags=np.zeros(0, dtype=np.uint8),
+        sd_confidence=None,
+        sd_probability=None,
+        strings=StringTable.of(table),
+        objects=tuple(objects),
+    )
+
+
 def _f32(v: float) -> str:
     """The exact decimal of a float32 (parsed back as float or double, it is the same number)."""
     return repr(float(np.float32(v)))
@@ -714,45 +745,81 @@ class _Builder:
         )
 
     def tree(self, t: _Tree, output: int) -> TreeModel:
-        n = len(t.left)
-        built: dict[int, Node] = {}
+        """One XGBoost tree as a TreeModel over a FlatTree (``ir.flat``).
+
+        The missing-value route is expressed without defaultChild: a split's children are,
+        in document order, the child a present value may reach by its predicate, then the
+        default child with a True predicate. With missingValueStrategy "none" ("comparisons
+        with missing values ... evaluate to FALSE", PMML 4.4) a missing value fails the first
+        predicate and enters the default child, as XGBoost routes it; a present value enters
+        the first child exactly when it satisfies its predicate. One test per split, and the
+        array lowering of ``kernels._flat`` applies.
+        """
+        strings: dict[str, int] = {}
+
+        def sid(text: str) -> int:
+            j = strings.get(text)
+            if j is None:
+                j = strings[text] = len(strings)
+            return j
+
+        objects: list = []
         used: set[str] = set()
-        # post-order over the reachable nodes, iteratively
-        order: list[int] = []
-        stack = [0]
+        parent: list[int] = []
+        kind: list[int] = []
+        pfield: list[int] = []
+        pop: list[int] = []
+        pvalue: list[int] = []
+        score: list[int] = []
+        node_id: list[int] = []
+        k_leaf = output if t.values.shape[1] > 1 else 0
+        scale = t.weight != np.float32(1.0)
+        # pre-order: a node, then the subtree of its first child, then that of its second
+        stack: list[tuple[int, int, Any]] = [(0, -1, None)]
         while stack:
-            i = stack.pop()
-            order.append(i)
-            if t.left[i] != -1:
-                stack.append(int(t.left[i]))
-                stack.append(int(t.right[i]))
-        preds: dict[int, Any] = {0: TruePredicate()}
-        for i in order:
-            if t.left[i] != -1:
-                lp, rp = self.split(t, i)
-                preds[int(t.left[i])] = lp
-                preds[int(t.right[i])] = rp
-                used.add(self.features[int(t.feature[i])].field)
-        del n
-        for i in reversed(order):
-            if t.left[i] == -1:
-                value = np.float32(t.values[i, output if t.values.shape[1] > 1 else 0])
-                if t.weight != np.float32(1.0):
-                    value = np.float32(value * t.weight)
-                built[i] = Node(predicate=preds[i], id=str(i), score=_f32(value))
+            i, par, pred = stack.pop()
+            k = len(parent)
+            parent.append(par)
+            node_id.append(sid(str(i)))
+            if pred is None:
+                kind.append(PRED_TRUE)
+                pfield.append(-1)
+                pop.append(0)
+                pvalue.append(-1)
+            elif isinstance(pred, SimplePredicate):
+                kind.append(PRED_SIMPLE)
+                pfield.append(sid(pred.field))
+                pop.append(OPERATOR_CODES[pred.operator])
+                pvalue.append(sid(pred.value) if pred.value is not None else -1)
             else:
-                l, r = int(t.left[i]), int(t.right[i])
-                built[i] = Node(
-                    predicate=preds[i],
-                    id=str(i),
-                    default_child=str(l if t.default_left[i] else r),
-                    children=(built.pop(l), built.pop(r)),
-                )
-        return TreeModel(
+                kind.append(PRED_OBJECT)
+                pfield.append(-1)
+                pop.append(0)
+                pvalue.append(len(objects))
+                objects.append(pred)
+            left = int(t.left[i])
+            if left == -1:
+                value = np.float32(t.values[i, k_leaf])
+                if scale:
+                    value = np.float32(value * t.weight)
+                score.append(sid(_f32(value)))
+                continue
+            score.append(-1)
+            right = int(t.right[i])
+            left_pred, right_pred = self.split(t, i)
+            used.add(self.features[int(t.feature[i])].field)
+            if t.default_left[i]:
+                first, first_pred, default = right, right_pred, left
+            else:
+                first, first_pred, default = left, left_pred, right
+            stack.append((default, k, None))
+            stack.append((first, k, first_pred))
+        flat = _flat_tree(parent, kind, pfield, pop, pvalue, score, node_id, strings, objects)
+        return TreeModel.from_flat(
+            flat,
             function_name="regression",
             mining_schema=tuple(self.mining_field(u) for u in sorted(used)),
-            root=built[0],
-            missing_value_strategy="defaultChild",
+            missing_value_strategy="none",
             split_characteristic="binarySplit",
             math_context="float",
         )
@@ -780,12 +847,9 @@ class _Builder:
             # XGBoost starts each row's sum at the base margin and adds the trees in order, in
             # float32 ("out_preds = base_margin; out_preds += leaf" in cpu_predictor.cc). A
             # first one-leaf tree holding the base margin keeps that order of additions.
-            models.insert(0, TreeModel(
-                function_name="regression",
-                mining_schema=(),
-                root=Node(predicate=TruePredicate(), id="0", score=_f32(base)),
-                split_characteristic="binarySplit",
-                math_context="float",
+            flat = _flat_tree([-1], [PRED_TRUE], [-1], [0], [-1], [1], [0], {"0": 0, _f32(base): 1}, [])
+            models.insert(0, TreeModel.from_flat(
+                flat, function_name="regression", mining_schema=(), split_characteristic="binarySplit", math_context="float",
             ))
         segments = tuple(Segment(predicate=TruePredicate(), model=m, id=str(i + 1)) for i, m in enumerate(models))
         fields = sorted({mf.name for s in segments for mf in s.model.mining_schema})
