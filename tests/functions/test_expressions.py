@@ -180,12 +180,21 @@ def test_map_values_typed_output_and_prefixed_cells():
         (' maxLevenshteinDistance="1"', "cat hat cart", "cat", 3), (' maxLevenshteinDistance="1" countHits="bestHits"', "cat hat cart", "cat", 1),
         ("", "", "a", 0), ("", "日本 語 日本", "日本", 2), ("", "new york, new york!", "new york", 2),
         (' wordSeparatorCharacterRE="[,;]"', "a b;a b,c", "a b", 2),
+        # 0.5 * (binary + f / max f): "b" occurs 3 times, "a" twice
+        (' localTermWeights="augmentedNormalizedTermFrequency"', "a b b a b c", "a", 0.5 * (1 + 2 / 3)),
+        (' localTermWeights="augmentedNormalizedTermFrequency"', "a b b a b c", "z", 0.0),
+        (' localTermWeights="augmentedNormalizedTermFrequency"', "", "z", 0.0),
     ],
 )
 def test_text_index(attrs, text, term, expected):
     expression = f'<TextIndex textField="s"{attrs}>{C(term)}</TextIndex>'
     got = ev(expression, {"s": text})
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_text_index_without_tokenizing_is_refused():
+    with pytest.raises(UnsupportedMarkup, match="tokenize"):
+        load('<TextIndex textField="s" tokenize="false"><Constant>a</Constant></TextIndex>')
 
 
 def test_text_index_normalization():

@@ -480,7 +480,7 @@ def _text_index(expr: TextIndex, scope: Scope) -> Compiled:
 
     scope.lookup(expr.text_field, expr.loc)
     evaluator = TextIndexEvaluator(expr, compile_expression(expr.term, scope))
-    dt = DataType.DOUBLE if expr.local_term_weights == "logarithmic" else DataType.INTEGER
+    dt = DataType.DOUBLE if expr.local_term_weights in ("logarithmic", "augmentedNormalizedTermFrequency") else DataType.INTEGER
     return Compiled(evaluator, dt, OpType.CONTINUOUS)
 
 

@@ -9,7 +9,9 @@ of a word pattern). The term is tokenized the same way, without normalization. T
 number of positions where the term's tokens match the text's (case-insensitively unless
 ``isCaseSensitive``, within ``maxLevenshteinDistance`` edits over the whole term; ``bestHits``
 counts only the matches of the smallest distance). ``localTermWeights`` turns the count into
-the result: termFrequency (the count), binary (0 or 1), logarithmic (log10(1 + count)).
+the result: termFrequency (the count), binary (0 or 1), logarithmic (log10(1 + count)),
+augmentedNormalizedTermFrequency (0.5 * (binary + count / the count of the text's most frequent
+token), as KIE's PMML engine reads it; JPMML-Evaluator refuses it). ``tokenize="false"`` is refused.
 
 Patterns are PMML's Perl/Java-style regular expressions; the constructs Python reads alike are
 used as they are, replacement strings use Java's ``$n`` group syntax.
@@ -30,7 +32,7 @@ from quickscore.ir.types import DataType, OpType
 from quickscore.runtime.frame import Frame
 from quickscore.schema.values import Column, convert_column
 
-_WEIGHTS = ("termFrequency", "binary", "logarithmic")
+_WEIGHTS = ("termFrequency", "binary", "logarithmic", "augmentedNormalizedTermFrequency")
 _CACHE_LIMIT = 100_000  # distinct texts whose tokens are kept between batches
 
 
@@ -323,7 +325,23 @@ class TextIndexEvaluator:
             if text is None or term is None:
                 continue
             out[i] = self.frequency(self.text_tokens(text), self.term_tokens(term))
-        if self.expr.local_term_weights == "logarithmic":
+        weights = self.expr.local_term_weights
+        if weights == "logarithmic":
             out = np.log10(1.0 + out)
             return Column(out, DataType.DOUBLE, OpType.CONTINUOUS)
+        if weights == "augmentedNormalizedTermFrequency":
+            # 0.5 * (binary + termFrequency / the frequency of the text's most frequent term)
+            top = np.array([np.nan if t is None else self.max_frequency_of(t) for t in text_col], dtype=np.float64)
+            with np.errstate(all="ignore"):
+                out = np.where(top > 0, 0.5 * ((out > 0) + out / np.where(top > 0, top, 1.0)), np.where(np.isnan(out), np.nan, 0.0))
+            return Column(out, DataType.DOUBLE, OpType.CONTINUOUS)
         return Column(out, DataType.INTEGER, OpType.CONTINUOUS)
+
+    def max_frequency_of(self, text: str) -> int:
+        """How often the text's most frequent token occurs (tokens compared as the term is)."""
+        from collections import Counter
+
+        tokens = self.text_tokens(text)
+        if not tokens:
+            return 0
+        return max(Counter(tokens if self.case_sensitive else (t.lower() for t in tokens)).values())
