@@ -37,8 +37,15 @@ def test_metrics_move_as_requests_arrive(client):
         assert httpx.post(f"{client.base_url}/model/{IRIS}", json={"arguments": {"petal_length": 1, "petal_width": 1}},
                           headers={"Connection": "close"}).status_code == 200
     assert client.post(f"/model/{IRIS}", content=b"{").status_code == 400
-    after = client.get("/metrics").text
     old = before.text
+
+    def counted():  # each worker adds its counts to the shared metrics at least once a second
+        text = client.get("/metrics").text
+        done = (_sample(text, "quickscore_request_duration_seconds_count", **labels)
+                == _sample(old, "quickscore_request_duration_seconds_count", **labels) + n + 1)
+        return text if done else None
+
+    after = wait_for(counted, 10, what="the metrics of both workers")
     assert _sample(after, "quickscore_requests_total", status="200", **labels) == _sample(old, "quickscore_requests_total", status="200", **labels) + n
     assert _sample(after, "quickscore_requests_total", status="400", **labels) == _sample(old, "quickscore_requests_total", status="400", **labels) + 1
     assert (_sample(after, "quickscore_request_duration_seconds_count", **labels)

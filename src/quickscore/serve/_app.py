@@ -30,6 +30,8 @@ from quickscore.serve._shared import SharedGeneration
 log = logging.getLogger("quickscore.serve")
 access = logging.getLogger("quickscore.serve.access")
 
+METRICS_FLUSH_SECONDS = 1.0
+"""Each worker adds its request counts to the shared metrics this often (and before /metrics)."""
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 
@@ -102,9 +104,21 @@ ROUTES: list[tuple[str, str, str, str, str]] = [
 class _Router:
     def __init__(self) -> None:
         self.routes = [(m, re.compile(p + r"/?\Z" if p != "/" else r"/\Z"), h, e, proto) for m, p, h, e, proto in ROUTES]
+        self._cache: dict[tuple[str, str], tuple] = {}
 
     def match(self, method: str, path: str):
-        """(handler, endpoint, protocol, params), or raise 404/405."""
+        """(handler, endpoint, protocol, params), or raise 404/405. Recent matches are remembered."""
+        key = (method, path)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        found = self._match(method, path)
+        if len(self._cache) >= 4096:  # bounded: paths carry client-chosen model names
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def _match(self, method: str, path: str):
         allowed = []
         for m, pattern, handler, endpoint, protocol in self.routes:
             found = pattern.match(path)
@@ -152,6 +166,12 @@ class App:
                     self._handlers[name] = getattr(module, name)
         self._handlers.update(metrics=_ops_metrics, openapi=_ops_openapi, root=_ops_root)
         self._token = config.admin_token.encode() if config.admin_token else None
+        self._flusher: asyncio.Task | None = None
+
+    async def _flush_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_SECONDS)
+            _metrics.flush()
 
     # --- ASGI -----------------------------------------------------------------------------------
 
@@ -171,8 +191,12 @@ class App:
                 except Exception as exc:  # pragma: no cover - defensive
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_metrics(), name="quickscore-metrics")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._flusher is not None:
+                    self._flusher.cancel()
+                _metrics.flush()
                 await self.registry.stop()
                 self._scorer.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -183,7 +207,7 @@ class App:
         loop = asyncio.get_running_loop()
         method, path = scope["method"], scope["path"]
         endpoint, protocol, model_label = "unmatched", OPS, ""
-        _metrics.IN_FLIGHT.inc()
+        _metrics.in_flight += 1
         try:
             try:
                 handler, endpoint, protocol, params = self.router.match(method, path)
@@ -218,7 +242,7 @@ class App:
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
         finally:
             seconds = time.perf_counter() - start
-            _metrics.IN_FLIGHT.dec()
+            _metrics.in_flight -= 1
             if endpoint != "metrics":
                 _metrics.observe_request(model_label, endpoint, response.status, seconds)
             if self.config.access_log:
@@ -313,6 +337,7 @@ def parse_json(body: bytes) -> Any:
 
 
 async def _ops_metrics(app: App, request: Request, entry: None) -> Response:
+    _metrics.flush()  # this worker's counts are current; the others' are at most a second old
     body, content_type = _metrics.exposition()
     return Response(200, body, content_type.encode())
 

@@ -111,7 +111,12 @@ async def v2_infer(app: App, request: Request, entry: Entry) -> Response:
     if unknown:
         raise HTTPError(400, f"unknown key(s) in the inference request: {', '.join(sorted(unknown))} "
                              f"(allowed: {', '.join(sorted(_REQUEST_KEYS))})")
-    columns, n = _columns(body.get("inputs"), entry)
+    inputs = body.get("inputs")
+    record = _one_record(inputs, entry.input_names) if type(inputs) is list else None
+    if record is not None:
+        columns, n = {name: [value] for name, value in record.items()}, 1
+    else:
+        columns, n = _columns(inputs, entry)
     _, _, types = _signature(entry)
     names = _requested(body.get("outputs"), types)
     model = entry.model
@@ -197,6 +202,27 @@ def _score_batch(model, columns: dict[str, Any], names: list[str], types: dict[s
     except quickscore.EvaluationError as exc:
         raise HTTPError(400, str(exc)) from None
     return {name: _column(frame[name].to_numpy(), types[name]) for name in names}
+
+
+_ONE = [1]
+
+
+def _one_record(inputs: list, fields: frozenset) -> dict[str, Any] | None:
+    """The record of a well-formed one-record request (every tensor a field's, with exactly the
+    keys name, shape [1], datatype and data), else None: _columns then checks the request and
+    says what is wrong with it. Subscripts, not method calls: this runs for every input field."""
+    record: dict[str, Any] = {}
+    try:
+        for tensor in inputs:
+            data, name = tensor["data"], tensor["name"]
+            if (len(tensor) != 4 or tensor["shape"] != _ONE or type(data) is not list or len(data) != 1
+                    or type(data[0]) not in DATATYPES[tensor["datatype"]] or type(name) is not str
+                    or name not in fields or name in record):
+                return None
+            record[name] = data[0]
+    except (KeyError, TypeError, IndexError):  # not a dict, a key missing, an unhashable datatype
+        return None
+    return record or None
 
 
 def _columns(inputs: Any, entry: Entry) -> tuple[dict[str, Any], int]:
