@@ -267,7 +267,7 @@ def main() -> None:
             r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
             rows = 1 if kind == "single" else BATCH_ROWS
             r.update(server=server, workers=workers, model=model, kind=kind, rows_per_s=round(r["req_per_s"] * rows, 1),
-                     rss=tree_rss_mb(pid))
+                     rss=tree_rss_mb(pid), load_average_1m=os.getloadavg()[0])
             results["runs"].append(r)
             print(f"{server:10s} w={workers} {model:8s} {kind:8s} {r['req_per_s']:9.1f} req/s  {r['rows_per_s']:10.1f} rows/s  "
                   f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  ok {r['ok']}/{r['responses']}  "
@@ -310,14 +310,15 @@ def render(results: dict) -> str:
     runs = results["runs"]
     lines = [f"#### quickscore serve under load, {results['date']} ({results['machine']['cores']} cores, wrk on the same machine, "
              f"{results['settings']['duration_s']:g} s per run)", "",
-             "| server | workers | model | request | req/s | rows/s | p50 ms | p99 ms | failed | RSS MB (workers) |",
-             "|---|---:|---|---|---:|---:|---:|---:|---:|---|"]
+             "| server | workers | model | request | req/s | rows/s | p50 ms | p99 ms | failed | RSS MB (workers) | load avg |",
+             "|---|---:|---|---|---:|---:|---:|---:|---:|---|---:|"]
     labels = {"single": "1 record, V2", "batch_v2": f"{BATCH_ROWS} rows, V2", "batch_os": f"{BATCH_ROWS} rows, /batch"}
     for r in runs:
         failed = r["socket_errors"] + r["timeouts"] + r["other"] + r["bad_request"]
         lines.append(f"| {r['server']} | {r['workers']} | {r['model']} | {labels[r['kind']]} | {r['req_per_s']:,.0f} | "
                      f"{r['rows_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {failed} | "
-                     f"{r['rss']['total_mb']:,.0f} ({', '.join(f'{x:,.0f}' for x in r['rss']['workers_mb'])}) |")
+                     f"{r['rss']['total_mb']:,.0f} ({', '.join(f'{x:,.0f}' for x in r['rss']['workers_mb'])}) | "
+                     f"{r.get('load_average_1m', float('nan')):.1f} |")
     ratios = []
     for r in runs:
         if r["server"] != "quickscore" or r["kind"] != "single":
