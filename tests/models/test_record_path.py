@@ -80,7 +80,7 @@ def _same(a, b) -> bool:
 
 def _odd_values(rng: random.Random, record: dict, names: list[str]) -> dict:
     """The record with a few inputs replaced by missing, extreme or mistyped values."""
-    odd = [None, math.nan, math.inf, -math.inf, 1e300, -1e300, 0, -1, 2**70, 1.5, True, "", "abc", "1.25", np.float64(0.5), 3.4e38]
+    odd = [None, math.nan, math.inf, -math.inf, 1e300, -1e300, 0, -1, 2**70, 1.5, True, "", "abc", "1.25", "unseen \u00e9", np.float64(0.5), 3.4e38]
     out = dict(record)
     for name in rng.sample(names, k=min(len(names), rng.randint(1, 3))):
         out[name] = rng.choice(odd)

@@ -31,6 +31,7 @@ import numpy as np
 from quickscore import kernels
 from quickscore.ir import MiningModel, TruePredicate
 from quickscore.ir.types import DataType
+from quickscore.kernels import UNSEEN
 from quickscore.outputs.fields import _text
 
 if TYPE_CHECKING:
@@ -134,6 +135,42 @@ class _Input:
         return x
 
 
+class _TextInput:
+    """One top-level string field: ``FieldStep.prepare_raw`` for a str / None value (None =
+    missing; the empty string is a value, as in the batch path)."""
+
+    integer = float32 = False
+    special = True
+    plain = False
+
+    def __init__(self, step) -> None:
+        decl, mf = step.decl, step.mining
+        self.name = decl.name
+        self.missing = frozenset(decl.missing)
+        self.invalid = frozenset(decl.invalid)
+        self.valid = frozenset(decl.valid)
+        rep = step.replacement
+        if rep is not None and not isinstance(rep, str):
+            raise _Unsupported("non-string missingValueReplacement")
+        self.replacement = rep
+        self.return_invalid = mf.missing_value_treatment == "returnInvalid"
+
+    def prepare(self, v: Any) -> "str | None":
+        if type(v) is str:
+            if v in self.missing:
+                v = None
+            elif v in self.invalid or (self.valid and v not in self.valid):
+                raise _Fallback  # invalid: invalidValueTreatment decides
+        elif v is not None:
+            raise _Fallback  # a number, a bool, NaN...: the batch path parses it
+        if v is None:
+            if self.replacement is not None:
+                return self.replacement
+            if self.return_invalid:
+                raise _Fallback
+        return v
+
+
 class _Fallback(Exception):
     """This record needs the batch path."""
 
@@ -200,16 +237,18 @@ class _Fused:
         self.treatment, self.threshold = core.treatment, core.threshold
         self.total_weight = kernels.ensemble._total_weight(self.weights)
         self.table = np.ascontiguousarray(fused.table)
-        names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
-        for name in names:
-            if not arrays.fields[name].numeric:
-                raise _Unsupported(f"coded field {name!r}")
-        width = arrays.n_features
-        self.slots = [(name, arrays.fields[name].column) for name in names]
-        self.dense = [c for _, c in self.slots] == list(range(width))
-        self.width = width
+        self._slots(arrays)
         if self.kind == "values" and self.method not in ("sum", "weightedSum", "average", "weightedAverage"):
             raise _Unsupported(self.method)
+
+    def _slots(self, arrays) -> None:
+        """Where each field the trees test goes in the kernel row; ``codes``: for a coded
+        (non-numeric) field, its value -> code table (``TreeArrays.encode_column``)."""
+        names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
+        self.width = arrays.n_features
+        self.slots = [(name, arrays.fields[name].column) for name in names]
+        self.codes = {n: arrays.categories.get(n, {}) for n in names if not arrays.fields[n].numeric}
+        self.dense = not self.codes and [c for _, c in self.slots] == list(range(self.width))
 
     def bind(self, input_names: list[str]) -> None:
         """Read the kernel row straight from the record's input vector (``_Values.x``, in
@@ -232,8 +271,14 @@ class _Fused:
         if self.dense:
             return np.array([values[n] for n, _ in self.slots])
         x = np.full(self.width, NAN)
+        codes = self.codes
         for n, c in self.slots:
-            x[c] = values[n]
+            v = values[n]
+            table = codes.get(n)
+            if table is not None:
+                # encode_categories: the value's code, UNSEEN for others, NaN when missing
+                v = NAN if v is None else table.get(v, UNSEEN) if type(v) is str else _unseen_or_fallback(v, table)
+            x[c] = v
         return x
 
     def __call__(self, values: Mapping[str, float]):
@@ -275,13 +320,8 @@ class _Tree:
         if core.strategy in ("weightedConfidence", "aggregateNodes") or core.arrays is None:
             raise _Unsupported(core.strategy)
         self.fused = _Fused.__new__(_Fused)  # only its row building
-        self.fused.arrays = arrays = core.arrays
-        names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
-        if any(not arrays.fields[n].numeric for n in names):
-            raise _Unsupported("coded field")
-        self.fused.slots = [(n, arrays.fields[n].column) for n in names]
-        self.fused.width = arrays.n_features
-        self.fused.dense = [c for _, c in self.fused.slots] == list(range(arrays.n_features))
+        self.fused.arrays = core.arrays
+        self.fused._slots(core.arrays)
         self.classification = compiled.ctx.classification
         self.scores = core.scores.tolist()
         self.probabilities = core.probabilities if self.classification else None
@@ -298,6 +338,11 @@ class _Tree:
             raise _Fallback  # the node's record counts sum to zero: UndefinedResult
         label = self.scores[g]
         return _Voted(probs, self.classes.index(label)) if label is not None else probs
+
+
+def _unseen_or_fallback(v: Any, table: Mapping) -> float:
+    """A non-string value of a coded field (e.g. a chained output): the batch path decides."""
+    raise _Fallback
 
 
 class _Values(dict):
@@ -324,19 +369,22 @@ def _regression_core(compiled: "CompiledModel"):
     core = compiled.core
     tables = []
     for t in core.tables:
-        if t.categorical:
-            raise _Unsupported("CategoricalPredictor")
-        tables.append((t.numeric, t.terms, t.intercept))
-    powered = any(e != 1 for numeric, _, _ in tables for _, _, e in numeric)
+        tables.append((t.numeric, t.terms, t.intercept, t.categorical))
+    powered = any(e != 1 for numeric, *_ in tables for _, _, e in numeric)
     f32 = core.float32
     method = core.method
 
-    def table_value(values: Mapping[str, float], numeric, terms, intercept) -> float:
+    def table_value(values: Mapping[str, float], numeric, terms, intercept, categorical) -> float:
         # Table.evaluate: y = 0; y = y + coef * x (** e); ...; y = y + intercept
         y = 0.0
         for name, coef, exponent in numeric:
             x = values[name]
+            if type(x) is not float:
+                raise _Fallback  # a text value where a number is read: the batch path converts
             y = y + (coef * x if exponent == 1 else float(coef * np.power(x, exponent)))
+        for name, value, coef in categorical:
+            # "If the input value is missing, then the categorical field is ignored"
+            y = y + (coef if values[name] == value else 0.0)
         for fields, coef in terms:
             product = coef * values[fields[0]]
             for f in fields[1:]:
@@ -344,12 +392,12 @@ def _regression_core(compiled: "CompiledModel"):
             y = y + product
         return y + intercept
 
-    def evaluate(values, numeric, terms, intercept) -> float:
+    def evaluate(values, numeric, terms, intercept, categorical) -> float:
         if powered:
             with np.errstate(all="ignore"):
-                y = table_value(values, numeric, terms, intercept)
+                y = table_value(values, numeric, terms, intercept, categorical)
         else:
-            y = table_value(values, numeric, terms, intercept)
+            y = table_value(values, numeric, terms, intercept, categorical)
         return _f32(y) if f32 else y
 
     def link(name: str, y: float) -> float:
@@ -401,7 +449,7 @@ class _Linear:
     """A RegressionModel's core: the tables' linear predictors, then ``finish(ys)``."""
 
     def __init__(self, tables: list, evaluate: Callable, finish: Callable, special: bool) -> None:
-        self.tables = tables  # (numeric, terms, intercept) per table
+        self.tables = tables  # (numeric, terms, intercept, categorical) per table
         self.evaluate = evaluate
         self.finish = finish
         self.special = special  # float32 rounding or powers: no generated code
@@ -413,7 +461,10 @@ class _Linear:
         """Python code for ``record -> ys`` with the inputs inlined (plain inputs: a float is
         used as given; others through their ``_Input.prepare``), or None. The sums are written
         out in ``Table.evaluate``'s order; the floats are passed in, not printed."""
-        if self.special or any(f not in names for numeric, terms, _ in self.tables for f in [n for n, _, _ in numeric] + [x for fs, _ in terms for x in fs]):
+        numeric_inputs = {name for name, inp in inputs if not isinstance(inp, _TextInput)}
+        if self.special or any(categorical for *_, categorical in self.tables):
+            return None
+        if any(f not in numeric_inputs for numeric, terms, _, _ in self.tables for f in [n for n, _, _ in numeric] + [x for fs, _ in terms for x in fs]):
             return None
         slot = {name: j for j, (name, _) in enumerate(inputs)}
         consts: list[float] = []
@@ -428,7 +479,7 @@ class _Linear:
             test = f"type(x{j}) is not float" if inp is None else "True"
             lines.append(f"    if {test}: x{j} = P[{j}](x{j})")
         ys = []
-        for t, (numeric, terms, intercept) in enumerate(self.tables):
+        for t, (numeric, terms, intercept, _) in enumerate(self.tables):
             lines.append(f"    y{t} = 0.0")
             for name, coef, _ in numeric:
                 lines.append(f"    y{t} = y{t} + {const(coef)} * x{slot[name]}")
@@ -543,7 +594,11 @@ class _Step:
         if self.chain is not None:
             return set().union(*(step.reads() for step in self.chain))
         if isinstance(self.core, _Linear):
-            return {n for numeric, terms, _ in self.core.tables for n in [p[0] for p in numeric] + [f for fs, _ in terms for f in fs]}
+            return {
+                n
+                for numeric, terms, _, categorical in self.core.tables
+                for n in [p[0] for p in numeric] + [f for fs, _ in terms for f in fs] + [p[0] for p in categorical]
+            }
         return set()
 
     def fused(self) -> list["_Fused"]:
@@ -655,7 +710,8 @@ class RecordPath:
     def __init__(self, model: "Model") -> None:
         if model._global:
             raise _Unsupported("TransformationDictionary")
-        inputs = [_Input(step) for step in model._plan.steps]
+        inputs = [_TextInput(step) if step.decl.data_type is DataType.STRING else _Input(step) for step in model._plan.steps]
+        self.text = any(isinstance(i, _TextInput) for i in inputs)
         # (name, None) for a plain input (a float is used as given), else (name, the _Input)
         self.inputs = [(i.name, None if i.plain else i) for i in inputs]
         self.prepare = {i.name: i.prepare for i in inputs}
@@ -686,7 +742,7 @@ class RecordPath:
         for fused in step.fused():
             fused.bind(self.input_names)
             self.by_name |= fused.perm is None
-        self.by_name |= bool(step.reads() & self.names)
+        self.by_name |= bool(step.reads() & self.names) or self.text
         self.default_probabilities = []
         if model._default_outputs and step.classification:
             self.default_probabilities = [(f"probability({_text(c)})", j) for j, c in enumerate(step.classes)]
@@ -699,6 +755,10 @@ class RecordPath:
         field."""
         raw = list(map(record.get, self.input_names))
         values = _Values()
+        if self.text:  # by name only (no input vector)
+            prepare = self.prepare
+            values.update((n, prepare[n](v)) for n, v in zip(self.input_names, raw))
+            return values
         if set(map(type, raw)) <= _NUMBERS:
             x = np.array(raw, dtype=np.float64)
             if self.f32_all or self.f32_idx is not None:
@@ -735,8 +795,8 @@ class RecordPath:
                 value, probs, outputs = self.step.complete(self.linear(record), {})
             else:
                 value, probs, outputs = self.step(self._values(record))
-        except (_Fallback, KeyError, OverflowError):
-            return None
+        except (_Fallback, KeyError, OverflowError, TypeError):
+            return None  # the batch path scores this record (and reports its errors)
         step = self.step
         if step.classification:
             label = value
