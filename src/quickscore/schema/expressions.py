@@ -293,7 +293,10 @@ def _apply(expr: Apply, scope: Scope) -> Compiled:
         if not missing_aware:
             for c in cols:
                 any_missing |= missing_mask(c.values)
-        out = builtin.impl(cols, frame.n)
+        try:
+            out = builtin.impl(cols, frame.n)
+        except _ROW_ERRORS:
+            out = _row_by_row(builtin, cols, frame.n, result_type)
         values, dt = out[0], out[1]
         if len(out) > 2:
             invalid = out[2] & ~any_missing
@@ -302,6 +305,32 @@ def _apply(expr: Apply, scope: Scope) -> Compiled:
         return Column(values, dt, op), any_missing, invalid
 
     return _finish(expr, scope, raw, result_type, op, all(a.constant is not None for a in args))
+
+
+# What a function may raise on arguments it cannot work with (types it cannot combine, numbers
+# beyond a calendar, ...): the records concerned get an invalid result, never a crash.
+_ROW_ERRORS = (TypeError, ValueError, OverflowError, ArithmeticError, IndexError, AttributeError)
+
+
+def _row_by_row(builtin, cols: list[Column], n: int, result_type: DataType) -> tuple:
+    """A function that failed on the batch, again one record at a time: the records it fails on
+    are invalid, the others get their values."""
+    values = np.full(n, np.nan) if result_type.is_numeric else np.full(n, None, dtype=object)
+    invalid = np.zeros(n, dtype=bool)
+    for i in range(n):
+        rows = np.array([i])
+        try:
+            out = builtin.impl([c.take(rows) for c in cols], 1)
+        except _ROW_ERRORS:
+            invalid[i] = True
+            continue
+        v = out[0][0]
+        if result_type.is_numeric and not isinstance(v, (float, int, np.floating, np.integer)):
+            invalid[i] = True
+            continue
+        values[i] = v
+        invalid[i] = bool(out[2][0]) if len(out) > 2 else missing_mask(out[0])[0]
+    return values, result_type, invalid
 
 
 def _finish(expr: Apply, scope: Scope, raw, result_type: DataType, op: OpType, constant: bool) -> Compiled:

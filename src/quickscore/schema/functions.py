@@ -325,8 +325,17 @@ def _normal(fn: Callable, standard: bool) -> Builtin:
 
 
 def _comparable(args: list[Column]) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides as comparable arrays: the right side is read as the left side's type (as the
+    reference implementation does); values that cannot be read are missing."""
     a, b = args
     if a.numeric and b.numeric:
+        return a.values, b.values
+    if a.data_type.is_temporal_object or b.data_type.is_temporal_object:
+        if a.data_type is not b.data_type:
+            if a.data_type.is_temporal_object:
+                b = convert_column(b if not b.numeric else Column(strings(b), DataType.STRING, b.op_type), a.data_type)
+            else:
+                a = convert_column(a if not a.numeric else Column(strings(a), DataType.STRING, a.op_type), b.data_type)
         return a.values, b.values
     if a.numeric:
         return a.values, as_float(b)
@@ -477,7 +486,10 @@ def _substring(args: list[Column], n: int):
     for i in range(n):
         if s[i] is None or math.isnan(pos[i]) or math.isnan(length[i]):
             continue
-        p, k = int(pos[i]), int(length[i])
+        if not (math.isfinite(pos[i]) and math.isfinite(length[i])):
+            invalid[i] = True
+            continue
+        p, k = int(pos[i]), int(min(length[i], 2**62))
         if p < 1 or k < 0:
             invalid[i] = True
             continue
@@ -601,25 +613,37 @@ def _instants(col: Column) -> np.ndarray:
     return out
 
 
+def _days_before_year(year: np.ndarray) -> np.ndarray:
+    """Days from 0001-01-01 to January 1st of ``year`` in the proleptic Gregorian calendar (any
+    year, also 0 and negative ones, as Java's LocalDate counts them)."""
+    y = year - 1
+    return y * 365 + np.floor_divide(y, 4) - np.floor_divide(y, 100) + np.floor_divide(y, 400)
+
+
+def _ordinals(when: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per instant: the day number (0001-01-01 = 0) and the seconds into that day (NaN if none)."""
+    days = np.array([np.nan if w is None else float(w.toordinal() - 1) for w in when])
+    secs = np.array([np.nan if w is None else float(w.hour * 3600 + w.minute * 60 + w.second) for w in when])
+    return days, secs
+
+
+def _years(col: Column) -> np.ndarray:
+    years = np.floor(as_float(col))
+    return np.where(np.abs(years) < 1e9, years, np.nan)  # beyond that no calendar is meant
+
+
 def _date_days_since_year(args: list[Column], n: int):
     """dateDaysSinceYear(date, year): the days from January 1st of ``year`` to the date."""
-    when, years = _instants(args[0]), as_float(args[1])
-    out = np.full(n, np.nan)
-    for i in range(n):
-        if when[i] is not None and not math.isnan(years[i]):
-            out[i] = (when[i].date() - _dt.date(int(years[i]), 1, 1)).days
-    return out, DataType.INTEGER
+    days, _ = _ordinals(_instants(args[0]))
+    years = _years(args[1])
+    return days - _days_before_year(years), DataType.INTEGER
 
 
 def _date_seconds_since_year(args: list[Column], n: int):
     """dateSecondsSinceYear(dateTime, year): the seconds from January 1st of ``year``, 00:00:00."""
-    when, years = _instants(args[0]), as_float(args[1])
-    out = np.full(n, np.nan)
-    for i in range(n):
-        if when[i] is not None and not math.isnan(years[i]):
-            delta = when[i] - _dt.datetime(int(years[i]), 1, 1)
-            out[i] = delta.days * 86400 + delta.seconds
-    return out, DataType.INTEGER
+    days, secs = _ordinals(_instants(args[0]))
+    years = _years(args[1])
+    return (days - _days_before_year(years)) * 86400.0 + secs, DataType.INTEGER
 
 
 def _date_seconds_since_midnight(args: list[Column], n: int):
@@ -656,10 +680,10 @@ def _sas_string_normalize(args: list[Column], n: int):
     jpmml-evaluator pmml-sas/src/test/resources/pmml/LogisticRegressionIris.pmml); a document's own
     DefineFunction of that name takes precedence.
     """
-    out, _, invalid = _substring([args[1], args[0], args[0]], n)
     width = as_float(args[0])
     s = strings(args[1])
-    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else _trim(s[i][: max(int(width[i]), 0)].upper()) for i in range(n)], dtype=object)
+    invalid = ~np.isnan(width) & ~((width >= 0) & (width < 2**62))
+    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else _trim(s[i][: int(width[i])].upper()) for i in range(n)], dtype=object)
     return res, DataType.STRING, invalid
 
 
@@ -672,7 +696,7 @@ def _sas_char(args: list[Column], n: int):
     """
     width = as_float(args[0])
     s = strings(args[1])
-    invalid = width < 0
+    invalid = ~np.isnan(width) & ~((width >= 0) & (width < 2**62))
     res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else s[i][: int(width[i])] for i in range(n)], dtype=object)
     return res, DataType.STRING, invalid
 
