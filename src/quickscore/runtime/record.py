@@ -24,6 +24,7 @@ generated records with missing and extreme values.
 from __future__ import annotations
 
 import math
+import struct
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -39,19 +40,23 @@ if TYPE_CHECKING:
     from quickscore.runtime.model import Model
 
 NAN = math.nan
-_F32_MAX = 3.4028234663852886e38
 
 
 class _Unsupported(Exception):
     """The model uses something the record path does not express (the batch path scores it)."""
 
 
+_F32 = struct.Struct("<f")
+
+
 def _f32(x: float) -> float:
-    """``float64 -> float32 -> float64``, as ``astype(np.float32).astype(np.float64)``."""
-    if -_F32_MAX <= x <= _F32_MAX or x != x:
-        return float(np.float32(x))
-    with np.errstate(over="ignore"):
-        return float(np.float32(x))
+    """``float64 -> float32 -> float64``, as ``astype(np.float32).astype(np.float64)``: the C
+    cast (round to nearest even), ±inf beyond float32's range (struct refuses those)."""
+    try:
+        return _F32.unpack(_F32.pack(x))[0]
+    except OverflowError:
+        with np.errstate(over="ignore"):
+            return float(np.float32(x))
 
 
 # --- inputs --------------------------------------------------------------------------------------
