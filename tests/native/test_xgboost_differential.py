@@ -237,3 +237,20 @@ def test_single_record(trained) -> None:
 def test_runs_on_the_tree_kernels(trained) -> None:
     booster, _ = trained["reg:squarederror"]
     assert quickscore.load(bytes(booster.save_raw("json"))).engine == "numba"
+
+
+def test_categorical_codes_without_names() -> None:
+    """A categorical feature trained from integer codes (no category names in the model) reads
+    codes: a code no split lists, a negative one and a missing one go where XGBoost sends them."""
+    rng = np.random.default_rng(3)
+    X = np.stack([rng.normal(size=300), rng.integers(0, 6, size=300).astype(float)], 1)
+    X[rng.random(300) < 0.1, 1] = np.nan
+    y = X[:, 0] + np.isin(X[:, 1], [1, 3]) * 2 + rng.normal(size=300) * 0.1
+    dm = xgb.DMatrix(X, label=y, feature_types=["q", "c"], enable_categorical=True)
+    booster = xgb.train({"max_depth": 3, "nthread": 1, "seed": 0, "max_cat_to_onehot": 1}, dm, 5)
+    model = quickscore.load(bytes(booster.save_raw("ubj")))
+    X[:5, 1] = [7, 0, -1, 2.0, np.nan]
+    p = booster.predict(xgb.DMatrix(X, feature_types=["q", "c"], enable_categorical=True))
+    out = model.predict(pd.DataFrame(X, columns=["f0", "f1"]))
+    assert out["_error"].isna().all()
+    assert _close(out["_target"].astype(float).to_numpy(), p).all()
