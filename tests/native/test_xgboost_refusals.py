@@ -119,6 +119,21 @@ def test_the_hand_written_legacy_model_scores() -> None:
     assert abs(model.predict({"f0": 0.7, "f1": 0})["probability(1)"] - _expect(1.0)) < 1e-7
 
 
+def test_json_1x_booleans_and_missing_keys() -> None:
+    """1.x files write default_left as booleans, and have no split_type, categories,
+    iteration_indptr or num_target."""
+    m = _model()
+    m["version"] = [1, 0, 0]
+    t = m["learner"]["gradient_booster"]["model"]["trees"][0]
+    t["default_left"] = [True, False, False]
+    for k in ("split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes"):
+        del t[k]
+    del m["learner"]["gradient_booster"]["model"]["iteration_indptr"]
+    del m["learner"]["learner_model_param"]["num_target"]
+    model = quickscore.load(_json(m))
+    assert abs(model.predict({"x": None, "y": 0})["probability(1)"] - _expect(-1.0)) < 1e-7
+
+
 def test_format_is_forced_and_sniffed() -> None:
     from quickscore.io import read_document
 

@@ -217,7 +217,7 @@ class _Path:
         return n
 
     def array(self, d: dict, key: str, path: str, kind: str, size: int | None = None, required: bool = True) -> np.ndarray:
-        """A numeric array (``kind`` "int" or "float") of ``size`` elements."""
+        """A numeric array (``kind`` "int", "float", or "bool": integers or booleans) of ``size`` elements."""
         if key not in d and not required:
             return np.zeros(0, dtype=np.int64 if kind == "int" else np.float32)
         v = d.get(key)
@@ -226,6 +226,8 @@ class _Path:
             if arr.dtype.kind not in "iuf" + ("" if kind == "int" else "") or arr.ndim != 1:
                 raise self.fail(f"{path}/{key}", f"expected an array of numbers, found an array of {arr.dtype}")
         elif isinstance(v, list):
+            if kind == "bool" and all(isinstance(x, bool) for x in v):
+                v = [int(x) for x in v]  # 1.x JSON writes default_left as booleans
             bad = next((x for x in v if isinstance(x, bool) or not isinstance(x, (int, float))), _NONE)
             if bad is not _NONE:
                 raise self.fail(f"{path}/{key}", f"expected an array of numbers, found the {_type_name(bad)} {_short(bad)}")
@@ -234,7 +236,7 @@ class _Path:
             raise self.fail(f"{path}/{key}", f"expected an array of numbers, found {_type_name(v) if key in d else 'nothing'} {_short(v)}")
         if size is not None and len(arr) != size:
             raise self.fail(f"{path}/{key}", f"expected {size} elements, found {len(arr)}")
-        if kind == "int":
+        if kind in ("int", "bool"):
             if arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                     raise self.fail(f"{path}/{key}", "expected integers, found a non-integer number")
@@ -483,7 +485,7 @@ def _validate_tree(t: Any, p: _Path, path: str, num_feature: int, group: int, we
     right = p.array(t, "right_children", path, "int", n)
     feature = p.array(t, "split_indices", path, "int", n)
     cond = p.array(t, "split_conditions", path, "float", n)
-    default_left = p.array(t, "default_left", path, "int", n)
+    default_left = p.array(t, "default_left", path, "bool", n)
     split_type = p.array(t, "split_type", path, "int", n, required=False)
     if len(split_type) == 0:
         split_type = np.zeros(n, dtype=np.int64)
