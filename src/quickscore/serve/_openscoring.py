@@ -219,12 +219,13 @@ def _score_batch(model, items: list) -> list[dict[str, Any]]:
     if records:
         frame = model.predict(_columns(model, records))
         errors = frame.pop("_error").tolist()
-        columns = {name: frame[name].tolist() for name in frame.columns}
-        for j, i in enumerate(positions):
-            if isinstance(errors[j], str):
-                responses[i]["message"] = errors[j]
+        names = list(frame.columns)
+        rows = zip(*(_plain_column(frame[name].to_numpy()) for name in names))
+        for i, error, row in zip(positions, errors, rows):
+            if isinstance(error, str):
+                responses[i]["message"] = error
             else:
-                responses[i]["results"] = {name: _plain(values[j]) for name, values in columns.items()}
+                responses[i]["results"] = dict(zip(names, row))
     return responses
 
 
@@ -250,8 +251,12 @@ def _columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return columns
 
 
-def _plain(v: Any) -> Any:
-    return None if isinstance(v, float) and v != v else v
+def _plain_column(values: np.ndarray) -> list:
+    """A column as Python values, NaN (a missing output) as None."""
+    out = values.tolist()
+    if values.dtype.kind == "f" and np.isnan(values).any() or values.dtype.kind == "O":
+        out = [None if v != v else v for v in out]  # NaN is the one value not equal to itself
+    return out
 
 
 async def os_csv(app: App, request: Request, entry: Entry) -> Response:
