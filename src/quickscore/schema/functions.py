@@ -53,6 +53,15 @@ def as_float(col: Column) -> np.ndarray:
     return convert_column(col, DataType.DOUBLE).values
 
 
+def numbers(col: Column) -> tuple[np.ndarray, np.ndarray]:
+    """A column as numbers, and the rows whose (present) value is not a number: "a non-numeric
+    string where a number is expected" is an invalid argument."""
+    if col.numeric:
+        return col.values, np.zeros(len(col.values), dtype=bool)
+    values = convert_column(col, DataType.DOUBLE).values
+    return values, np.isnan(values) & ~missing_mask(col.values)
+
+
 def widest(cols: list[Column], floor: DataType = DataType.INTEGER) -> DataType:
     rank = _NUMERIC_RANK[floor]
     for c in cols:
@@ -111,14 +120,18 @@ def _aggregate(op: Callable[[np.ndarray], np.ndarray], floating: bool) -> Builti
     are simply ignored"; with no value at all the result is missing."""
 
     def impl(args: list[Column], n: int):
-        stacked = np.column_stack([as_float(a) for a in args]) if args else np.zeros((n, 0))
+        parsed = [numbers(a) for a in args]
+        stacked = np.column_stack([v for v, _ in parsed]) if args else np.zeros((n, 0))
+        bad = np.zeros(n, dtype=bool)
+        for _, b in parsed:
+            bad |= b
         dt = _floating(args) if floating else widest(args)
         present = ~np.isnan(stacked)
         none = ~present.any(axis=1)
         with np.errstate(all="ignore"):
             out = op(stacked)
-        out = np.where(none, np.nan, _round_to(out, dt))
-        return out, dt, np.isnan(out) & ~none
+        out = np.where(none | bad, np.nan, _round_to(out, dt))
+        return out, dt, bad | (np.isnan(out) & ~none)
 
     return Builtin(impl, 1, None, missing_aware=True)
 
@@ -188,8 +201,9 @@ def _pow(args: list[Column], n: int):
 
 def _threshold(args: list[Column], n: int):
     """threshold(x, y): 1 if x > y else 0."""
-    x, t = as_float(args[0]), as_float(args[1])
-    return np.where(x > t, 1.0, 0.0), widest(args)
+    (x, bx), (t, bt) = numbers(args[0]), numbers(args[1])
+    bad = bx | bt
+    return np.where(bad, np.nan, np.where(x > t, 1.0, 0.0)), widest(args), bad
 
 
 def _modulo(args: list[Column], n: int):
@@ -330,6 +344,10 @@ def _comparable(args: list[Column]) -> tuple[np.ndarray, np.ndarray]:
     a, b = args
     if a.numeric and b.numeric:
         return a.values, b.values
+    if a.numeric and b.data_type is DataType.STRING:
+        return a.values, numbers(b)[0]  # "abc" is no number: NaN, an invalid comparison
+    if b.numeric and a.data_type is DataType.STRING:
+        return a.values, strings(b)  # compared as text, as the left side is
     if a.data_type.is_temporal_object or b.data_type.is_temporal_object:
         if a.data_type is not b.data_type:
             if a.data_type.is_temporal_object:
@@ -348,7 +366,8 @@ def _compare(op: Callable[[object, object], bool], vec: Callable[[np.ndarray, np
     def impl(args: list[Column], n: int):
         a, b = _comparable(args)
         if a.dtype.kind == "f" and b.dtype.kind == "f":
-            return vec(a, b).astype(np.float64), DataType.BOOLEAN
+            bad = np.isnan(a) | np.isnan(b)  # an argument that is not a number (missing ones are handled before)
+            return np.where(bad, np.nan, vec(a, b).astype(np.float64)), DataType.BOOLEAN, bad
         out = np.fromiter((np.nan if x is None or y is None else (1.0 if op(x, y) else 0.0) for x, y in zip(a, b)), dtype=np.float64, count=n)
         return out, DataType.BOOLEAN
 
