@@ -187,7 +187,7 @@ def test_iterations_out_of_range(trained) -> None:
     booster, _ = trained["binary:logistic"]
     with pytest.raises(ValueError, match="iterations=9 is out of range"):
         quickscore.load(bytes(booster.save_raw("json")), iterations=9)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(TypeError, match="positive integer"):
         quickscore.load(bytes(booster.save_raw("json")), iterations="3")
 
 

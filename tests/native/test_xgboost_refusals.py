@@ -7,7 +7,6 @@ minimal legacy binary file), so these tests need neither the corpus nor xgboost.
 
 from __future__ import annotations
 
-import copy
 import json
 import struct
 

@@ -48,7 +48,7 @@ class UBJSONError(ValueError):
 
 
 class _Reader:
-    __slots__ = ("data", "pos", "n")
+    __slots__ = ("data", "n", "pos")
 
     def __init__(self, data: bytes):
         self.data = memoryview(data)
@@ -165,7 +165,7 @@ def decode(data: bytes) -> object:
             result = r.value_of(m)
             break
         frame = stack[-1]
-        kind, _, count, etype, _ = frame
+        kind, _, count, _, _ = frame
         # Is the container complete?
         done = False
         if count >= 0:

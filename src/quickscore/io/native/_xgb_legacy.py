@@ -86,7 +86,7 @@ def parse(data: bytes) -> dict:
         s.pos = 4
     elif bytes(data[:4]) == b"bs64":
         raise LegacyFormatError("base64-encoded legacy models ('bs64') are not read; decode the file first")
-    base_score, num_feature, num_class, extra_attrs, eval_metrics, major, minor, num_target, bfa = s.unpack(
+    base_score, num_feature, num_class, extra_attrs, _eval_metrics, major, minor, num_target, bfa = s.unpack(
         "fIiiiIIIi", "the learner parameters"
     )
     s.take(25 * 4, "the learner parameters")
@@ -131,7 +131,7 @@ def parse(data: bytes) -> dict:
 
 
 def _gbtree(s: _Stream, major: int) -> dict:
-    num_trees, num_parallel_tree, _nf, _pad, _pbuf, num_output_group, size_leaf_vector = s.unpack(
+    num_trees, num_parallel_tree, _nf, _pad, _pbuf, num_output_group, _size_leaf_vector = s.unpack(
         "iiiiqii", "the gbtree parameters"
     )
     s.take(32 * 4, "the gbtree parameters")

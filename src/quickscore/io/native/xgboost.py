@@ -29,17 +29,17 @@ Reader options: ``iterations`` (the first N boosting rounds), ``feature_map`` (a
 from __future__ import annotations
 
 import json
-import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from quickscore.errors import NativeFormat, UnsupportedMarkup
 from quickscore.io import Format, refuse_options
+from quickscore.io.native import _ubjson, _xgb_legacy
 from quickscore.ir import (
-    CompoundPredicate,
     DataField,
     DataType,
     Document,
@@ -58,12 +58,17 @@ from quickscore.ir import (
     Segmentation,
     SimplePredicate,
     SimpleSetPredicate,
-    Target,
     TreeModel,
     TruePredicate,
 )
-from quickscore.io.native import _ubjson, _xgb_legacy
-from quickscore.ir.flat import OPERATOR_CODES, PRED_OBJECT, PRED_SIMPLE, PRED_TRUE, FlatTree, StringTable
+from quickscore.ir.flat import (
+    OPERATOR_CODES,
+    PRED_OBJECT,
+    PRED_SIMPLE,
+    PRED_TRUE,
+    FlatTree,
+    StringTable,
+)
 
 __all__ = ["FORMATS", "read_xgboost"]
 
@@ -206,12 +211,14 @@ class _Path:
         if key not in d and default is not None:
             return default
         v = d.get(key)
-        try:
-            if isinstance(v, bool) or not isinstance(v, (str, int, np.integer)):
-                raise ValueError
-            n = int(v)
-        except (ValueError, TypeError):
-            raise self.fail(f"{path}/{key}", f"expected an integer, found {_type_name(v) if key in d else 'nothing'} {_short(v)}") from None
+        n = None
+        if isinstance(v, (str, int, np.integer)) and not isinstance(v, bool):
+            try:
+                n = int(v)
+            except ValueError:
+                n = None
+        if n is None:
+            raise self.fail(f"{path}/{key}", f"expected an integer, found {_type_name(v) if key in d else 'nothing'} {_short(v)}")
         if not lo <= n <= hi:
             raise self.fail(f"{path}/{key}", f"value {n} is out of range [{lo}, {hi}]")
         return n
@@ -223,7 +230,7 @@ class _Path:
         v = d.get(key)
         if isinstance(v, np.ndarray):
             arr = v
-            if arr.dtype.kind not in "iuf" + ("" if kind == "int" else "") or arr.ndim != 1:
+            if arr.dtype.kind not in "iuf" or arr.ndim != 1:
                 raise self.fail(f"{path}/{key}", f"expected an array of numbers, found an array of {arr.dtype}")
         elif isinstance(v, list):
             if kind == "bool" and all(isinstance(x, bool) for x in v):
@@ -402,9 +409,7 @@ def _validate(doc: dict, where: str) -> _Booster:
         model = p.obj(gb, "model", gp)
         w = p.array(model, "weights", f"{gp}/model", "float", (num_feature + 1) * n_groups)
         linear = w.reshape(num_feature + 1, n_groups)
-        rounds = model.get("boosted_rounds")
         indptr = [0, 0]
-        del rounds
     else:
         raise p.fail(f"{gp}/name", f"unknown booster {booster!r} (expected gbtree, dart or gblinear)")
     best = None
@@ -561,7 +566,7 @@ def _validate_tree(t: Any, p: _Path, path: str, num_feature: int, group: int, we
             codes = flat[s : s + z]
             if np.any(codes < 0):
                 raise p.fail(f"{path}/categories", f"negative category {int(codes[codes < 0][0])} at node {nid}")
-            cats[nid] = tuple(sorted(set(int(c) for c in codes)))
+            cats[nid] = tuple(sorted({int(c) for c in codes}))
         missing = [int(i) for i in np.flatnonzero(is_cat) if int(i) not in cats and seen[i]]
         if missing:
             raise p.fail(f"{path}/categories_nodes", f"categorical split node {missing[0]} has no categories")
@@ -909,9 +914,7 @@ class _Builder:
         for f in self.features.values():
             if f.field not in used:
                 continue
-            if f.kind == "number":
-                out.setdefault(f.field, DataField(name=f.field, data_type=DataType.FLOAT, op_type=OpType.CONTINUOUS))
-            elif f.kind == "code":
+            if f.kind == "number" or f.kind == "code":
                 out.setdefault(f.field, DataField(name=f.field, data_type=DataType.FLOAT, op_type=OpType.CONTINUOUS))
             elif f.kind == "boolean":
                 out.setdefault(f.field, DataField(name=f.field, data_type=DataType.BOOLEAN, op_type=OpType.CATEGORICAL, values=("false", "true")))
@@ -936,21 +939,12 @@ def _limit(b: _Booster, iterations: Any, where: str) -> list[_Tree]:
             return b.trees[: b.iteration_indptr[b.best_iteration + 1]]
         return b.trees
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
-        raise ValueError(f"iterations must be a positive integer, not {iterations!r}")
+        raise TypeError(f"iterations must be a positive integer, not {iterations!r}")
     if b.linear_weights is not None:
         raise ValueError(f"iterations: a gblinear model{where} has no separate rounds")
     if not 1 <= iterations <= rounds:
         raise ValueError(f"iterations={iterations} is out of range: the model{where} has {rounds} boosting rounds")
     return b.trees[: b.iteration_indptr[int(iterations)]]
-
-
-def _used_fields(models: list) -> set[str]:
-    used: set[str] = set()
-    for m in models:
-        for mf in m.mining_schema:
-            if mf.usage_type == "active":
-                used.add(mf.name)
-    return used
 
 
 def _document(b: _Booster, features: dict[int, _Feature], trees: list[_Tree], source_name: str | None, where: str) -> Document:
@@ -985,7 +979,6 @@ def _document(b: _Booster, features: dict[int, _Feature], trees: list[_Tree], so
         if kind == "hinge":
             # binary:hinge: "pred > 0 ? 1 : 0"
             one = ScoreDistribution(value="1", record_count=1.0, probability=1.0)
-            zero = ScoreDistribution(value="0", record_count=0.0, probability=0.0)
             root = Node(
                 predicate=TruePredicate(),
                 children=(
@@ -996,7 +989,6 @@ def _document(b: _Booster, features: dict[int, _Feature], trees: list[_Tree], so
                                        ScoreDistribution(value="1", record_count=0.0, probability=0.0))),
                 ),
             )
-            del zero
             return TreeModel(
                 function_name="classification",
                 mining_schema=(MiningField(name=target, usage_type="target"), MiningField(name=margin)),
