@@ -171,6 +171,11 @@ CASES: dict[str, list[str]] = {
     ],
     "define_function": [A("affine", X, C(2), C(1)), A("twice", A("affine", I, C(3), C(-1))), A("label", S),
                         A("fact", A("abs", A("modulo", I, C(8))))],
+    # Lag: the record stream is the batch, in row order (JPMML's evaluateAll keeps the same stream).
+    # (JPMML ignores Lag@aggregate and reads Aggregate as an aggregate of a collection-valued field,
+    # so neither is compared here; tests/functions covers them.)
+    "lag": ['<Lag field="x"/>', '<Lag field="x" n="3"/>', '<Lag field="s" n="2"/>', '<Lag field="x"><BlockIndicator field="b"/></Lag>',
+            '<Lag field="i" n="2"><BlockIndicator field="b"/><BlockIndicator field="c"/></Lag>'],
     # the x- spellings JPMML's converters write into PMML 4.3 documents (read as the 4.4 built-ins)
     "x_functions": [A(f"x-{fn}", X, **ASMISSING) for fn in ("expm1", "ln1p", "rint", "sin", "cos", "tan", "asin", "acos", "atan",
                                                            "sinh", "cosh", "tanh")]

@@ -124,3 +124,20 @@ def test_constant_folding():
     model = load(A("+", C(1), A("*", C(2), C(3))))
     assert model.predict({})["out"] == 7
     assert math.isclose(ev(A("/", C(1.0, "double"), C(3.0, "double")), {}), 1 / 3)
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        (A("+", F("s"), F("x")), ERR), (A("sum", F("s"), F("x")), ERR), (A("threshold", F("s"), F("x")), ERR),
+        (A("greaterThan", F("x"), F("s")), ERR), (A("ln", F("s")), ERR),
+        (A("+", F("s"), F("x"), invalidValueTreatment="asMissing"), None),
+    ],
+)
+def test_non_numeric_string_where_a_number_is_expected(expression, expected):
+    got = ev(expression, {"s": "abc", "x": 1.0})
+    if expected == ERR:
+        assert isinstance(got, str) and got.startswith("ERROR: Function")
+    else:
+        assert got == expected
+    assert ev(expression, {"s": "2.5", "x": 1.0}) not in (None, ERR)  # numeric text is a number
