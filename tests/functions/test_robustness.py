@@ -43,3 +43,28 @@ def test_no_argument_crashes_a_function(name):
         out = model.predict(RECORDS)
         internal = [e for e in out["_error"] if isinstance(e, str) and "Internal error" in e]
         assert not internal, f"{name}{combo}: {internal[0]}"
+
+
+# "Except as noted below, any missing inputs to a built-in function will result in a missing value
+# being returned." The noted ones, with all their arguments missing:
+ALL_MISSING = {"isMissing": True, "isNotMissing": False, "concat": "", "x-isValid": False, "x-isNotValid": False}
+
+
+@pytest.mark.parametrize("name", sorted({**BUILTINS, **VENDOR_FUNCTIONS}))
+def test_missing_arguments_give_a_missing_value(name):
+    builtin = {**BUILTINS, **VENDOR_FUNCTIONS}[name]
+    arity = builtin.max_args if builtin.max_args is not None else builtin.min_args + 1
+    for field in TYPED_FIELDS:
+        try:
+            model = load(A(name, *[F(field)] * arity))
+        except ModelError:
+            continue
+        for missing in ({}, {field: None}, {field: math.nan} if field in ("x", "f") else {}):
+            out = model.predict([missing])
+            assert out["_error"][0] is None, f"{name}({field}): {out['_error'][0]}"
+            value = out["out"][0]
+            expected = ALL_MISSING.get(name)
+            if expected is None:
+                assert value is None or (isinstance(value, float) and math.isnan(value)), f"{name}({field}) = {value!r}"
+            else:
+                assert value == expected, f"{name}({field}) = {value!r}"
