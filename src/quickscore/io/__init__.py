@@ -29,6 +29,9 @@ class Format(NamedTuple):
     # load() was given and are not None (e.g. ``iterations``, ``feature_map``); a reader
     # refuses, with ValueError, an option it does not know.
     read: Callable[[Iterator[bytes], "str | None", dict], Document]
+    # Optional: (path, source name, options) -> Document, used instead of ``read`` when the
+    # source is a path (e.g. to map a big file rather than read it in chunks).
+    read_path: "Callable[[str, str | None, dict], Document] | None" = None
 
 
 def _strip_bom_and_blanks(head: bytes) -> bytes:
@@ -67,8 +70,27 @@ def refuse_options(format_name: str, options: dict, known: tuple[str, ...] = ())
         )
 
 
-#: Format table, tried in order. PMML is XML; native formats are registered by io/native.
-FORMATS: list[Format] = [Format("pmml", sniff_xml, _read_pmml)]
+def _sniff_qsm(head: bytes) -> bool:
+    from quickscore.io.qsm import sniff_qsm
+
+    return sniff_qsm(head)
+
+
+def _read_qsm(chunks: Iterator[bytes], source_name: str | None, options: dict) -> Document:
+    from quickscore.io.qsm import read_qsm
+
+    return read_qsm(chunks, source_name, options)
+
+
+def _read_qsm_path(path: str, source_name: str | None, options: dict) -> Document:
+    from quickscore.io.qsm import read_qsm_path
+
+    return read_qsm_path(path, source_name, options)
+
+
+#: Format table, tried in order. PMML is XML; a compiled model (``quickscore compile``) is
+#: "qsm"; native formats are registered by io/native.
+FORMATS: list[Format] = [Format("pmml", sniff_xml, _read_pmml), Format("qsm", _sniff_qsm, _read_qsm, _read_qsm_path)]
 
 
 def register_format(fmt: Format) -> None:
@@ -157,6 +179,9 @@ def read_document(source: Source, *, format: str | None = None, **options: objec
                     f"Not a PMML document (nor another known model format){where}: the content "
                     f"starts with {head[:40]!r}"
                 )
+        if fmt.read_path is not None and isinstance(source, (str, os.PathLike)):
+            close()
+            return fmt.read_path(os.fspath(source) if not isinstance(os.fspath(source), bytes) else os.fsdecode(source), name, options)
         return fmt.read(chunks, name, options)
     finally:
         close()

@@ -31,7 +31,7 @@ from quickscore.ir.expressions import (
     TransformationDictionary,
     TruePredicate,
 )
-from quickscore.ir.flat import FlatTree
+from quickscore.ir.flat import FlatTree, StringTable
 from quickscore.ir.fields import DataField, Decision, MiningField, OutputField, Target, TargetValue
 from quickscore.ir.models import (
     CategoricalPredictor,

@@ -16,7 +16,7 @@ with the field's dataType. A node predicate that is not a SimplePredicate / True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -63,6 +63,60 @@ ARRAYS: dict[str, str] = {
 OPTIONAL_ARRAYS = ("sd_confidence", "sd_probability")
 
 
+class StringTable(Sequence[str]):
+    """Strings stored as one text and their boundaries: ``table[j]`` is
+    ``text[offsets[j]:offsets[j + 1]]``. (A forest has ~1e5 distinct thresholds per 100 trees;
+    as separate ``str`` objects they would take several times the memory.)"""
+
+    __slots__ = ("text", "offsets")
+
+    def __init__(self, text: str, offsets: np.ndarray):
+        self.text = text
+        self.offsets = offsets  # int64 (len + 1,), character positions
+
+    @classmethod
+    def of(cls, strings: Iterable[str]) -> "StringTable":
+        strings = list(strings)
+        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        if strings:
+            np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=offsets[1:])
+        return cls("".join(strings), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, j):  # type: ignore[override]
+        if isinstance(j, slice):
+            return self.take(range(*j.indices(len(self))))
+        j = int(j)
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        return self.text[int(self.offsets[j]) : int(self.offsets[j + 1])]
+
+    def take(self, indices: Iterable[int]) -> list[str]:
+        """The strings at ``indices`` (non-negative), as a list."""
+        o = self.offsets.tolist()
+        t = self.text
+        return [t[o[j] : o[j + 1]] for j in indices]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.take(range(len(self))))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StringTable):
+            return self.text == other.text and np.array_equal(self.offsets, other.offsets)
+        if isinstance(other, (tuple, list)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StringTable({len(self)} strings)"
+
+
 @dataclass(frozen=True, eq=False)
 class FlatTree:
     """The Nodes of one TreeModel, in pre-order. n = number of nodes, m = of ScoreDistributions.
@@ -79,7 +133,7 @@ class FlatTree:
     * ``sd_value`` int32, ``sd_record_count`` float64, ``sd_flags`` uint8 (m,) and
       ``sd_confidence`` / ``sd_probability`` float64 (m,) or None (no ScoreDistribution has
       one): the ScoreDistributions; ``sd_flags`` says which of confidence / probability are given.
-    * ``strings``: the strings the indices point to; ``objects``: other predicates.
+    * ``strings``: the strings the indices point to (a StringTable); ``objects``: other predicates.
     * ``loc``: where the TreeModel is (its root Node's path is ``loc.path + "/Node"``).
     """
 
@@ -101,7 +155,7 @@ class FlatTree:
     sd_flags: np.ndarray
     sd_confidence: np.ndarray | None
     sd_probability: np.ndarray | None
-    strings: tuple[str, ...]
+    strings: StringTable
     objects: tuple[Predicate, ...] = ()
     loc: Loc | None = None
     root_segment: str = "Node"  # the root's path segment ("Node[2]" for a second root, refused later)
@@ -125,6 +179,44 @@ class FlatTree:
         return True
 
     __hash__ = None  # type: ignore[assignment]
+
+    def validate(self) -> None:
+        """Check that every index points inside its table (arrays from a file); ValueError if not.
+        Readers that fill the arrays themselves need not call it."""
+        if self.__dict__.get("_valid"):
+            return
+        n, m, s = len(self.parent), len(self.sd_value), len(self.strings)
+        for name in ARRAYS:
+            a = getattr(self, name)
+            if a is None:
+                continue
+            expected = n + 1 if name == "sd_offsets" else m if name.startswith("sd_") else n
+            if a.ndim != 1 or len(a) != expected:
+                raise ValueError(f"FlatTree array {name} has shape {a.shape}, expected ({expected},)")
+        parent = self.parent
+        if n == 0 or parent[0] != -1 or (n > 1 and ((parent[1:] < 0) | (parent[1:] >= np.arange(1, n))).any()):
+            raise ValueError("FlatTree parents are not in pre-order")
+        off = self.sd_offsets
+        if off[0] != 0 or off[-1] != m or (np.diff(off) < 0).any():
+            raise ValueError("FlatTree ScoreDistribution offsets out of range")
+        for name in ("pred_field", "score", "node_id", "default_child", "sd_value"):
+            a = getattr(self, name)
+            if len(a) and (a.min() < -1 or a.max() >= s):
+                raise ValueError(f"FlatTree array {name} points outside its string table")
+        kinds, values = self.pred_kind, self.pred_value
+        if kinds.min() < 0 or kinds.max() > PRED_OBJECT:
+            raise ValueError("FlatTree predicate kinds out of range")
+        obj = kinds == PRED_OBJECT
+        if (obj.any() and (values[obj].min() < 0 or values[obj].max() >= len(self.objects))) or (
+            (~obj).any() and (values[~obj].min() < -1 or values[~obj].max() >= s)
+        ):
+            raise ValueError("FlatTree predicate values out of range")
+        if self.pred_op.min() < 0 or self.pred_op.max() >= len(OPERATORS):
+            raise ValueError("FlatTree operators out of range")
+        simple = kinds == PRED_SIMPLE
+        if simple.any() and self.pred_field[simple].min() < 0:
+            raise ValueError("FlatTree SimplePredicate without a field")
+        object.__setattr__(self, "_valid", True)
 
     # --- per-node views ---------------------------------------------------------------------
 

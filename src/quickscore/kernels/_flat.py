@@ -98,6 +98,28 @@ def lower_flat(trees: Sequence[TreeModel], fields: Mapping) -> "tuple[dict, froz
     ), frozenset(used)
 
 
+def distinct(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values (ascending) of an int array with values in [0, size), and the
+    position of each element's value among them (``np.unique`` without sorting)."""
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    uniq = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    return uniq, position[values]
+
+
+def first_seen(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of an int array with values in [0, size), in order of first
+    appearance, and the position of each one's first appearance."""
+    uniq, _ = distinct(values, size)
+    if len(uniq) <= 64:  # few distinct values (class labels, fields): find each one's first position
+        first = np.array([int(np.argmax(values == u)) for u in uniq.tolist()], dtype=np.int64)
+    else:
+        _, first = np.unique(values, return_index=True)
+    order = np.argsort(first, kind="stable")
+    return uniq[order], first[order]
+
+
 def _terminal(g: np.ndarray | int):
     return -(g + 2)
 
@@ -115,7 +137,7 @@ def _tree(flat: FlatTree, model: TreeModel, fields: Mapping, node_base: int, tes
     sp = np.flatnonzero(simple)
     field_idx = flat.pred_field[sp]
     strings = flat.strings
-    uniq_fields = np.unique(field_idx)
+    uniq_fields, _ = distinct(field_idx, len(strings))
     column_of = np.zeros(len(strings), dtype=np.int64)
     is_float32 = np.zeros(len(strings), dtype=bool)
     for j in uniq_fields.tolist():
@@ -133,12 +155,12 @@ def _tree(flat: FlatTree, model: TreeModel, fields: Mapping, node_base: int, tes
         raise _NotFlat
     v = np.full(len(sp), np.nan)
     if needs_value.any():
-        uniq_values, inverse = np.unique(values[needs_value], return_inverse=True)
-        texts = [strings[j] for j in uniq_values.tolist()]
+        uniq_values, inverse = distinct(values[needs_value], len(strings))
+        texts = strings.take(uniq_values.tolist())
         if "_" in "".join(texts):  # Python's float() reads 1_000; PMML numbers do not
             raise _NotFlat
-        try:
-            parsed = np.array([float(t) for t in texts], dtype=np.float64)
+        try:  # exactly schema.values._to_float (float() ignores surrounding blanks)
+            parsed = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
         except ValueError:
             raise _NotFlat from None
         v[needs_value] = parsed[inverse]

@@ -195,7 +195,7 @@ def encode_categories(values: np.ndarray, table: Mapping[Any, int]) -> np.ndarra
     return out
 
 
-from quickscore.kernels._flat import lower_flat  # noqa: E402
+from quickscore.kernels._flat import first_seen, lower_flat  # noqa: E402
 
 # --- lowering --------------------------------------------------------------------------------
 
@@ -708,8 +708,7 @@ def predicate_fields(trees: Sequence[TreeModel]) -> list[str]:
         else:
             fields = flat.pred_field[kinds == PRED_SIMPLE]
             if fields.size:
-                uniq, first = np.unique(fields, return_index=True)
-                stack.extend(reversed([_FieldOf(flat.strings[j]) for j in uniq[np.argsort(first)].tolist()]))
+                stack.extend(reversed([_FieldOf(flat.strings[j]) for j in first_seen(fields, len(flat.strings))[0].tolist()]))
     while stack:
         item = stack.pop()
         if isinstance(item, Node):

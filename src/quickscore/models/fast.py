@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quickscore import kernels
+from quickscore._memory import BIG_NODES, release_memory
 from quickscore.ir import TreeModel, TruePredicate
 from quickscore.outputs.prediction import Prediction
 from quickscore.runtime.frame import Frame
@@ -30,14 +31,54 @@ def lower(trees: list[TreeModel], ctx: "Context") -> "kernels.TreeArrays | None"
     """The kernels' arrays for ``trees`` (fields typed from ``ctx.scope``), or None."""
     if ctx.engine == "reference":
         return None
-    encodings = {}
+    for t in trees:
+        if t.flat is not None:
+            try:
+                t.flat.validate()
+            except ValueError:
+                return None  # the reference evaluator reports it
+    fields = encodings(trees, ctx)
+    if fields is None:
+        return None
+    arrays = kernels.lower_trees(trees, fields)
+    if arrays is not None and arrays.n_nodes > BIG_NODES:
+        release_memory()  # the lowering's temporaries
+    return arrays
+
+
+def encodings(trees: list[TreeModel], ctx: "Context") -> "dict | None":
+    """The FieldEncodings ``lower`` gives the kernels for ``trees`` (None: a field is unknown)."""
+    out = {}
     for i, name in enumerate(kernels.predicate_fields(trees)):
         decl = ctx.scope.find(name)
         if decl is None:
             return None
         categories = () if decl.data_type.is_numeric else tuple(decl.valid)
-        encodings[name] = kernels.FieldEncoding(i, decl.data_type, categories)
-    return kernels.lower_trees(trees, encodings)
+        out[name] = kernels.FieldEncoding(i, decl.data_type, categories)
+    return out
+
+
+def precomputed(spec: dict, trees: list[TreeModel], ctx: "Context") -> "kernels.TreeArrays | None | object":
+    """TreeArrays from a .qsm file's lowered arrays when they were made for these fields;
+    else the pending marker (lower them again)."""
+    from quickscore.io.qsm import tree_arrays
+    from quickscore.models.tree import _PENDING
+
+    if ctx.engine == "reference":
+        return None
+    # The arrays were lowered from these very trees (the file is checksummed); the fields
+    # must still be typed as they were then.
+    for name, enc in spec["fields"].items():
+        decl = ctx.scope.find(name)
+        if decl is None or decl.data_type is not enc.data_type or enc.categories != (() if decl.data_type.is_numeric else tuple(decl.valid)):
+            return _PENDING
+    if len(spec["roots"]) != len(trees) or spec["node_offsets"][-1] != sum(_n_nodes(t) for t in trees):
+        return _PENDING
+    return tree_arrays(spec)
+
+
+def _n_nodes(model: TreeModel) -> int:
+    return model.flat.n_nodes if model.flat is not None else -1
 
 
 def matrix(arrays: "kernels.TreeArrays", frame: Frame) -> np.ndarray:
@@ -63,6 +104,7 @@ class FusedEnsemble:
         if not core.ctx.classification:
             self.kind = "values"
             self.table = np.concatenate([t.scores for t in trees]).astype(np.float64)
+            _share(trees, self.table, "scores")
         elif method in ("majorityVote", "weightedMajorityVote"):
             self.kind = "votes"
             parts = []
@@ -74,12 +116,16 @@ class FusedEnsemble:
             self.kind = "probabilities"
             parts = []
             for t in trees:
+                if t.classes == core.classes:  # the same columns: the table rows are the tree's
+                    parts.append(t.probabilities)
+                    continue
                 p = np.zeros((t.n_nodes, len(core.classes)))
                 for j, c in enumerate(t.classes):
                     p[:, core.classes.index(c)] = t.probabilities[:, j]
                 p[np.isnan(t.probabilities).all(axis=1)] = np.nan
                 parts.append(p)
             self.table = np.concatenate(parts)
+            _share(trees, self.table, "probabilities", core.classes, checked=True)
 
     def predict(self, frame: Frame) -> Prediction:
         core, arrays = self.core, self.arrays
@@ -100,12 +146,29 @@ class FusedEnsemble:
         return Prediction.classification(core.classes, kernels.combine_probabilities(sums, **policy))
 
 
+def _share(trees: list, table: np.ndarray, name: str, classes: tuple | None = None, checked: bool = False) -> None:
+    """Each tree's per-node table ``name`` becomes a view of its rows of ``table`` where they
+    are equal (the memory is then held once). ``classes``: only trees with these classes, whose
+    rows were copied as they are (``checked``: no need to compare them)."""
+    offset = 0
+    for t in trees:
+        own = getattr(t, name)
+        rows = table[offset : offset + len(own)]
+        offset += len(own)
+        if (classes is None or t.classes == classes) and own.dtype == rows.dtype and own.shape == rows.shape:
+            if checked or np.array_equal(own, rows, equal_nan=True):
+                setattr(t, name, rows)
+
+
 def _node_labels(t: "TreeCore") -> list:
     """Each node's predicted label as TreeCore gives it: its score, else its most probable class."""
     labels = list(t.scores)
-    for i, v in enumerate(labels):
-        if v is None and not np.isnan(t.probabilities[i]).all():
-            labels[i] = t.classes[int(np.argmax(np.where(np.isnan(t.probabilities[i]), -np.inf, t.probabilities[i])))]
+    probs = t.probabilities
+    todo = np.flatnonzero(np.equal(t.scores, None) & ~np.isnan(probs).all(axis=1)) if probs.shape[1] else []
+    if len(todo):
+        best = np.argmax(np.where(np.isnan(probs[todo]), -np.inf, probs[todo]), axis=1)
+        for i, j in zip(todo.tolist(), best.tolist()):
+            labels[i] = t.classes[j]
     return labels
 
 
@@ -127,7 +190,7 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
     for ir, segment in zip(model.segmentation.segments, core.segments):
         compiled = segment.model
         tree = compiled.core
-        if not isinstance(ir.predicate, TruePredicate) or not isinstance(tree, TreeCore) or tree.arrays is None:
+        if not isinstance(ir.predicate, TruePredicate) or not isinstance(tree, TreeCore) or not tree.may_lower:
             return None
         if compiled.steps or compiled.local or compiled.outputs.fields or not compiled.targets.is_identity:
             return None
@@ -136,5 +199,9 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
         if ctx.classification and tree.has_undefined:
             return None
         trees.append(tree)
-    arrays = lower([ir.model for ir in model.segmentation.segments], ctx)
+    models = [ir.model for ir in model.segmentation.segments]
+    pre = (model.__dict__.get("_lowered") or {}).get("fused")  # precomputed by a .qsm file (io/qsm)
+    arrays = precomputed(pre, models, ctx) if pre is not None else None
+    if arrays is None or not isinstance(arrays, kernels.TreeArrays):
+        arrays = lower(models, ctx)
     return None if arrays is None else FusedEnsemble(core, arrays, trees)

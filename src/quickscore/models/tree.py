@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from quickscore.errors import InvalidMarkup, UndefinedResult, UnsupportedMarkup
 from quickscore.ir import CompoundPredicate, FlatTree, Node, TreeModel
 from quickscore.ir.flat import HAS_CONFIDENCE, HAS_PROBABILITY
+from quickscore.kernels._flat import distinct, first_seen
 from quickscore.models import fast
 from quickscore.models.base import Context
 from quickscore.outputs.prediction import Prediction
@@ -88,7 +89,13 @@ class TreeCore:
             # Arrays in, arrays out: the reference evaluator's per-node predicates and the
             # kernels' arrays are built when first needed (see ``root`` and ``arrays``).
             self._ids = None
-            _flat_tables(self, flat, ctx)
+            pre = model.__dict__.get("_lowered") or {}  # precomputed by a .qsm file (io/qsm)
+            if "tables" in pre:
+                _set_tables(self, pre["tables"], ctx)
+            else:
+                _flat_tables(self, flat, ctx)
+            if "arrays" in pre and ctx.engine != "reference":
+                self._arrays = fast.precomputed(pre["arrays"], [model], ctx)
             if ctx.engine == "reference" or self.strategy in ("weightedConfidence", "aggregateNodes"):
                 self._arrays = None
                 _ = self.root  # the reference evaluator runs: compile (and check) its predicates now
@@ -141,16 +148,23 @@ class TreeCore:
     def arrays(self) -> "kernels.TreeArrays | None":
         """The tree lowered for the kernels, or None: the reference evaluator runs it."""
         if self._arrays is _PENDING:
+            _validate(self.model)
             self._arrays = fast.lower([self.model], self.ctx)
             if self._arrays is None:
                 _ = self.root  # the reference evaluator will run: compile (and check) it now
         return self._arrays  # type: ignore[return-value]
 
     @property
+    def may_lower(self) -> bool:
+        """False when the kernels are known not to run this tree (without lowering it now)."""
+        return self._arrays is not None
+
+    @property
     def root(self) -> LoweredNode:
         """The reference evaluator's tree (compiled predicates)."""
         if self._root is None:
             model = self.model
+            _validate(model)
             root = model.root if model.has_root else model.flat.to_node()  # type: ignore[union-attr]
             self._root = self._lower(root, self.ctx, [])
         return self._root
@@ -159,6 +173,7 @@ class TreeCore:
     def counts(self) -> np.ndarray:
         """float64 (nodes, classes): the ScoreDistribution recordCounts (aggregateNodes)."""
         if self._counts is None:
+            _validate(self.model)
             self._counts = _flat_counts(self.model.flat, self._str_class, len(self.classes))  # type: ignore[arg-type]
         return self._counts
 
@@ -168,10 +183,9 @@ class TreeCore:
         if self._entity_ids is None:
             if self._ids is None:
                 flat = self.model.flat
-                strings = flat.strings  # type: ignore[union-attr]
-                self._entity_ids = np.array(
-                    [strings[j] if j >= 0 else str(i + 1) for i, j in enumerate(flat.node_id.tolist())], dtype=object  # type: ignore[union-attr]
-                )
+                ids = flat.node_id.tolist()  # type: ignore[union-attr]
+                named = dict(zip((j for j in ids if j >= 0), flat.strings.take(j for j in ids if j >= 0)))  # type: ignore[union-attr]
+                self._entity_ids = np.array([named[j] if j >= 0 else str(i + 1) for i, j in enumerate(ids)], dtype=object)
             else:
                 self._entity_ids = np.array([v if v is not None else str(i + 1) for i, v in enumerate(self._ids)], dtype=object)
         return self._entity_ids
@@ -369,9 +383,8 @@ def _first_nodes(flat: FlatTree, strings_per_item: np.ndarray, owners: np.ndarra
     for each the node (``owners``) where it first appears."""
     if strings_per_item.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    uniq, first = np.unique(strings_per_item, return_index=True)
-    order = np.argsort(first, kind="stable")
-    return uniq[order].astype(np.int64), owners[first[order]].astype(np.int64)
+    uniq, first = first_seen(strings_per_item, len(flat.strings))
+    return uniq.astype(np.int64), owners[first].astype(np.int64)
 
 
 def _parse_each(ctx: Context, flat: FlatTree, uniq: np.ndarray, where: np.ndarray, what: str, parse) -> list:
@@ -397,12 +410,12 @@ def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
         core.classes = ()
         core.has_undefined = False
         scores = np.full(n, np.nan)
-        uniq, inverse = np.unique(flat.score[scored], return_inverse=True)
+        uniq, inverse = distinct(flat.score[scored], len(flat.strings))
         values = np.empty(len(uniq))
         bad = []
-        for k, j in enumerate(uniq.tolist()):
+        for k, text in enumerate(flat.strings.take(uniq.tolist())):
             try:
-                values[k] = float(flat.strings[j])
+                values[k] = float(text)
             except ValueError:
                 bad.append(k)
         if bad:
@@ -434,7 +447,7 @@ def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
     core.scores = scores
     probabilities = np.full((n, k), np.nan)
     sd_class = str_class[flat.sd_value]
-    if len(sd_class) and len(np.unique(sd_node * k + sd_class)) != len(sd_class):
+    if len(sd_class) and _repeats(sd_node * k + sd_class, n * k):
         # A class repeated in one node's ScoreDistributions (the last one counts): per node.
         core._node_tables(_preorder(flat.to_node()), ctx)
         return
@@ -477,6 +490,39 @@ def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
             core.confidences = confidences
     # A node whose ScoreDistribution record counts sum to zero: its rows fail (UndefinedResult).
     core.has_undefined = bool(np.isnan(rows).all(axis=1).any()) if len(rows) else False
+
+
+def _repeats(keys: np.ndarray, size: int) -> bool:
+    """Whether a value occurs twice in ``keys`` (non-negative ints below ``size``)."""
+    if size <= 8 * len(keys) + 4096:
+        return bool(np.bincount(keys, minlength=size).max() > 1)
+    ordered = np.sort(keys)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _validate(model: TreeModel) -> None:
+    """A FlatTree from a file is checked before its arrays are used (see FlatTree.validate)."""
+    if model.flat is not None:
+        try:
+            model.flat.validate()
+        except ValueError as e:
+            raise InvalidMarkup(f"Invalid tree arrays{_where(model)}: {e}") from None
+
+
+def _set_tables(core: TreeCore, t: dict, ctx: Context) -> None:
+    """The per-node tables a .qsm file holds (what ``_flat_tables`` computed when it was written)."""
+    core.n_nodes = t["n_nodes"]
+    core.has_undefined = t["has_undefined"]
+    if "classes" not in t:
+        core.classes = ()
+        core.scores = t["scores"]
+        return
+    core.classes = t["classes"]
+    core.scores = _objects(list(core.classes) + [None])[t["scores"]]
+    core.probabilities = t["probabilities"]
+    core.confidences = t.get("confidences")
+    if "str_class" in t:
+        core._str_class = t["str_class"]
 
 
 def _flat_counts(flat: FlatTree, str_class: np.ndarray, k: int) -> np.ndarray:

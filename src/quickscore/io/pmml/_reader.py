@@ -93,6 +93,7 @@ from quickscore.ir import (
     TruePredicate,
 )
 from quickscore.io.pmml import _trees  # noqa: E402  (TreeModel bodies as arrays)
+from quickscore._memory import BIG_NODES, release_memory  # noqa: E402
 
 #: Deepest element nesting accepted. A decision tree nests one element per level, so
 #: this allows trees ~990 levels deep (real ones are < 100); a deeper document is refused
@@ -242,6 +243,7 @@ class PMMLReader:
     def __init__(self, source_name: str | None, flat: bool = True) -> None:
         self.source_name = source_name
         self.flat = flat  # TreeModel nodes as an ir.FlatTree (else as Node objects)
+        self.flat_nodes = 0  # nodes read into FlatTrees
         self.ns_version: tuple[int, int] | None = None  # from the root's namespace
         self.version: str | None = None
         self.model_seen = False
@@ -1143,7 +1145,11 @@ def read_pmml(chunks: Iterable[bytes], source_name: str | None = None, *, flat: 
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return PMMLReader(source_name, flat).read(chunks)
+        reader = PMMLReader(source_name, flat)
+        document = reader.read(chunks)
     finally:
         if was_enabled:
             gc.enable()
+    if reader.flat_nodes > BIG_NODES:
+        release_memory()
+    return document

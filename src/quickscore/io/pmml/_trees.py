@@ -34,6 +34,7 @@ from quickscore.ir.flat import (
     PRED_SIMPLE,
     PRED_TRUE,
     FlatTree,
+    StringTable,
 )
 
 # element kinds
@@ -368,12 +369,14 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             sd_flags=sd_flags,
             sd_confidence=np.ascontiguousarray(srows[:, 3]) if (sd_flags & HAS_CONFIDENCE).any() else None,
             sd_probability=np.ascontiguousarray(srows[:, 4]) if (sd_flags & HAS_PROBABILITY).any() else None,
-            strings=tuple(strings),
+            strings=StringTable.of(strings),
             objects=tuple(objects),
             loc=tree_pn,
             root_segment=seg,
         )
+        object.__setattr__(flat, "_valid", True)  # built here: every index is in range
         st.append(("Node", flat))
+        r.flat_nodes += n
         # The handlers refer to each other (a reference cycle the paused GC would not free):
         # empty the per-tree containers now.
         for container in (table, parent, lines, node_conv, node_convs, node_cache, pred_node, pred_conv,

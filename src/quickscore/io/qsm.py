@@ -1,0 +1,655 @@
+"""The compiled model file (``.qsm``): the IR and its lowered arrays, loaded in milliseconds.
+
+``quickscore compile MODEL -o MODEL.qsm`` (or :func:`write_qsm`) reads a model once, lowers
+it, and writes what a load needs: the IR document and the arrays lowering computed (tree
+node tables, the kernels' decision graphs), so that a fleet of servers loads the file
+without parsing XML or lowering trees. No pickle: nothing in the file is code, and reading
+it only builds IR dataclasses from a fixed list and numpy arrays of checked dtypes.
+
+Layout (all integers little-endian)::
+
+    magic        8 bytes   b"\\x89QSM\\r\\n\\x1a\\n" (a PNG-style magic: catches text-mode copies)
+    header_size  uint64    n
+    header_crc   uint32    zlib.crc32 of the header bytes
+    reserved     uint32    0
+    header       n bytes   UTF-8 JSON (below)
+    padding                zero bytes up to a multiple of 64
+    payload                the arrays, each at a multiple of 64 from the payload start
+
+The header: ``format`` ("quickscore-model"), ``format_version`` (FORMAT_VERSION; a newer
+one is refused), ``quickscore_version`` (of the writer), ``source`` (name, byte size and
+sha256 of the model file it was compiled from), ``payload_size`` and ``payload_crc32``
+(zlib.crc32 of the payload), ``arrays`` (per array: dtype, shape, offset, byte size),
+``document`` (the IR as JSON, arrays by index) and ``lowered`` (per TreeModel / MiningModel,
+by its position in the model tree, the precomputed tables and kernel arrays).
+
+The lowered arrays are used only when the file was written by this very quickscore
+version and the kernels' record layout is unchanged; otherwise the IR is lowered again at
+load (slower, same predictions). Any inconsistency - wrong magic, truncation, a checksum
+mismatch, a future format version, an array whose dtype or shape is not what its place
+requires, an unknown IR class - raises :class:`quickscore.errors.InvalidMarkup` naming
+the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+import os
+import struct
+import zlib
+from typing import Any, Iterator
+
+import numpy as np
+
+from quickscore.errors import InvalidMarkup
+from quickscore.ir import Document, MiningModel, TreeModel
+from quickscore.ir import expressions as _expressions
+from quickscore.ir import fields as _fields
+from quickscore.ir import flat as _flat
+from quickscore.ir import models as _models
+from quickscore.ir import types as _types
+from quickscore.ir.flat import ARRAYS, OPTIONAL_ARRAYS, FlatTree, StringTable
+
+MAGIC = b"\x89QSM\r\n\x1a\n"
+FORMAT = "quickscore-model"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sQII")  # magic, header size, header crc32, reserved
+_ALIGN = 64
+#: The largest header accepted (the IR of every non-tree part, as JSON).
+MAX_HEADER = 1 << 30
+
+__all__ = ["MAGIC", "FORMAT_VERSION", "write_qsm", "read_qsm", "read_qsm_path", "sniff_qsm"]
+
+
+def sniff_qsm(head: bytes) -> bool:
+    return head.startswith(MAGIC)
+
+
+# --- IR <-> JSON ---------------------------------------------------------------------------------
+# A dataclass is {"@": "ClassName", field: value, ...} (fields with their default left out),
+# a tuple {"@t": [...]}, an enum {"@e": "DataType", "v": "double"}, a float that JSON cannot
+# hold {"@f": "nan"}, a numpy array {"@a": index}. Only the IR classes below can be built.
+
+_CLASSES: dict[str, type] = {}
+for _module in (_types, _expressions, _fields, _models, _flat):
+    for _name, _obj in vars(_module).items():
+        if isinstance(_obj, type) and _obj.__module__ == _module.__name__ and dataclasses.is_dataclass(_obj):
+            _CLASSES[_name] = _obj
+_ENUMS: dict[str, type] = {"DataType": _types.DataType, "OpType": _types.OpType}
+_NO_DEFAULT = dataclasses.MISSING
+_SCALARS = frozenset({bool, str, int, float})
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+
+    def array(self, a: np.ndarray) -> dict:
+        self.arrays.append(np.ascontiguousarray(a))
+        return {"@a": len(self.arrays) - 1}
+
+    def encode(self, v: Any) -> Any:
+        if isinstance(v, enum.Enum):  # first: DataType and OpType are str too
+            return {"@e": type(v).__name__, "v": v.value}
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, int):
+            return v
+        if isinstance(v, float):
+            return v if math.isfinite(v) else {"@f": repr(v)}
+        if isinstance(v, np.ndarray):
+            return self.array(v)
+        if isinstance(v, StringTable):
+            text = np.frombuffer(v.text.encode("utf-8"), dtype=np.uint8)
+            return {"@": "StringTable", "utf8": self.array(text), "offsets": self.array(v.offsets)}
+        if isinstance(v, tuple) and not dataclasses.is_dataclass(v):
+            return {"@t": [self.encode(x) for x in v]}
+        if isinstance(v, list):
+            return [self.encode(x) for x in v]
+        if isinstance(v, dict):
+            return {"@d": [[self.encode(k), self.encode(x)] for k, x in v.items()]}
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            cls = _types.Loc if isinstance(v, _types.Loc) else type(v)
+            if _CLASSES.get(cls.__name__) is not cls:
+                raise TypeError(f"cannot write {cls.__name__} into a .qsm file")
+            out: dict[str, Any] = {"@": cls.__name__}
+            flat = v.flat if isinstance(v, TreeModel) else None
+            for f in dataclasses.fields(cls):
+                if not f.init or (flat is not None and f.name == "root"):
+                    continue
+                value = getattr(v, f.name)
+                if f.default is not _NO_DEFAULT and _same(value, f.default):
+                    continue
+                out[f.name] = self.encode(value)
+            return out
+        raise TypeError(f"cannot write a {type(v).__name__} into a .qsm file")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - e.g. arrays
+        return False
+
+
+class _Decoder:
+    def __init__(self, arrays: list[np.ndarray], where: str):
+        self.arrays = arrays
+        self.where = where
+
+    def bad(self, message: str) -> InvalidMarkup:
+        return InvalidMarkup(f"Invalid .qsm file{self.where}: {message}")
+
+    def array(self, v: Any) -> np.ndarray:
+        if not isinstance(v, dict) or set(v) != {"@a"} or not isinstance(v["@a"], int) or not 0 <= v["@a"] < len(self.arrays):
+            raise self.bad(f"expected an array reference, found {str(v)[:80]!r}")
+        return self.arrays[v["@a"]]
+
+    def decode(self, v: Any, path: str = "document") -> Any:
+        # ``path``: the enclosing IR class (for messages)
+        if v is None or type(v) in _SCALARS:
+            return v
+        if type(v) is dict and v.get("@") == "Loc" and len(v) <= 3:
+            path_, line = v.get("path"), v.get("line")
+            if type(path_) is str and (line is None or type(line) is int):
+                return _types.Loc(path_, line)
+        if isinstance(v, list):
+            return [self.decode(x, path) for x in v]
+        if not isinstance(v, dict):
+            raise self.bad(f"unexpected JSON value in {path}")
+        if "@t" in v:
+            return tuple(self.decode(x, path) for x in v["@t"])
+        if "@d" in v:
+            return {self.decode(k, path): self.decode(x, path) for k, x in v["@d"]}
+        if "@f" in v:
+            if v["@f"] not in ("nan", "inf", "-inf"):
+                raise self.bad(f"invalid number {v['@f']!r} at {path}")
+            return float(v["@f"])
+        if "@e" in v:
+            cls = _ENUMS.get(v["@e"])
+            if cls is None:
+                raise self.bad(f"unknown enumeration {v['@e']!r} at {path}")
+            try:
+                return cls(v["v"])
+            except ValueError:
+                raise self.bad(f"invalid {v['@e']} value {v.get('v')!r} at {path}") from None
+        if "@a" in v:
+            return self.array(v)
+        name = v.get("@")
+        if name == "StringTable":
+            utf8, offsets = self.array(v.get("utf8")), self.array(v.get("offsets"))
+            if utf8.dtype != np.uint8 or utf8.ndim != 1 or offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) == 0:
+                raise self.bad(f"invalid string table in {path}")
+            try:
+                text = utf8.tobytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise self.bad(f"string table is not UTF-8 in {path}") from None
+            if offsets[0] != 0 or offsets[-1] != len(text) or (len(offsets) > 1 and (np.diff(offsets) < 0).any()):
+                raise self.bad(f"string table offsets out of range at {path}")
+            return StringTable(text, offsets)
+        cls = _CLASSES.get(name)  # type: ignore[arg-type]
+        if cls is None:
+            raise self.bad(f"unknown IR class {name!r} at {path}")
+        kwargs = {k: self.decode(x, name) for k, x in v.items() if k != "@"}
+        if cls is FlatTree:
+            self.check_flat(kwargs, path)
+        try:
+            if cls is TreeModel and "flat" in kwargs and "root" not in kwargs:
+                flat = kwargs.pop("flat")
+                return TreeModel.from_flat(flat, **kwargs)
+            return cls(**kwargs)
+        except TypeError as e:
+            raise self.bad(f"invalid {name} at {path}: {e}") from None
+
+    def check_flat(self, kwargs: dict, path: str) -> None:
+        """Every array of a FlatTree has its dtype and a consistent shape."""
+        n = None
+        for name, dtype in ARRAYS.items():
+            a = kwargs.get(name)
+            if a is None:
+                if name in OPTIONAL_ARRAYS:
+                    continue
+                raise self.bad(f"FlatTree array {name} missing at {path}")
+            if not isinstance(a, np.ndarray) or a.dtype != np.dtype(dtype) or a.ndim != 1:
+                raise self.bad(f"FlatTree array {name} at {path} has dtype {getattr(a, 'dtype', None)} shape {getattr(a, 'shape', None)}, expected {np.dtype(dtype)} (1-d)")
+        n = len(kwargs["parent"])
+        m = len(kwargs["sd_value"])
+        for name in ARRAYS:
+            a = kwargs.get(name)
+            if a is None:
+                continue
+            expected = n + 1 if name == "sd_offsets" else m if name.startswith("sd_") else n
+            if len(a) != expected:
+                raise self.bad(f"FlatTree array {name} at {path} has {len(a)} entries, expected {expected}")
+        if not isinstance(kwargs.get("strings"), StringTable):
+            raise self.bad(f"FlatTree without a string table at {path}")
+        # Index ranges are checked by FlatTree.validate() before the arrays are used (the
+        # precomputed tables of a tree make that unnecessary at load).
+
+
+# --- typed values (class labels, category codes) ------------------------------------------------
+
+
+def _typed(v: Any) -> list:
+    if v is None:
+        return ["n"]
+    if isinstance(v, bool):
+        return ["b", v]
+    if isinstance(v, str):
+        return ["s", v]
+    if isinstance(v, int):
+        return ["i", str(v)]
+    if isinstance(v, float):
+        return ["f", v.hex()]
+    raise TypeError(type(v).__name__)
+
+
+def _untyped(t: Any) -> Any:
+    kind = t[0]
+    if kind == "n":
+        return None
+    if kind == "b":
+        return bool(t[1])
+    if kind == "s":
+        return str(t[1])
+    if kind == "i":
+        return int(t[1])
+    if kind == "f":
+        return float.fromhex(t[1])
+    raise ValueError(kind)
+
+
+# --- lowered arrays ----------------------------------------------------------------------------------
+
+
+def _layout_fingerprint() -> str:
+    from quickscore.kernels._layout import FAST_DTYPE, NODE_DTYPE
+
+    return hashlib.sha256(repr((NODE_DTYPE.descr, NODE_DTYPE.itemsize, FAST_DTYPE.descr)).encode()).hexdigest()[:16]
+
+
+def _walk(model: Any, compiled: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
+    """(position, IR model, CompiledModel) for the model and every segment model below it."""
+    yield path, model, compiled
+    if isinstance(model, MiningModel):
+        segments = getattr(compiled.core, "segments", None) if compiled is not None else None
+        for i, s in enumerate(model.segmentation.segments):
+            child = segments[i].model if segments is not None and i < len(segments) else None
+            yield from _walk(s.model, child, f"{path}/{i}")
+
+
+def _encode_arrays(enc: _Encoder, arrays: Any) -> dict:
+    from quickscore.ir import DataType  # noqa: F401
+
+    return {
+        "nodes": enc.array(arrays.nodes),
+        "fast": enc.array(arrays.fast),
+        "features": enc.array(arrays.features),
+        "bitsets": enc.array(arrays.bitsets),
+        "set_values": enc.array(arrays.set_values),
+        "roots": enc.array(arrays.roots),
+        "node_offsets": enc.array(arrays.node_offsets),
+        "all_le": arrays.all_le,
+        "n_features": arrays.n_features,
+        "fields": [[name, e.column, e.data_type.value, [_typed(c) for c in e.categories]] for name, e in arrays.fields.items()],
+        "used": sorted(arrays.used),
+        "categories": [[name, [_typed(v) for v in table]] for name, table in arrays.categories.items()],
+    }
+
+
+def _encode_tables(enc: _Encoder, core: Any) -> dict:
+    out: dict[str, Any] = {"n_nodes": core.n_nodes, "has_undefined": bool(core.has_undefined)}
+    if not core.ctx.classification:
+        out["scores"] = enc.array(np.asarray(core.scores, dtype=np.float64))
+        return out
+    classes = list(core.classes)
+    index = {c: i for i, c in enumerate(classes)}
+    out["classes"] = [_typed(c) for c in classes]
+    out["scores"] = enc.array(np.array([-1 if v is None else index[v] for v in core.scores], dtype=np.int32))
+    out["probabilities"] = enc.array(core.probabilities)
+    if core.confidences is not None:
+        out["confidences"] = enc.array(core.confidences)
+    str_class = getattr(core, "_str_class", None)
+    if str_class is not None:
+        out["str_class"] = enc.array(np.asarray(str_class, dtype=np.int64))
+    return out
+
+
+def _lowered(enc: _Encoder, document: Document, compiled: Any) -> dict:
+    from quickscore.models.mining import MiningCore
+    from quickscore.models.tree import _PENDING, TreeCore
+
+    out: dict[str, Any] = {}
+    for path, model, cm in _walk(document.model, compiled, ""):
+        if cm is None:
+            continue
+        core = cm.core
+        entry: dict[str, Any] = {}
+        try:
+            if isinstance(core, TreeCore) and model.flat is not None:
+                entry["tables"] = _encode_tables(enc, core)
+                if core._arrays is not None and core._arrays is not _PENDING:
+                    entry["arrays"] = _encode_arrays(enc, core._arrays)
+            elif isinstance(core, MiningCore) and core.fused is not None:
+                entry["fused"] = _encode_arrays(enc, core.fused.arrays)
+        except TypeError:  # a label or category of a type the file cannot hold: lowered at load
+            entry = {}
+        if entry:
+            out[path or "/"] = entry
+    return out
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def write_qsm(source: Any, destination: "str | os.PathLike[str]", *, source_name: str | None = None) -> dict:
+    """Compile the model file ``source`` (a path or bytes) into ``destination``; returns the header.
+
+    The model is read and lowered as ``quickscore.load`` does (engine "auto"), so every error
+    a load would raise is raised here.
+    """
+    from quickscore import __version__
+    from quickscore.io import read_document
+    from quickscore.runtime.model import Model
+
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            data = f.read()
+        source_name = source_name or os.path.basename(os.fspath(source))
+    else:
+        data = bytes(source)
+    document = read_document(data)
+    model = Model(document)
+    enc = _Encoder()
+    doc_json = enc.encode(dataclasses.replace(document, source_name=None))
+    lowered = _lowered(enc, document, model._compiled)
+    payload_parts = []
+    table = []
+    offset = 0
+    for a in enc.arrays:
+        pad = -offset % _ALIGN
+        if pad:
+            payload_parts.append(b"\0" * pad)
+            offset += pad
+        raw = a.tobytes()
+        table.append({"dtype": _dtype_json(a.dtype), "shape": list(a.shape), "offset": offset, "nbytes": len(raw)})
+        payload_parts.append(raw)
+        offset += len(raw)
+    payload = b"".join(payload_parts)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "quickscore_version": __version__,
+        "layout": _layout_fingerprint(),
+        "source": {"name": source_name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+        "payload_size": len(payload),
+        "payload_crc32": zlib.crc32(payload),
+        "arrays": table,
+        "document": doc_json,
+        "lowered": lowered,
+    }
+    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    prefix = _PREFIX.pack(MAGIC, len(head), zlib.crc32(head), 0)
+    pad = -(len(prefix) + len(head)) % _ALIGN
+    tmp = os.fspath(destination) + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(prefix)
+        f.write(head)
+        f.write(b"\0" * pad)
+        f.write(payload)
+    os.replace(tmp, destination)
+    return header
+
+
+def _dtype_json(dt: np.dtype) -> Any:
+    return dt.str if dt.fields is None else [list(x) for x in dt.descr]
+
+
+def _dtype_of(spec: Any) -> np.dtype:
+    if isinstance(spec, str):
+        dt = np.dtype(spec)
+        if dt.kind not in "biuf" or dt.hasobject:
+            raise ValueError(spec)
+        return dt
+    if isinstance(spec, list):  # a record dtype (the kernels' test records), numeric fields only
+        dt = np.dtype([tuple(x) for x in spec])
+        if dt.hasobject or any(dt.fields[name][0].kind not in "biuf" for name in dt.names):
+            raise ValueError(spec)
+        return dt
+    raise ValueError(spec)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_qsm(chunks: Iterator[bytes], source_name: str | None, options: dict) -> Document:
+    """The IR document of a .qsm file, with its lowered arrays attached (see the module doc)."""
+    from quickscore.io import refuse_options
+
+    refuse_options("qsm", options)
+    # writable: the kernels take writable arrays
+    return _read(bytearray().join(chunks), source_name)
+
+
+def read_qsm_path(path: str, source_name: str | None, options: dict) -> Document:
+    """``read_qsm`` of a file by path: the file is mapped copy-on-write, not copied."""
+    import mmap
+
+    from quickscore.io import refuse_options
+
+    refuse_options("qsm", options)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return _read(bytearray(), source_name)
+        # ACCESS_COPY: writable arrays (the kernels take writable arrays) whose pages come
+        # from the page cache; nothing is written back to the file.
+        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    return _read(buf, source_name)
+
+
+def _read(buf: Any, source_name: str | None) -> Document:
+    from quickscore import __version__
+
+    where = f" ({source_name})" if source_name else ""
+
+    def bad(message: str) -> InvalidMarkup:
+        return InvalidMarkup(f"Invalid .qsm file{where}: {message}")
+
+    if len(buf) < _PREFIX.size or buf[: len(MAGIC)] != MAGIC:
+        raise bad("not a quickscore compiled model (wrong magic bytes)" if buf[: len(MAGIC)] != MAGIC else "truncated before its header")
+    _, head_size, head_crc, _reserved = _PREFIX.unpack_from(buf, 0)
+    if head_size > MAX_HEADER or _PREFIX.size + head_size > len(buf):
+        raise bad(f"truncated: the header needs {head_size} bytes, the file has {len(buf) - _PREFIX.size} after the prefix")
+    head = bytes(memoryview(buf)[_PREFIX.size : _PREFIX.size + head_size])
+    if zlib.crc32(head) != head_crc:
+        raise bad("header checksum mismatch (the file is corrupted)")
+    try:
+        header = json.loads(head.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise bad(f"header is not JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise bad(f"format {header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r}")
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad(f"invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise bad(
+            f"format_version {version} is newer than this quickscore ({__version__}) reads (up to "
+            f"{FORMAT_VERSION}); upgrade quickscore or compile the model again"
+        )
+    if version < 1:
+        raise bad(f"invalid format_version {version}")
+    start = _PREFIX.size + head_size
+    start += -start % _ALIGN
+    size = header.get("payload_size")
+    if not isinstance(size, int) or size < 0:
+        raise bad(f"invalid payload_size {size!r}")
+    if len(buf) - start != size:
+        raise bad(f"truncated or extended: the payload is {max(len(buf) - start, 0)} bytes, the header says {size}")
+    payload = memoryview(buf)[start:]
+    if zlib.crc32(payload) != header.get("payload_crc32"):
+        raise bad("payload checksum mismatch (the file is corrupted)")
+    arrays = []
+    dtypes: dict[Any, np.dtype] = {}
+    frombuffer = np.frombuffer
+    for i, spec in enumerate(header.get("arrays") or []):
+        try:
+            key = spec["dtype"] if isinstance(spec["dtype"], str) else json.dumps(spec["dtype"])
+            dt = dtypes.get(key)
+            if dt is None:
+                dt = dtypes[key] = _dtype_of(spec["dtype"])
+            shape = tuple(spec["shape"])
+            offset, nbytes = spec["offset"], spec["nbytes"]
+            count = 1
+            for x in shape:
+                if type(x) is not int or x < 0:
+                    raise ValueError(x)
+                count *= x
+            if type(offset) is not int or type(nbytes) is not int:
+                raise ValueError(offset)
+        except (KeyError, TypeError, ValueError):
+            raise bad(f"array {i}: invalid dtype or shape {str(spec)[:120]}") from None
+        if nbytes != count * dt.itemsize or offset < 0 or offset + nbytes > size or offset % dt.alignment:
+            raise bad(f"array {i}: {dt} {shape} does not fit its {nbytes} bytes at offset {offset}")
+        a = frombuffer(payload, dtype=dt, count=count, offset=offset)
+        arrays.append(a if len(shape) == 1 else a.reshape(shape))
+    dec = _Decoder(arrays, where)
+    document = dec.decode(header.get("document"))
+    if not isinstance(document, Document):
+        raise bad("no document")
+    document = dataclasses.replace(document, source_name=source_name)
+    same_build = header.get("quickscore_version") == __version__ and header.get("layout") == _layout_fingerprint()
+    lowered = header.get("lowered") or {}
+    _attach(document, lowered if same_build and isinstance(lowered, dict) else {}, dec)
+    return document
+
+
+def _attach(document: Document, lowered: dict, dec: _Decoder) -> None:
+    """Put the precomputed tables / arrays on the IR models they belong to (``_lowered``)."""
+    for path, model, _ in _walk(document.model, None, ""):
+        entry = lowered.get(path or "/")
+        if not isinstance(entry, dict):
+            continue
+        try:
+            found: dict[str, Any] = {}
+            if "tables" in entry and isinstance(model, TreeModel) and model.flat is not None:
+                found["tables"] = _decode_tables(entry["tables"], dec, model.flat.n_nodes)
+            if "arrays" in entry:
+                found["arrays"] = _decode_arrays(entry["arrays"], dec)
+            if "fused" in entry and isinstance(model, MiningModel):
+                found["fused"] = _decode_arrays(entry["fused"], dec)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise dec.bad(f"invalid lowered arrays for the model at {path or '/'} ({e})") from None
+        object.__setattr__(model, "_lowered", found)
+    for path, model, _ in _walk(document.model, None, ""):
+        if isinstance(model, TreeModel) and model.flat is not None and "tables" not in model.__dict__.get("_lowered", {}):
+            _validate(model.flat, dec)
+
+
+def _validate(flat: FlatTree, dec: _Decoder) -> None:
+    try:
+        flat.validate()
+    except ValueError as e:
+        raise dec.bad(str(e)) from None
+
+
+def _checked(a: np.ndarray, dtype: Any, shape: tuple, what: str, dec: _Decoder) -> np.ndarray:
+    if a.dtype != np.dtype(dtype) or len(a.shape) != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+        raise dec.bad(f"{what} has dtype {a.dtype} shape {a.shape}, expected {np.dtype(dtype)} {shape}")
+    return a
+
+
+def _decode_tables(t: dict, dec: _Decoder, n: int) -> dict:
+    out: dict[str, Any] = {"n_nodes": int(t["n_nodes"]), "has_undefined": bool(t["has_undefined"])}
+    if out["n_nodes"] != n:
+        raise ValueError("node count")
+    if "classes" not in t:
+        out["scores"] = _checked(dec.array(t["scores"]), "<f8", (n,), "regression scores", dec)
+        return out
+    classes = tuple(_untyped(c) for c in t["classes"])
+    k = len(classes)
+    out["classes"] = classes
+    index = _checked(dec.array(t["scores"]), "<i4", (n,), "node scores", dec)
+    if len(index) and (index.min() < -1 or index.max() >= k):
+        raise dec.bad("node scores point outside the classes")
+    out["scores"] = index
+    out["probabilities"] = _checked(dec.array(t["probabilities"]), "<f8", (n, k), "node probabilities", dec)
+    if "confidences" in t:
+        out["confidences"] = _checked(dec.array(t["confidences"]), "<f8", (n, k), "node confidences", dec)
+    if "str_class" in t:
+        sc = _checked(dec.array(t["str_class"]), "<i8", (None,), "class of each string", dec)
+        if len(sc) and (sc.min() < -1 or sc.max() >= k):
+            raise dec.bad("string classes out of range")
+        out["str_class"] = sc
+    return out
+
+
+def _decode_arrays(a: dict, dec: _Decoder) -> Any:
+    from quickscore.ir import DataType
+    from quickscore.kernels._layout import FAST_DTYPE, NODE_DTYPE, OP_BITS, OP_SHIFT, OP_SORTED
+    from quickscore.kernels.trees import FieldEncoding
+
+    nodes = _checked(dec.array(a["nodes"]), NODE_DTYPE, (None,), "kernel tests", dec)
+    fast = _checked(dec.array(a["fast"]), FAST_DTYPE, (len(nodes),), "kernel tests (compact)", dec)
+    features = _checked(dec.array(a["features"]), "<i4", (len(nodes),), "kernel test features", dec)
+
+    bitsets = _checked(dec.array(a["bitsets"]), "<u8", (None,), "kernel bitsets", dec)
+    set_values = _checked(dec.array(a["set_values"]), "<f8", (None,), "kernel sets", dec)
+    roots = _checked(dec.array(a["roots"]), "<i4", (None,), "tree roots", dec)
+    offsets = _checked(dec.array(a["node_offsets"]), "<i4", (len(roots) + 1,), "tree node offsets", dec)
+    m = len(nodes)
+    n_features = int(a["n_features"])
+    fields = {
+        name: FieldEncoding(int(col), DataType(dt), tuple(_untyped(c) for c in cats)) for name, col, dt, cats in a["fields"]
+    }
+    # The kernels index with these without bounds checks: every reference must be in range.
+    # (An exit below -1 ends the walk with node -(x + 2), an index into the node tables.)
+    n_nodes = int(offsets[-1])
+    for what, nxt in (("true", nodes["true_next"]), ("false", nodes["false_next"]), ("missing", nodes["missing_next"]),
+                      ("true (compact)", fast["true_next"]), ("false (compact)", fast["false_next"])):
+        if m and (int(nxt.max()) >= m or -int(nxt.min()) - 2 >= n_nodes):
+            raise dec.bad(f"kernel test {what} exits out of range")
+    if m and (nodes["feature"].min() < 0 or nodes["feature"].max() >= n_features):
+        raise dec.bad("kernel test features out of range")
+    if m:
+        column, op = features & ((1 << OP_SHIFT) - 1), features >> OP_SHIFT
+        if column.max() >= n_features or features.min() < 0 or op.max() > OP_SORTED:
+            raise dec.bad("kernel compact test features out of range")
+        sets = fast["threshold"][(op == OP_BITS) | (op == OP_SORTED)]
+        if sets.size and (sets.min() < 0 or sets.max() >= max(len(bitsets), len(set_values))):
+            raise dec.bad("kernel set offsets out of range")
+    if len(roots) and (roots.max() >= m or ((roots < 0) & ((-roots - 2) >= int(offsets[-1]))).any()):
+        raise dec.bad("tree roots out of range")
+    ops = nodes["op"]
+    if m and (ops.min() < 0 or ops.max() > OP_SORTED):
+        raise dec.bad("kernel ops out of range")
+    sets = nodes["threshold"][(ops == OP_BITS) | (ops == OP_SORTED)]
+    if sets.size and (sets.min() < 0 or sets.max() >= max(len(bitsets), len(set_values))):
+        raise dec.bad("kernel set offsets out of range")
+    if len(offsets) and (offsets[0] != 0 or (np.diff(offsets) < 0).any()):
+        raise dec.bad("tree node offsets are not increasing")
+    return {
+        "nodes": nodes, "fast": fast, "features": features, "bitsets": bitsets, "set_values": set_values, "roots": roots, "node_offsets": offsets,
+        "all_le": bool(a["all_le"]), "n_features": n_features, "fields": fields, "used": frozenset(a["used"]),
+        "categories": {name: {_untyped(v): i for i, v in enumerate(values)} for name, values in a["categories"]},
+    }
+
+
+def tree_arrays(spec: dict) -> Any:
+    """A TreeArrays from decoded lowered arrays."""
+    from quickscore.kernels.trees import TreeArrays
+
+    nodes = spec["nodes"]
+    return TreeArrays(
+        nodes=nodes, fast=spec["fast"], features=spec["features"], bitsets=spec["bitsets"], set_values=spec["set_values"],
+        roots=spec["roots"], node_offsets=spec["node_offsets"], all_le=spec["all_le"],
+        used_cols=np.unique(nodes["feature"]).astype(np.int64), n_features=spec["n_features"],
+        fields=spec["fields"], used=spec["used"], categories=spec["categories"],
+    )
