@@ -203,3 +203,8 @@ def test_mutated_files_never_crash_or_hang() -> None:
         except QuickscoreError:
             pass
         assert time.perf_counter() - start < 5.0
+
+
+def test_windows_line_endings() -> None:
+    model = quickscore.load(MODEL.replace("\n", "\r\n").encode())
+    assert model.predict({"a": 0.0, "b": 0.0})["margin"] == pytest.approx(-0.5 + 0.125)
