@@ -262,8 +262,10 @@ def main() -> None:
         def measure(server: str, workers: int, port: int, model: str, kind: str, pid: int) -> None:
             path = f"/v2/models/{model}/infer" if kind != "batch_os" else f"/model/{model}/batch"
             conns = args.connections if kind == "single" else args.batch_connections
-            # Warm-up, not recorded: every worker compiles its kernels on first use (numba cache misses).
-            run_wrk(port, path, bodies[kind], connections=conns, duration=min(2.0, duration), max_requests=2000)
+            # Warm-up, not recorded: the JVM's JIT compiles the evaluator's hot paths (quickscore's
+            # workers compile their kernels before they report ready).
+            warm = min(5.0, duration) if server == "jpmml" else min(2.0, duration)
+            run_wrk(port, path, bodies[kind], connections=conns, duration=warm, max_requests=20_000)
             r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
             rows = 1 if kind == "single" else BATCH_ROWS
             r.update(server=server, workers=workers, model=model, kind=kind, rows_per_s=round(r["req_per_s"] * rows, 1),
