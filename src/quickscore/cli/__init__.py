@@ -4,6 +4,7 @@
 
     quickscore score [MODEL INPUT] [-o OUTPUT] [--errors column|raise]
     quickscore inspect [MODEL] [--json]
+    quickscore compile MODEL [-o MODEL.qsm]
 
 Without MODEL both commands use the bundled example (an iris decision tree and its data).
 Failures print one line, ``quickscore: error: <message>``, on stderr and exit with status 1;
@@ -317,6 +318,10 @@ def _format(description: dict[str, Any]) -> str:
 from quickscore.serve._cli import serve as _serve  # noqa: E402  (imports without the serve extra)
 
 cli.add_command(_serve)
+
+from quickscore.cli._compile import compile_model as _compile  # noqa: E402
+
+cli.add_command(_compile)
 
 
 # --------------------------------------------------------------------------- entry point
