@@ -14,7 +14,7 @@ from fn_helpers import A, F, load
 from quickscore.errors import ModelError
 from quickscore.schema.functions import BUILTINS, VENDOR_FUNCTIONS
 
-TYPED_FIELDS = ["x", "i", "f", "s", "b", "d", "dt", "tm"]
+TYPED_FIELDS = ["x", "i", "s", "b", "d", "dt", "tm"]  # float behaves as double here
 RECORDS = [
     {"x": 1.5, "i": 2, "f": 0.5, "s": "abc", "b": True, "d": "2020-01-01", "dt": "2020-01-01T01:02:03", "tm": "01:02:03"},
     {"x": -1.0, "i": 0, "f": -2.0, "s": "", "b": False, "d": "1960-01-01", "dt": "1960-01-01T00:00:00", "tm": "00:00:00"},
