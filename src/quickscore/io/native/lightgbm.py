@@ -180,6 +180,7 @@ class _Booster:
     trees: list[_Tree]
     parameters: dict[str, str]
     pandas_categorical: list | None
+    pandas_line: int | None = None  # the line of pandas_categorical, for messages
 
 
 class _Lines:
@@ -337,6 +338,7 @@ def _parse(text: str, where: str) -> _Booster:
     i += 1
     parameters: dict[str, str] = {}
     pandas_categorical = None
+    pandas_line = None
     while i < n:
         s = ls[i].strip()
         if s == "parameters:":
@@ -368,9 +370,7 @@ def _parse(text: str, where: str) -> _Booster:
         raise _fail(lines, f"num_tree_per_iteration={ntpi} differs from num_class={num_class} of the objective {objective!r}", ntpi_line)
     if kind in ("regression", "binary") and ntpi != 1:
         raise _fail(lines, f"num_tree_per_iteration={ntpi} with the objective {objective!r} (one tree per iteration expected)", ntpi_line)
-    booster = _Booster(version, num_class, ntpi, objective, params, sqrt, average_output, feature_names, feature_infos, trees, parameters, pandas_categorical)
-    booster._pandas_line = pandas_line if pandas_categorical is not None else None  # type: ignore[attr-defined]
-    return booster
+    return _Booster(version, num_class, ntpi, objective, params, sqrt, average_output, feature_names, feature_infos, trees, parameters, pandas_categorical, pandas_line)
 
 
 def _objective(lines: _Lines, entry: tuple[str, int] | None, num_class: int) -> tuple[str, dict[str, str], bool]:
@@ -544,7 +544,7 @@ def _features(lines: _Lines, b: _Booster) -> list[_Feature]:
     cats = b.pandas_categorical
     if not cats:
         return features
-    line = getattr(b, "_pandas_line", None)
+    line = b.pandas_line
     infos = b.feature_infos or ["none"] * len(features)
     categorical = _categorical_features(b, infos)
     if len(categorical) == len(cats):
