@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["coefficients"]
+__all__ = ["coefficients", "ExportError"]
 
 
 class ExportError(ValueError):
