@@ -140,6 +140,10 @@ def test_format_is_forced_and_sniffed() -> None:
     assert read_document(_json(_model()), format="xgboost").format == "xgboost"
     headerless = _legacy()[4:]  # files from releases before the 'binf' magic
     assert read_document(headerless, format="xgboost").format == "xgboost"
+    from quickscore.io.native.xgboost import sniff
+
+    assert not sniff(b'{"format": "quickscore-coefficients", "features": [{"name": "learner"}]}')
+    assert sniff(b'{\n  "version": [1, 0, 0],\n  "learner": {')
 
 
 def _mutate(path: str, value):

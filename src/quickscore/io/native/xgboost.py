@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -133,13 +134,17 @@ _OBJECTIVES: dict[str, tuple[str, str | None, Any]] = {
 # --- reading bytes into the JSON dict ------------------------------------------------------------
 
 
+# XGBoost writes the document's keys in order: "learner", then "version".
+_JSON_HEAD = re.compile(rb'\A\s*\{\s*"(?:learner|version)"\s*:')
+_UBJSON_HEAD = re.compile(rb"\A\{(?:i.|U.|I..|l....|L........)(?:learner|version)", re.DOTALL)
+
+
 def _sniff_json(head: bytes) -> bool:
-    h = head.lstrip(b" \t\r\n")
-    return h.startswith(b"{") and b'"learner"' in h
+    return _JSON_HEAD.match(head) is not None
 
 
 def _sniff_ubjson(head: bytes) -> bool:
-    return head[:1] == b"{" and head[1:2] in (b"i", b"U", b"I", b"l", b"L", b"$", b"#") and b"learner" in head[:64]
+    return _UBJSON_HEAD.match(head) is not None
 
 
 def _sniff_legacy(head: bytes) -> bool:
