@@ -72,6 +72,15 @@ from quickscore.ir import (
     TreeModel,
     TruePredicate,
 )
+from quickscore.ir.flat import (
+    OPERATOR_CODES,
+    PRED_FALSE,
+    PRED_OBJECT,
+    PRED_SIMPLE,
+    PRED_TRUE,
+    FlatTree,
+    StringTable,
+)
 
 __all__ = ["FORMATS", "read_lightgbm", "sniff_lightgbm"]
 
@@ -780,43 +789,89 @@ def _array_type(feature: _Feature) -> str:
 
 
 def _tree_model(t: _Tree, features: list[_Feature], lines: _Lines) -> TreeModel:
-    """A constant-leaf tree: binary nodes, the left child's predicate, the right child True."""
-    used: dict[str, None] = {}
+    """A constant-leaf tree as arrays (``ir.FlatTree``, in pre-order).
+
+    Each split is a node with two children: first the side a missing value does *not* take,
+    with the split's predicate (negated when that side is the right one), then the other
+    side with ``True``. Under ``missingValueStrategy="none"`` a missing value makes the
+    predicate UNKNOWN, taken as FALSE, so the row goes on to the ``True`` child: the
+    direction LightGBM sends it. With SimplePredicates only (numerical splits) the kernels
+    lower such trees vectorised.
+    """
     if t.num_leaves == 1:
-        root = Node(predicate=TruePredicate(), id="L0", score=repr(t.leaf_value[0]))
+        root = Node(predicate=TruePredicate(), score=repr(t.leaf_value[0]))
         return TreeModel(function_name="regression", mining_schema=(), root=root)
-    # Built bottom-up (children before parents) without recursion.
-    order: list[int] = []
-    stack = [0]
+    n = 2 * t.num_leaves - 1
+    strings: dict[str, int] = {}
+
+    def sid(text: str) -> int:
+        j = strings.get(text)
+        if j is None:
+            j = strings[text] = len(strings)
+        return j
+
+    parent = np.empty(n, dtype=np.int32)
+    kind = np.full(n, PRED_TRUE, dtype=np.int8)
+    field_ = np.full(n, -1, dtype=np.int32)
+    op = np.zeros(n, dtype=np.int8)
+    value = np.full(n, -1, dtype=np.int32)
+    score = np.full(n, -1, dtype=np.int32)
+    objects: list = []
+    used: dict[str, None] = {}
+    # (LightGBM child reference, parent's index, the edge's predicate; None: True)
+    stack: list[tuple[int, int, Any]] = [(0, -1, None)]
+    i = 0
     while stack:
-        node = stack.pop()
-        order.append(node)
-        for child in (t.left_child[node], t.right_child[node]):
-            if child >= 0:
-                stack.append(child)
-    built: dict[int, tuple[Node, Node]] = {}  # node -> (left, right) children, with predicates
-    true = TruePredicate()
-
-    def child_node(child: int, predicate) -> Node:
-        if child < 0:
-            return Node(predicate=predicate, id=f"L{~child}", score=repr(t.leaf_value[~child]))
-        left, right = built.pop(child)
-        return Node(predicate=predicate, id=f"N{child}", children=(left, right), default_child=_default[child])
-
-    _default: dict[int, str] = {}
-    for node in reversed(order):
-        pred, missing_left = _split(t, node, features, lines)
-        used[features[t.split_feature[node]].name] = None
-        lc, rc = t.left_child[node], t.right_child[node]
-        _default[node] = (f"L{~lc}" if lc < 0 else f"N{lc}") if missing_left else (f"L{~rc}" if rc < 0 else f"N{rc}")
-        built[node] = (child_node(lc, pred), child_node(rc, true))
-    left, right = built.pop(0)
-    root = Node(predicate=true, id="N0", children=(left, right), default_child=_default[0])
-    return TreeModel(
+        ref, up, pred = stack.pop()
+        parent[i] = up
+        if isinstance(pred, SimplePredicate):
+            kind[i] = PRED_SIMPLE
+            field_[i] = sid(pred.field)
+            op[i] = OPERATOR_CODES[pred.operator]
+            value[i] = sid(pred.value) if pred.value is not None else -1
+        elif isinstance(pred, FalsePredicate):
+            kind[i] = PRED_FALSE
+        elif pred is not None and not isinstance(pred, TruePredicate):
+            kind[i] = PRED_OBJECT
+            value[i] = len(objects)
+            objects.append(pred)
+        if ref < 0:
+            score[i] = sid(repr(t.leaf_value[~ref]))
+        else:
+            split, missing_left = _split(t, ref, features, lines)
+            used[features[t.split_feature[ref]].name] = None
+            lc, rc = t.left_child[ref], t.right_child[ref]
+            tested, other = ((rc, _negate(split)), lc) if missing_left else ((lc, split), rc)
+            stack.append((other, i, None))  # after the tested child's whole subtree
+            stack.append((tested[0], i, tested[1]))
+        i += 1
+    flat = FlatTree(
+        parent=parent,
+        pred_kind=kind,
+        pred_field=field_,
+        pred_op=op,
+        pred_value=value,
+        score=score,
+        node_id=np.full(n, -1, dtype=np.int32),
+        default_child=np.full(n, -1, dtype=np.int32),
+        record_count=np.zeros(n),
+        flags=np.zeros(n, dtype=np.uint8),
+        line=np.zeros(n, dtype=np.int32),
+        pred_line=np.zeros(n, dtype=np.int32),
+        sd_offsets=np.zeros(n + 1, dtype=np.int32),
+        sd_value=np.zeros(0, dtype=np.int32),
+        sd_record_count=np.zeros(0),
+        sd_flags=np.zeros(0, dtype=np.uint8),
+        sd_confidence=None,
+        sd_probability=None,
+        strings=StringTable.of(strings),
+        objects=tuple(objects),
+    )
+    return TreeModel.from_flat(
+        flat,
         function_name="regression",
-        mining_schema=tuple(MiningField(name=n) for n in used),
-        root=root,
-        missing_value_strategy="defaultChild",
+        mining_schema=tuple(MiningField(name=name) for name in used),
+        missing_value_strategy="none",
         no_true_child_strategy="returnNullPrediction",
         split_characteristic="binarySplit",
     )
