@@ -8,9 +8,10 @@ parameters and ``pandas_categorical:<JSON>``.
 The IR built here is the shape jpmml-lightgbm writes, so the model runs on the same
 lowering and numba kernels as a PMML file:
 
-* every tree is a TreeModel of binary nodes: the left child carries the split's predicate,
-  the right child ``True``; ``missingValueStrategy="defaultChild"`` routes a missing value
-  the way LightGBM does (see ``_numeric_split`` and ``_categorical_split``);
+* every tree is a TreeModel (as arrays, ``ir.FlatTree``) of binary nodes: first the side a
+  missing value does not take, with the split's predicate, then the other side with
+  ``True``; under ``missingValueStrategy="none"`` a missing value goes where LightGBM sends
+  it (see ``_tree_model``, ``_numeric_split`` and ``_categorical_split``);
 * the trees of one output (one class) are a MiningModel ``sum`` (``average`` for
   ``average_output``, random-forest mode);
 * the objective's output transform is a last ``modelChain`` segment: a RegressionModel with
