@@ -178,6 +178,8 @@ BAD = [
     (f"{TREE}/right_children", [-2, -1, -1], r"trees\[0\]/right_children\[0\]: child index -2 is out of range"),
     (f"{TREE}/left_children", [1, -1, 2], r"node 2 has one child"),
     (f"{TREE}/split_indices", [5, 0, 0], r"split_indices\[0\]: feature index 5 is out of range \[0, 2\)"),
+    (f"{TREE}/split_conditions", [float("nan"), -1.0, 1.0], r"split_conditions\[0\]: a split threshold that is NaN"),
+    (f"{TREE}/split_conditions", [0.5, float("inf"), 1.0], r"split_conditions\[1\]: a leaf value that is not a finite number"),
     # unknown objective, future version
     ("learner/objective/name", "reg:telepathy", r"learner/objective/name: unknown objective 'reg:telepathy'"),
     ("version", [4, 0, 0], r"format version 4.0.0 is newer than this reader knows"),

@@ -537,6 +537,10 @@ def _validate_tree(t: Any, p: _Path, path: str, num_feature: int, group: int, we
     if np.any(inner & ((feature < 0) | (feature >= num_feature))):
         i = int(np.flatnonzero(inner & ((feature < 0) | (feature >= num_feature)))[0])
         raise p.fail(f"{path}/split_indices[{i}]", f"feature index {int(feature[i])} is out of range [0, {num_feature})")
+    nan_split = inner & np.isnan(cond) & (split_type != 1)
+    if np.any(nan_split):
+        i = int(np.flatnonzero(nan_split)[0])
+        raise p.fail(f"{path}/split_conditions[{i}]", "a split threshold that is NaN")
     if np.any(~np.isfinite(values[leaf])):
         i = int(np.flatnonzero(leaf & ~np.isfinite(values).all(axis=1))[0])
         raise p.fail(f"{path}/split_conditions[{i}]", "a leaf value that is not a finite number")
