@@ -2,10 +2,13 @@
 
 The IR has the shapes jpmml-xgboost writes for these models, so that they run on the same
 lowering and kernels as the PMML route: per output group a MiningModel "sum" of binary-split
-TreeModels (``missingValueStrategy="defaultChild"``, ``mathContext="float"``) whose
-``Target/@rescaleConstant`` is the base margin; the objective's link is a RegressionModel (or,
-for ``binary:hinge``, a TreeModel) after it in a ``modelChain``; several targets are an
-``x-multiModelChain``.
+TreeModels (``mathContext="float"``, nodes as ``ir.FlatTree`` arrays), the first of them a
+one-leaf tree holding the base margin (XGBoost starts the float32 sum there); the objective's
+link is a RegressionModel (or, for ``binary:hinge``, a TreeModel) after it in a
+``modelChain``; several targets are an ``x-multiModelChain``. Where jpmml-xgboost writes
+``missingValueStrategy="defaultChild"``, a split here lists the child its predicate selects
+first and the default child second with a True predicate, under strategy "none": the same
+routes, one test per split, and the array lowering of the kernels applies (``_Builder.tree``).
 
 Library semantics implemented here (XGBoost src/predictor/cpu_predictor.cc, src/tree/tree_model.cc,
 src/common/categorical.h, src/objective/*):
