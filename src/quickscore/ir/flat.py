@@ -117,6 +117,14 @@ class StringTable(Sequence[str]):
         return f"StringTable({len(self)} strings)"
 
 
+def _shorten(path: str) -> str:
+    """A long element path as the PMML reader writes it (the first and last 20 segments)."""
+    parts = path.split("/")
+    if len(parts) <= 40:
+        return path
+    return "/".join(parts[:20] + [f"...({len(parts) - 40} more)..."] + parts[-20:])
+
+
 @dataclass(frozen=True, eq=False)
 class FlatTree:
     """The Nodes of one TreeModel, in pre-order. n = number of nodes, m = of ScoreDistributions.
@@ -227,7 +235,7 @@ class FlatTree:
         """The Loc of node i (path built from the tree structure)."""
         return Loc(self._path(i), int(self.line[i]) or None)
 
-    def _path(self, i: int) -> str:
+    def _path(self, i: int, full: bool = False) -> str:
         parts = []
         parent = self.parent
         while True:
@@ -240,18 +248,19 @@ class FlatTree:
             parts.append("Node" if k == 1 else f"Node[{k}]")
             i = p
         base = self.loc.path if self.loc is not None else "TreeModel"
-        return "/".join([base] + parts[::-1])
+        path = "/".join([base] + parts[::-1])
+        return path if full else _shorten(path)
 
     def predicate(self, i: int) -> Predicate:
         """Node i's predicate as an IR object."""
-        return self._predicate(i, self._path(i))
+        return self._predicate(i, self._path(i, full=True))
 
     def _predicate(self, i: int, node_path: str) -> Predicate:
         kind = int(self.pred_kind[i])
         if kind == PRED_OBJECT:
             return self.objects[int(self.pred_value[i])]
         name = {PRED_SIMPLE: "SimplePredicate", PRED_TRUE: "True", PRED_FALSE: "False"}[kind]
-        where = Loc(f"{node_path}/{name}", int(self.pred_line[i]) or None)
+        where = Loc(_shorten(f"{node_path}/{name}"), int(self.pred_line[i]) or None)
         if kind == PRED_TRUE:
             return TruePredicate(loc=where)
         if kind == PRED_FALSE:
@@ -304,7 +313,7 @@ class FlatTree:
                 default_child=self.string(int(self.default_child[i])),
                 children=tuple(reversed(children[i])),
                 distribution=tuple(dist),
-                loc=Loc(paths[i], lines[i] or None),
+                loc=Loc(_shorten(paths[i]), lines[i] or None),
             )
             built[i] = node
             if parent[i] >= 0:
