@@ -254,3 +254,27 @@ def test_categorical_codes_without_names() -> None:
     out = model.predict(pd.DataFrame(X, columns=["f0", "f1"]))
     assert out["_error"].isna().all()
     assert _close(out["_target"].astype(float).to_numpy(), p).all()
+
+
+def test_gblinear_with_a_feature_map(tmp_path) -> None:
+    """One-hot indicators named by a feature map (``col=a``), a boolean indicator and a number,
+    each sometimes missing: gblinear adds nothing for a missing feature, as XGBoost does."""
+    rng = np.random.default_rng(0)
+    n = 200
+    col = rng.choice(["a", "b", "c"], n)
+    num = rng.normal(size=n)
+    flag = rng.integers(0, 2, n)
+    X = np.stack([col == "a", col == "b", col == "c", num, flag], 1).astype(float)
+    missing_col = rng.random(n) < 0.2
+    X[missing_col, 0:3] = np.nan
+    X[rng.random(n) < 0.1, 3:5] = np.nan
+    y = (col == "a") * 2 + num + flag + rng.normal(size=n) * 0.1
+    booster = xgb.train({"booster": "gblinear", "nthread": 1, "seed": 0}, xgb.DMatrix(X, label=y), 10)
+    fmap = tmp_path / "model.fmap"
+    fmap.write_text("0\tcol=a\ti\n1\tcol=b\ti\n2\tcol=c\ti\n3\tnum\tq\n4\tflag\ti\n")
+    model = quickscore.load(bytes(booster.save_raw("json")), feature_map=fmap)
+    flags = np.where(np.isnan(X[:, 4]), None, np.where(X[:, 4] == 1, "true", "false"))
+    frame = pd.DataFrame({"col": np.where(missing_col, None, col).astype(object), "num": X[:, 3], "flag": flags.astype(object)})
+    out = model.predict(frame)
+    assert out["_error"].isna().all()
+    assert _close(out["_target"].astype(float).to_numpy(), booster.predict(xgb.DMatrix(X))).all()
