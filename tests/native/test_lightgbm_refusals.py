@@ -208,3 +208,15 @@ def test_mutated_files_never_crash_or_hang() -> None:
 def test_windows_line_endings() -> None:
     model = quickscore.load(MODEL.replace("\n", "\r\n").encode())
     assert model.predict({"a": 0.0, "b": 0.0})["margin"] == pytest.approx(-0.5 + 0.125)
+
+
+def test_a_single_leaf_tree() -> None:
+    """A tree without splits (num_leaves=1) adds its one leaf value to every row."""
+    lone = "Tree=2\nnum_leaves=1\nnum_cat=0\nsplit_feature=\nsplit_gain=\nthreshold=\ndecision_type=\nleft_child=\nright_child=\nleaf_value=0.0625\nleaf_weight=\nleaf_count=\ninternal_value=\ninternal_weight=\ninternal_count=\nis_linear=0\nshrinkage=1\n\n\n"
+    text = MODEL.replace("end of trees", lone + "end of trees")
+    model = quickscore.load(text.encode())
+    assert model.engine in ("numba", "mixed")
+    assert model.predict({"a": 0.0, "b": 0.0})["margin"] == pytest.approx(-0.5 + 0.125 + 0.0625)
+    # a missing: left (NaN type, default left); b missing: right at the categorical split
+    # (0.75), and 0 <= 1.5 at tree 1's split (missing type None: NaN is 0) -> 0.125
+    assert model.predict({"a": None, "b": None})["margin"] == pytest.approx(0.75 + 0.125 + 0.0625)

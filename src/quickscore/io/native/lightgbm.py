@@ -58,7 +58,6 @@ from quickscore.ir import (
     Header,
     MiningField,
     MiningModel,
-    Node,
     NumericPredictor,
     OpType,
     OutputField,
@@ -799,9 +798,6 @@ def _tree_model(t: _Tree, features: list[_Feature], lines: _Lines) -> TreeModel:
     direction LightGBM sends it. With SimplePredicates only (numerical splits) the kernels
     lower such trees vectorised.
     """
-    if t.num_leaves == 1:
-        root = Node(predicate=TruePredicate(), score=repr(t.leaf_value[0]))
-        return TreeModel(function_name="regression", mining_schema=(), root=root)
     n = 2 * t.num_leaves - 1
     strings: dict[str, int] = {}
 
@@ -820,7 +816,7 @@ def _tree_model(t: _Tree, features: list[_Feature], lines: _Lines) -> TreeModel:
     objects: list = []
     used: dict[str, None] = {}
     # (LightGBM child reference, parent's index, the edge's predicate; None: True)
-    stack: list[tuple[int, int, Any]] = [(0, -1, None)]
+    stack: list[tuple[int, int, Any]] = [(0 if t.num_leaves > 1 else ~0, -1, None)]  # a lone leaf is the root
     i = 0
     while stack:
         ref, up, pred = stack.pop()
