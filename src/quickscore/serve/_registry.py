@@ -19,6 +19,8 @@ import hashlib
 import logging
 import os
 import re
+import sys
+from contextlib import contextmanager
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -184,6 +186,10 @@ class Registry:
         return files
 
     def _load_file(self, name: str, path: Path, st: os.stat_result) -> None:
+        with _loading():
+            self._load_file_now(name, path, st)
+
+    def _load_file_now(self, name: str, path: Path, st: os.stat_result) -> None:
         start = time.perf_counter()
         try:
             model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
@@ -227,6 +233,10 @@ class Registry:
         return await asyncio.get_running_loop().run_in_executor(self._loader, self._deploy, name, data)
 
     def _deploy(self, name: str, data: bytes) -> tuple[Entry, bool]:
+        with _loading():
+            return self._deploy_now(name, data)
+
+    def _deploy_now(self, name: str, data: bytes) -> tuple[Entry, bool]:
         start = time.perf_counter()
         try:
             model = quickscore.load(data, format="pmml", n_threads=self.n_threads)
@@ -266,6 +276,22 @@ class Registry:
         self.generation.bump()
         log.info("model undeployed", extra={"model": name})
         return True
+
+
+LOADING_SWITCH_INTERVAL = 0.0005
+"""sys.setswitchinterval while a model loads in the background thread. Loading is Python code
+that holds the GIL; at the default 5 ms the event loop waits up to 5 ms for the GIL after every
+I/O call it makes, which multiplies into tens of milliseconds per request during a reload."""
+
+
+@contextmanager
+def _loading():
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, LOADING_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def _warm_up(model: Any) -> None:
