@@ -75,8 +75,20 @@ def test_a_defect_costs_only_the_records_that_trigger_it(pmml, monkeypatch):
     out = model.predict([{"x": 1.0, "c": "b"}, {"x": 13.0, "c": "b"}, {"x": -1.0, "c": "a"}])
     assert list(out["y"].iloc[[0, 2]]) == ["yes", "no"]
     assert "Internal error" in out["_error"].iloc[1] and "boom" in out["_error"].iloc[1]
+    monkeypatch.setattr(model, "_record", None)  # one record through the (patched) batch path
     with pytest.raises(quickscore.EvaluationError, match="boom"):
         model.predict({"x": 13.0, "c": "b"})
+
+
+def test_a_defect_in_the_record_path_falls_back_to_the_batch_path(pmml, monkeypatch):
+    model = pmml(FIELDS, MODEL.format(inv="returnInvalid"))
+    assert model._record is not None
+
+    def broken(values):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(model._record, "step", broken)
+    assert model.predict({"x": 1.0, "c": "b"})["y"] == "yes"
 
 
 def test_infinities_compare_as_numbers(pmml):

@@ -800,8 +800,8 @@ class RecordPath:
                 value, probs, outputs = self.step.complete(self.linear(record), {})
             else:
                 value, probs, outputs = self.step(self._values(record))
-        except (_Fallback, KeyError, OverflowError, TypeError):
-            return None  # the batch path scores this record (and reports its errors)
+        except Exception:  # _Fallback, or anything unexpected: the batch path scores this
+            return None  # record, and reports its errors (a defect as an EvaluationError)
         step = self.step
         if step.classification:
             label = value

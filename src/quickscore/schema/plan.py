@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from quickscore.errors import InvalidMarkup, InvalidValue, MissingValue
-from quickscore.ir import MiningField, OpType
+from quickscore.ir import DataType, MiningField, OpType
 from quickscore.runtime.frame import Frame
 from quickscore.schema.fields import FieldDecl, isin
 from quickscore.schema.values import Column, missing_mask, parse_column
@@ -51,8 +51,27 @@ class FieldStep:
     def op_type(self) -> OpType:
         return self.mining.op_type or self.decl.op_type
 
+    @property
+    def plain(self) -> bool:
+        """A double field without treatments: float64 input is its column as it is (NaN =
+        missing, nothing invalid, nothing replaced)."""
+        plain = self.__dict__.get("_plain")
+        if plain is None:
+            decl, mf = self.decl, self.mining
+            plain = self.__dict__["_plain"] = (
+                decl.data_type is DataType.DOUBLE
+                and not any(m == m for m in decl.missing)  # a NaN missing value changes nothing
+                and not (decl.invalid or decl.valid or decl.intervals)
+                and (mf.outliers == "asIs" or self.op_type is not OpType.CONTINUOUS)
+                and self.replacement is None
+                and mf.missing_value_treatment != "returnInvalid"
+            )
+        return plain
+
     def prepare_raw(self, raw: Any, n: int, frame: Frame) -> Column:
         """Prepare a top-level input column from raw values."""
+        if self.plain and isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+            return Column(raw, DataType.DOUBLE, self.op_type)
         decl = self.decl
         col, missing, unparseable = parse_column(raw, n, decl.data_type, self.op_type)
         if decl.missing_raw:
