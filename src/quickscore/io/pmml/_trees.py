@@ -52,6 +52,12 @@ _IS_MISSING = frozenset({OPERATOR_CODES["isMissing"], OPERATOR_CODES["isNotMissi
 _LOCALS = {_NODE: "Node", _SP: "SimplePredicate", _TRUE: "True", _FALSE: "False", _SD: "ScoreDistribution"}
 _to_number = S.to_number
 _CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
+_OBJECT_BASE = 1 << 40  # pred_conv entries from here on: objects[entry - _OBJECT_BASE]
+
+
+def _dict(a: list) -> dict:
+    """Ordered attributes ([name, value, ...]) as the dict the general reader gets."""
+    return dict(zip(a[::2], a[1::2]))
 
 
 def _skippable(name: str) -> bool:
@@ -87,6 +93,11 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     pred_line: list[int] = []
     pred_convs: list[tuple] = []  # (kind, field, operator, value)
     pred_cache: dict[tuple, int] = {}
+    # SimplePredicates read without the cache: pred_conv holds -2 - their position here
+    sp_field: list[int] = []
+    sp_op: list[int] = []
+    sp_value: list[int] = []
+    n_simple = [0]
     sd_node: list[int] = []
     sd_conv: list[int] = []  # index into sd_convs
     sd_convs: list[tuple] = []  # (value, recordCount, flags, confidence, probability)
@@ -98,6 +109,8 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     sd_node_append, sd_conv_append = sd_node.append, sd_conv.append
     node_get, pred_get, sd_get = node_cache.get, pred_cache.get, sd_cache.get
     kinds_get = _KINDS.get
+    ops_get = _OPS.get
+    sp_field_append, sp_op_append, sp_value_append = sp_field.append, sp_op.append, sp_value.append
 
     # Open elements by depth (1 = the root Node): a node index (>= 0), or -1 - kind for a
     # predicate / ScoreDistribution element.
@@ -203,7 +216,8 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
 
     # --- handlers --------------------------------------------------------------------------
 
-    def start(name: str, a: dict) -> None:
+    def start(name: str, a: list) -> None:
+        # ``a``: the attributes as [name, value, name, value, ...] (ordered_attributes)
         nonlocal depth, skip
         if skip:
             skip += 1
@@ -213,43 +227,61 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         k = kinds_get(name)
         up = node_at[depth]  # the enclosing element
         if up < 0 and depth:
-            inside_leaf(name, a)
+            inside_leaf(name, _dict(a))
             return
         depth += 1
         if depth > limit:
             r.too_deep(frame_of(up) if up >= 0 else top)
         if k == _SD:
             node_at[depth] = -1 - _SD
-            key = tuple(a.items())
+            key = tuple(a)
             ci = sd_get(key)
             sd_node_append(up)
-            sd_conv_append(new_sd_conv(key, up, a) if ci is None else ci)
+            sd_conv_append(new_sd_conv(key, up, _dict(a)) if ci is None else ci)
+            return
+        if k == _SP:
+            node_at[depth] = -1 - _SP
+            pred_node_append(up)
+            pred_line_append(P.CurrentLineNumber)
+            if len(a) == 6 and a[0] == "field" and a[2] == "operator" and a[4] == "value":
+                op = ops_get(a[3])
+                if op is not None:  # the usual spelling: no dictionary, no cache
+                    n = len(table)
+                    pred_conv_append(-2 - n_simple[0])  # a SimplePredicate of its own (see finish)
+                    n_simple[0] += 1
+                    sp_field_append(sindex(a[1], n))
+                    sp_op_append(op)
+                    sp_value_append(sindex(a[5], len(table)))
+                    return
+            key = (k, *a)
+            ci = pred_get(key)
+            pred_conv_append(new_pred_conv(key, k, up, _dict(a)) if ci is None else ci)
             return
         if k == _NODE:
             node_at[depth] = len(parent)
             parent_append(up)
             lines_append(P.CurrentLineNumber)
             if a:
-                key = tuple(a.items())
+                key = tuple(a)
                 ci = node_get(key)
-                node_conv_append(new_node_conv(key, a) if ci is None else ci)
+                node_conv_append(new_node_conv(key, _dict(a)) if ci is None else ci)
             else:
                 node_conv_append(-1)
             return
-        if k is not None:  # SimplePredicate, True, False
+        if k is not None:  # True, False
             node_at[depth] = -1 - k
-            key = (k, *a.items())
+            key = (k, *a)
             ci = pred_get(key)
             pred_node_append(up)
             pred_line_append(P.CurrentLineNumber)
-            pred_conv_append(new_pred_conv(key, k, up, a) if ci is None else ci)
+            pred_conv_append(new_pred_conv(key, k, up, _dict(a)) if ci is None else ci)
             return
         # anything else: skipped, or read by the general reader under a frame for the Node
         depth -= 1
         if _skippable(name):
             skip = 1
             return
-        delegate(up, name, a)
+        delegate(up, name, _dict(a))
 
     def inside_leaf(name: str, a: dict) -> None:
         """Inside SimplePredicate / True / False / ScoreDistribution: only skippable markup."""
@@ -281,6 +313,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         frames.append(fr)
         delegated = 1
         d_node = i
+        P.ordered_attributes = False
         P.StartElementHandler = d_start
         P.EndElementHandler = d_end
         normal_start(name, a)
@@ -300,17 +333,19 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         base = fr[R._BASE]
         kids = st[base:]
         del st[base:]
+        P.ordered_attributes = True
         P.StartElementHandler = start
         P.EndElementHandler = end
         for _, value in kids:
             pred_node_append(d_node)
             pred_line_append((getattr(value, "loc", None) and value.loc.line) or 0)
-            pred_conv_append(-1 - len(objects))  # negative: an object
+            pred_conv_append(_OBJECT_BASE + len(objects))  # an object
             objects.append(value)
 
     # --- the end of the root Node -------------------------------------------------------------
 
     def finish() -> None:
+        P.ordered_attributes = False
         P.StartElementHandler = normal_start
         P.EndElementHandler = normal_end
         n = len(parent)
@@ -321,13 +356,23 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             raise r.invalid(frame_of(i), "Node has no predicate" if count[i] == 0 else "Node has more than one predicate")
         order = np.argsort(owners, kind="stable")
         conv_of = np.array(pred_conv, dtype=np.int64)[order]
+        # rows (kind, field, operator, value): the cached conversions, then the direct SimplePredicates
         table_p = np.array(pred_convs or [(0, -1, 0, -1)], dtype=np.int64)
-        is_object = conv_of < 0
+        if sp_field:
+            direct = np.empty((len(sp_field), 4), dtype=np.int64)
+            direct[:, 0] = PRED_SIMPLE
+            direct[:, 1] = sp_field
+            direct[:, 2] = sp_op
+            direct[:, 3] = sp_value
+            base = len(table_p)
+            table_p = np.concatenate([table_p, direct])
+            conv_of = np.where((conv_of < 0), base + (-2 - conv_of), conv_of)
+        is_object = conv_of >= _OBJECT_BASE
         rows = table_p[np.where(is_object, 0, conv_of)]
         kinds = rows[:, 0].astype(np.int8)
         kinds[is_object] = PRED_OBJECT
         pvalue = rows[:, 3].astype(np.int32)
-        pvalue[is_object] = -1 - conv_of[is_object]
+        pvalue[is_object] = conv_of[is_object] - _OBJECT_BASE
 
         node_ci = np.array(node_conv, dtype=np.int64)
         table_n = np.array(node_convs or [(-1, -1, -1, 0.0, 0)], dtype=np.float64)
@@ -379,10 +424,11 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         r.flat_nodes += n
         # The handlers refer to each other (a reference cycle the paused GC would not free):
         # empty the per-tree containers now.
-        for container in (table, parent, lines, node_conv, node_convs, node_cache, pred_node, pred_conv,
-                          pred_line, pred_convs, pred_cache, sd_node, sd_conv, sd_convs, sd_cache, objects):
+        for container in (table, parent, lines, node_conv, node_convs, node_cache, pred_node, pred_conv, pred_line,
+                          pred_convs, pred_cache, sd_node, sd_conv, sd_convs, sd_cache, objects, sp_field, sp_op, sp_value):
             container.clear()
 
+    P.ordered_attributes = True  # cheaper than a dict per element; restored at the end
     P.StartElementHandler = start
     P.EndElementHandler = end
-    start("Node", attrs)  # the root Node itself
+    start("Node", [x for kv in attrs.items() for x in kv])  # the root Node itself
