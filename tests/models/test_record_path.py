@@ -33,6 +33,17 @@ def _corpus_cases() -> list:
     return cases
 
 
+def _native_cases() -> list:
+    manifest = CORPUS / "NATIVE_MANIFEST.tsv"
+    if not manifest.exists():
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
+    cases = []
+    for row in csv.DictReader(manifest.open(), delimiter="\t"):
+        if row["path"].endswith((".json", ".txt")):  # one file per model (the .ubj/.model twins read the same)
+            cases.append(pytest.param(CORPUS / row["path"], CORPUS / row["input_csv"], id="native-" + row["path"].split("/")[-1]))
+    return cases
+
+
 FIXTURES = [pytest.param(p, p.with_name(p.name.replace(".pmml", ".input.csv")), id=p.stem) for p in sorted(DATA.glob("*.pmml"))]
 
 
@@ -87,7 +98,7 @@ def _odd_values(rng: random.Random, record: dict, names: list[str]) -> dict:
     return out
 
 
-@pytest.mark.parametrize("pmml, inputs", FIXTURES + _corpus_cases())
+@pytest.mark.parametrize("pmml, inputs", FIXTURES + _corpus_cases() + _native_cases())
 def test_record_path_matches_the_batch_path(pmml, inputs):
     model = quickscore.load(pmml)
     if model._record is None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from quickscore import kernels
-from quickscore.ir import MiningModel, TruePredicate
+from quickscore.ir import FieldRef, MiningModel, TruePredicate
 from quickscore.ir.types import DataType
 from quickscore.kernels import UNSEEN
 from quickscore.outputs.fields import _text
@@ -563,9 +563,15 @@ class _Step:
 
     def _output(self, f, decl):
         feature = f.feature
-        if f.segment_id is not None or feature not in ("predictedValue", "probability"):
+        if feature in ("transformedValue", "decision") and type(f.expression) is FieldRef and f.expression.map_missing_to is None:
+            # A field's value as it is (e.g. the raw score of a GBM chain).
+            ref = self.ctx.scope.find(f.expression.field)
+            if ref is None or not ref.data_type.is_numeric:
+                raise _Unsupported("OutputField refers to a non-numeric field")
+            feature, label, source = "ref", f.expression.field, ref.data_type
+        elif f.segment_id is not None or feature not in ("predictedValue", "probability"):
             raise _Unsupported(f"OutputField feature {feature}")
-        if feature == "predictedValue":
+        elif feature == "predictedValue":
             # label_column(prediction, target_type)
             source = self.target_type
             if not self.classification and not source.is_numeric:
@@ -659,6 +665,8 @@ class _Step:
                 v = value
                 if self.classification and self.target_type.is_numeric:
                     v = NAN if v is None else float(v)
+            elif feature == "ref":
+                v = values[label]
             elif probs is None:
                 v = NAN
             elif label in self.classes:
