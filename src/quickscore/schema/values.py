@@ -306,6 +306,14 @@ def convert_column(col: Column, data_type: DataType, op_type: OpType | None = No
     if col.numeric and col.data_type is DataType.BOOLEAN and data_type is DataType.STRING:
         out = np.array([None if math.isnan(v) else ("true" if v else "false") for v in src], dtype=object)
         return Column(out, data_type, op)
+    if col.numeric and data_type is DataType.STRING and col.data_type in (DataType.DOUBLE, DataType.FLOAT):
+        # A computed double as text, the way the reference implementation (Java's Double.toString)
+        # writes it: 3.0 -> "3.0", 1e-9 -> "1.0E-9". (Raw input values keep _to_str: 3.0 -> "3".)
+        from quickscore.schema.javafmt import double_text
+
+        single = col.data_type is DataType.FLOAT
+        out = np.array([None if math.isnan(v) else double_text(v, single) for v in src], dtype=object)
+        return Column(out, data_type, op)
     converted, missing, bad = parse_column(
         src if src.dtype == object else np.array([None if math.isnan(v) else v for v in src], dtype=object),
         n,
