@@ -193,6 +193,9 @@ CHAINS = {
     + '<ScoreDistribution value="p" recordCount="0"/><ScoreDistribution value="q" recordCount="0"/></Node></Node>',
     "repeated class": '<Node score="q"><True/><Node score="p">' + sp("x", "lessOrEqual", "0")
     + '<ScoreDistribution value="p" recordCount="1"/><ScoreDistribution value="p" recordCount="3"/></Node></Node>',
+    "single leaf": '<Node score="q"><True/></Node>',
+    "single test": '<Node score="q">' + sp("x", "lessOrEqual", "1") + "</Node>",
+    "only false children": '<Node score="q"><True/><Node score="p"><False/></Node></Node>',
     "ids and extensions": '<Node id="r" score="q"><Extension name="e"><Node/></Extension><True/><Node id="n1" score="p">'
     '<SimplePredicate field="x" operator="lessOrEqual" value="0"><Extension/></SimplePredicate><Partition name="p"/></Node></Node>',
 }

@@ -29,9 +29,10 @@ attributes and are read (``x-mathContext``, ``x-missingPredictionTreatment``,
 ``x-missingThreshold``, ``x-invalidValueReplacement``, ``x-wordRE``, ``x-report``,
 ``x-multiModelChain``, ``x-weightedSum`` ...: see ``_schema.RENAMES`` and ``ENUMS``).
 
-Cost: for a 90 MB forest most of the time is expat's callbacks and building the frozen
-IR dataclasses; two measures keep that down: the cyclic GC is paused while reading, and
-Node / SimplePredicate are built by ``fast_constructor`` (see there).
+Cost: for a 90 MB forest most of the time is expat's callbacks. TreeModel bodies are read
+into arrays (``ir.FlatTree``, by ``_trees``) with no object per Node; the cyclic GC is paused
+while reading; Node / SimplePredicate objects, where they are built (``read_pmml(flat=False)``,
+predicates inside compound ones), come from ``fast_constructor`` (see there).
 """
 
 from __future__ import annotations
