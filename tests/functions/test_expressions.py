@@ -360,3 +360,35 @@ def test_derived_fields_computed_once_and_only_when_needed(monkeypatch):
     calls["n"] = 0
     assert list(model.predict([{"x": 4.0}, {"x": 9.0}, {"x": 16.0}])["out"]) == [4.0, 6.0, 8.0]
     assert calls["n"] == 1  # one call for the batch: "used" once, "unused" never
+
+
+# --- DerivedField dataType conversions ------------------------------------------------------------------
+
+
+def _derived(name: str, data_type: str, expression: str) -> str:
+    optype = "continuous" if data_type in ("double", "integer", "float") else "categorical"
+    return f'<TransformationDictionary><DerivedField name="{name}" optype="{optype}" dataType="{data_type}">{expression}</DerivedField></TransformationDictionary>'
+
+
+@pytest.mark.parametrize(
+    "data_type, expression, record, expected",
+    [
+        ("string", A("*", F("x"), C(1.0, "double")), {"x": 3.0}, "3.0"),  # Java's Double.toString, as JPMML writes it
+        ("string", F("x"), {"x": 1e-9}, "1.0E-9"),
+        ("string", F("i"), {"i": 42}, "42"),
+        ("string", F("b"), {"b": True}, "true"),
+        ("string", F("f"), {"f": 0.1}, "0.1"),
+        ("integer", F("x"), {"x": 2.0}, 2),
+        ("integer", F("x"), {"x": 2.5}, "ERROR"),  # no integer value: the record fails (not truncated)
+        ("integer", F("x"), {"x": INF}, "ERROR"),
+        ("integer", F("x"), {"x": None}, None),
+        ("double", F("s"), {"s": "2.5"}, 2.5),
+        ("double", F("i"), {"i": 7}, 7.0),
+    ],
+)
+def test_derived_field_types(data_type, expression, record, expected):
+    got = ev(F("d"), record, transformations=_derived("d", data_type, expression))
+    if expected == "ERROR":
+        assert isinstance(got, str) and got.startswith("ERROR: DerivedField 'd' (integer) cannot hold")
+    else:
+        assert got == expected

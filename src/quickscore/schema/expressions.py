@@ -666,9 +666,23 @@ def compile_derived_fields(fields: tuple[DerivedField, ...], scope: Scope) -> li
 
 
 def _retype(compiled: Compiled, f: DerivedField) -> Callable[[Frame], Column]:
+    """The expression's value in the DerivedField's dataType. A number that is not an integer has
+    no integer value: those records fail (InvalidValue), as in the reference implementation, rather
+    than being truncated silently."""
     dt, op = f.data_type, f.op_type
+    check_integer = dt is DataType.INTEGER and compiled.data_type is not DataType.INTEGER
+    where = f" at {f.loc}" if f.loc else ""
 
     def fn(frame: Frame) -> Column:
-        return convert_column(compiled(frame), dt, op)
+        col = compiled(frame)
+        if check_integer and col.numeric:
+            v = col.values
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isnan(v) & ((v != np.floor(v)) | np.isinf(v))
+            if bad.any():
+                for i in np.flatnonzero(bad).tolist():
+                    frame.fail_at(i, f"DerivedField '{f.name}' (integer) cannot hold the value {float(v[i])!r}{where}", InvalidValue)
+                col = Column(np.where(bad, np.nan, v), col.data_type, col.op_type)
+        return convert_column(col, dt, op)
 
     return fn
