@@ -123,12 +123,18 @@ CASES: dict[str, list[str]] = {
     "matches": [A("matches", S, C("^[A-Z]")), A("matches", S, C("\\d+")), A("matches", S, C("o")), A("matches", S, T)],
     "formatNumber": [A("formatNumber", X, C("%.3f")), A("formatNumber", I, C("%05d")), A("formatNumber", X, C("%e")),
                      A("formatNumber", Y, C("%10.2f"))],
+    "formatNumber_more": [A("formatNumber", Y, C(pattern), **ASMISSING) for pattern in
+                          ("%+.3e", "%08.2f", "%-12s|", "%,.2f", "%(.2f", "%.0f", "%g", "%.3g", "%G", "%.10f", "%12.4E", "% .1f",
+                           "%s%%", "x=%.1f!")]
+    + [A("formatNumber", J, C(pattern), **ASMISSING) for pattern in ("%x", "%X", "%o", "%#x", "%,d", "%(d", "%+d", "% d", "%-8d|", "%s")],
     # dates
     "date_days": [A("dateDaysSinceYear", D, C(1960)), A("dateDaysSinceYear", D, C(1970)), A("dateDaysSinceYear", DT, C(2000))],
     "date_seconds": [A("dateSecondsSinceYear", DT, C(1960)), A("dateSecondsSinceYear", DT, C(1970)),
                      A("dateSecondsSinceMidnight", DT), A("dateSecondsSinceMidnight", TM)],
     "formatDatetime": [A("formatDatetime", D, C("%m/%d/%y")), A("formatDatetime", DT, C("%Y-%m-%d %H:%M:%S")),
                        A("formatDatetime", D, C("%d.%m.%Y"))],
+    "formatDatetime_more": [A("formatDatetime", DT, C(pattern), **ASMISSING) for pattern in
+                            ("%B %e, %Y", "%A, day %j", "%I:%M %p", "%r", "%D", "%F %T", "%k|%l", "%b %h %a %C %y", "%R", "%L", "100%%")],
     # other expressions
     "constant": [(C("2.5", "double"), "double"), (C("7", "integer"), "integer"), (C("abc"), "string"),
                  (A("dateDaysSinceYear", C("2020-02-29", "date"), C(1970)), "integer"), A("+", X, C("1.5", "float")),

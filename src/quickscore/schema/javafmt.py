@@ -206,7 +206,8 @@ def _format_number(pattern: str, x: float, data_type: str) -> str:
                 raise FormatError(f"'{m.group(0)}' cannot format an integer value")
             if math.isnan(x) or math.isinf(x):
                 body = "NaN" if math.isnan(x) else "Infinity"
-                out.append(_pad(body, x < 0, flags.replace("0", "").replace(",", ""), width))
+                body = _pad(body, x < 0, flags.replace("0", "").replace(",", ""), width)
+                out.append(body.upper() if conv.isupper() else body)
                 continue
             p = 6 if precision is None else precision
             if lower == "f":
