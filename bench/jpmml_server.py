@@ -6,10 +6,11 @@ record of the request.
 It answers ``POST /v2/models/{name}/infer`` (the same V2 JSON bodies bench/serve_load.py sends to
 quickscore) and ``GET /v2/health/ready``, on the same HTTP stack as quickscore (uvicorn with
 uvloop + httptools, orjson), so that the comparison measures the scorer, not the web framework.
-JPype is the in-process JVM bridge (the fastest of the package's backends; KServe's server used
-py4j, which adds a socket round trip per call). Heap capped with ``JPMML_XMX`` (default 2g).
+``--backend py4j`` (the default) is what KServe's pmmlserver uses (``jpmml_evaluator.py4j``: a
+gateway JVM per worker, one socket round trip per call); ``--backend jpype`` runs the JVM
+in-process, the fastest of the package's backends. Heap capped with ``JPMML_XMX`` (default 2g).
 
-    python bench/jpmml_server.py MODEL_DIR --port 9000 --workers 2
+    python bench/jpmml_server.py MODEL_DIR --port 9000 --workers 2 [--backend jpype]
 """
 
 from __future__ import annotations
@@ -27,14 +28,30 @@ _MODELS: dict = {}
 _READY = False
 
 
-def _load(model_dir: Path) -> None:
-    global _READY
+def _backend():
+    """KServe's pmmlserver: ``jpmml_evaluator.py4j`` (a gateway JVM, one socket round trip per
+    call). JPype runs the JVM in-process: the faster of the two, so the harder baseline."""
     import jpmml_evaluator
+
+    heap = f"-Xmx{os.environ.get('JPMML_XMX', '2g')}"
+    if os.environ.get("JPMML_SERVER_BACKEND", "py4j") == "py4j":
+        from jpmml_evaluator.py4j import JavaGateway, Py4JBackend
+
+        gateway = JavaGateway.launch_gateway(classpath=os.pathsep.join(jpmml_evaluator._classpath([])), javaopts=[heap],
+                                             die_on_exit=True)
+        return Py4JBackend(gateway)
     import jpype
 
     if not jpype.isJVMStarted():
-        jpype.startJVM(f"-Xmx{os.environ.get('JPMML_XMX', '2g')}", classpath=jpmml_evaluator._classpath([]))
-    backend = jpmml_evaluator.make_backend("jpype")
+        jpype.startJVM(heap, classpath=jpmml_evaluator._classpath([]))
+    return jpmml_evaluator.make_backend("jpype")
+
+
+def _load(model_dir: Path) -> None:
+    global _READY
+    import jpmml_evaluator
+
+    backend = _backend()
     for path in sorted(model_dir.glob("*.pmml")):
         evaluator = jpmml_evaluator.make_evaluator(str(path), backend=backend, lax=True)
         _MODELS[path.stem] = evaluator
@@ -97,8 +114,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--backend", choices=["py4j", "jpype"], default="py4j",
+                        help="py4j: as KServe's pmmlserver (default); jpype: the JVM in-process")
     args = parser.parse_args()
     os.environ["JPMML_SERVER_MODELS"] = str(args.model_dir.resolve())
+    os.environ["JPMML_SERVER_BACKEND"] = args.backend
     import uvicorn
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -17,9 +17,10 @@ PMML), served as ``forest``; W2, the logistic regression, served as ``logistic``
   feature, shape [1]; 1,000 distinct records from the benchmark's test rows, in turn;
 * batch: V2 infer with 1,000 rows, and Openscoring ``POST /model/{m}/batch`` with 1,000 records.
 
-The comparison server (bench/jpmml_server.py) answers the same single-record V2 bodies with
-JPMML-Evaluator called per record through the ``jpmml_evaluator`` package (KServe's PMML server
-design), on the same HTTP stack, with the same worker counts.
+The comparison servers (bench/jpmml_server.py) answer the same single-record V2 bodies with
+JPMML-Evaluator called per record through the ``jpmml_evaluator`` package, on the same HTTP stack,
+with the same worker counts: with its py4j backend, as KServe's own pmmlserver does, and with
+its JPype backend (the JVM in-process, the harder baseline).
 
 Writes bench/results/serve-<date>.json and .md and prints the table.
 """
@@ -90,11 +91,11 @@ class QuickscoreServer:
 
 
 class JpmmlServer:
-    def __init__(self, model_dir: Path, workers: int):
+    def __init__(self, model_dir: Path, workers: int, backend: str):
         self.started = time.perf_counter()
         self.port = _free_port()
         self.proc = subprocess.Popen([sys.executable, str(BENCH / "jpmml_server.py"), str(model_dir), "--port",
-                                      str(self.port), "--workers", str(workers)],
+                                      str(self.port), "--workers", str(workers), "--backend", backend],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                      env={"JPMML_XMX": "4g", **os.environ})  # the 90 MB forest needs more than 2 GB
 
@@ -237,6 +238,8 @@ def main() -> None:
     parser.add_argument("--batch-connections", type=int, default=2, help="concurrent connections, batches (default 2)")
     parser.add_argument("--max-requests", type=int, default=500_000, help="per wrk thread and run (default 500000)")
     parser.add_argument("--no-jpmml", action="store_true", help="leave out the JPMML comparison server")
+    parser.add_argument("--jpmml-backends", default="py4j,jpype",
+                        help="JPMML servers to compare with: py4j (as KServe's pmmlserver), jpype (in-process JVM)")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/serve-<date>.json)")
     args = parser.parse_args()
@@ -264,7 +267,7 @@ def main() -> None:
             conns = args.connections if kind == "single" else args.batch_connections
             # Warm-up, not recorded: the JVM's JIT compiles the evaluator's hot paths (quickscore's
             # workers compile their kernels before they report ready).
-            warm = min(5.0, duration) if server == "jpmml" else min(2.0, duration)
+            warm = min(5.0, duration) if server.startswith("jpmml") else min(2.0, duration)
             run_wrk(port, path, bodies[kind], connections=conns, duration=warm, max_requests=20_000)
             r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
             rows = 1 if kind == "single" else BATCH_ROWS
@@ -284,16 +287,17 @@ def main() -> None:
                     measure("quickscore", workers, qs.port, model, "single", qs.proc.pid)
                 for kind in ("batch_v2", "batch_os"):
                     measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
-                if not args.no_jpmml:
-                    jp = JpmmlServer(model_dir, workers)
+                for backend in ([] if args.no_jpmml else args.jpmml_backends.split(",")):
+                    jp = JpmmlServer(model_dir, workers, backend)
+                    label = f"jpmml-{backend}"
                     try:
                         ready = jp.wait_ready(900)
-                        results["startup_s"][f"jpmml_w{workers}"] = round(ready, 1)
+                        results["startup_s"][f"{label}_w{workers}"] = round(ready, 1)
                         results.setdefault("max_abs_diff_probability", {})
                         for model in MODELS:
                             results["max_abs_diff_probability"][model] = check_answers(qs.port, jp.port, bodies["single"], model)
                         for model in MODELS:
-                            measure("jpmml", workers, jp.port, model, "single", jp.proc.pid)
+                            measure(label, workers, jp.port, model, "single", jp.proc.pid)
                     finally:
                         jp.stop()
             finally:
@@ -325,9 +329,10 @@ def render(results: dict) -> str:
     for r in runs:
         if r["server"] != "quickscore" or r["kind"] != "single":
             continue
-        peer = next((p for p in runs if p["server"] == "jpmml" and p["workers"] == r["workers"] and p["model"] == r["model"]), None)
-        if peer:
-            ratios.append(f"{r['model']} ×{r['req_per_s'] / peer['req_per_s']:.1f} at {r['workers']} worker(s)")
+        for peer in runs:
+            if peer["server"].startswith("jpmml") and peer["workers"] == r["workers"] and peer["model"] == r["model"]:
+                ratios.append(f"{r['model']} ×{r['req_per_s'] / peer['req_per_s']:.1f} vs {peer['server']} "
+                              f"at {r['workers']} worker(s)")
     if ratios:
         lines += ["", "quickscore ÷ JPMML-per-request throughput: " + "; ".join(ratios) + "."]
     if results.get("startup_s"):
