@@ -121,6 +121,10 @@ CASES: dict[str, list[str]] = {
     "concat": [A("concat", S, T), A("concat", S, C("-"), I), A("concat", X, C("|"), B)],
     "replace": [A("replace", S, C("[aeiou]"), C("_")), A("replace", S, C("(\\w+) (\\w+)"), C("$2 $1")), A("replace", S, C("\\s+"), C(""))],
     "matches": [A("matches", S, C("^[A-Z]")), A("matches", S, C("\\d+")), A("matches", S, C("o")), A("matches", S, T)],
+    "regex_more": [A("replace", S, C(p), C(r)) for p, r in
+                   (("\\b\\w", "#"), ("[A-Z]{2,}", "<$0>"), ("(?i)hello", "bye"), ("^\\s+|\\s+$", ""), ("\\p{Alpha}+", "w"),
+                    ("\\d{2}", "NN"), ("(a|b)+", "[$1]"), ("\\Q.\\E", "!"), ("$", "END"), ("\\W+", "_"), ("(?<x>o)", "${x}${x}"))]
+    + [A("matches", S, C(p)) for p in ("\\p{Upper}", "^\\S+$", "\\s", "(?i)^the", "[^\\x00-\\x7F]")],
     "formatNumber": [A("formatNumber", X, C("%.3f")), A("formatNumber", I, C("%05d")), A("formatNumber", X, C("%e")),
                      A("formatNumber", Y, C("%10.2f"))],
     "formatNumber_more": [A("formatNumber", Y, C(pattern), **ASMISSING) for pattern in

@@ -61,15 +61,22 @@ _JAVA_SIMPLE = {
 }
 
 
-def java_regex(pattern: str) -> str:
+# Java's predefined classes are US-ASCII by default (java.util.regex.Pattern: "\w A word character:
+# [a-zA-Z_0-9]"), while its \b uses Unicode letters and digits; Python's \w, \d, \s are Unicode.
+_JAVA_ASCII = {"w": "[a-zA-Z_0-9]", "W": "[^a-zA-Z_0-9]", "d": "[0-9]", "D": "[^0-9]",
+               "s": "[ \\t\\n\\x0b\\f\\r]", "S": "[^ \\t\\n\\x0b\\f\\r]"}
+_JAVA_ASCII_IN_CLASS = {"w": "a-zA-Z_0-9", "d": "0-9", "s": " \\t\\n\\x0b\\f\\r"}
+
+
+def java_regex(pattern: str, ascii_classes: bool = False) -> str:
     """Translate a Java (java.util.regex) pattern into Python's ``re`` syntax.
 
     PMML's regular expressions are Perl/Java style. Python reads most of that syntax alike; this
     rewrites what it reads differently or not at all: ``\\Q...\\E`` quoting, named groups
     ``(?<name>...)`` and ``\\k<name>``, ``\\z`` / ``\\Z``, ``\\h`` ``\\v`` ``\\R`` ``\\e``, and the
-    ``\\p{...}`` / ``\\P{...}`` classes. Character-class intersections (``&&``) and nested classes
-    are refused (ValueError). Compile the result with ``re.ASCII``: Java's ``\\w``, ``\\d``, ``\\s`` and
-    case-insensitive matching are US-ASCII by default.
+    ``\\p{...}`` / ``\\P{...}`` classes, and (``ascii_classes``) ``\\w \\W \\d \\D \\s \\S``, which
+    are US-ASCII in Java (its ``\\b`` stays Unicode, as Python's). Character-class intersections
+    (``&&``) and nested classes are refused (ValueError).
     """
     out: list[str] = []
     i, n, in_class = 0, len(pattern), False
@@ -115,6 +122,14 @@ def java_regex(pattern: str) -> str:
                 out.append(_JAVA_SIMPLE[nxt])
                 i += 2
                 continue
+            if ascii_classes and not in_class and nxt in _JAVA_ASCII:
+                out.append(_JAVA_ASCII[nxt])
+                i += 2
+                continue
+            if ascii_classes and in_class and nxt in _JAVA_ASCII_IN_CLASS:
+                out.append(_JAVA_ASCII_IN_CLASS[nxt])
+                i += 2
+                continue
             out.append(pattern[i : i + 2])
             i += 2
             continue
@@ -151,9 +166,9 @@ def java_regex(pattern: str) -> str:
 
 def compile_regex(pattern: str, case_sensitive: bool, what: str, ascii: bool = False) -> re.Pattern:
     """Compile a PMML (Java-style) regular expression; UnsupportedMarkup if it cannot be read."""
-    flags = (0 if case_sensitive else re.IGNORECASE) | (re.ASCII if ascii else 0)
+    flags = 0 if case_sensitive else re.IGNORECASE
     try:
-        return re.compile(java_regex(pattern), flags)
+        return re.compile(java_regex(pattern, ascii_classes=ascii), flags)
     except (re.error, ValueError, IndexError) as e:
         raise UnsupportedMarkup(f"Regular expression '{pattern}' of {what} is not supported: {e}") from None
 
