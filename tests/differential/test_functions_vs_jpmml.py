@@ -14,9 +14,8 @@ quickscore must score the record.
 
 from __future__ import annotations
 
-import pytest
-
 import functions_lib as fl
+import pytest
 
 pytestmark = pytest.mark.differential
 

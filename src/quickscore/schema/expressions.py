@@ -12,7 +12,12 @@ from typing import Callable
 
 import numpy as np
 
-from quickscore.errors import EvaluationError, InvalidMarkup, InvalidValue, UnsupportedMarkup
+from quickscore.errors import (
+    EvaluationError,
+    InvalidMarkup,
+    InvalidValue,
+    UnsupportedMarkup,
+)
 from quickscore.ir import (
     Apply,
     Constant,
@@ -31,9 +36,23 @@ from quickscore.ir.expressions import Aggregate, Lag
 from quickscore.ir.types import DataType, OpType
 from quickscore.runtime.frame import Frame
 from quickscore.schema.fields import FieldDecl, in_interval, parse_typed
-from quickscore.schema.functions import ALIASES, BUILTINS, FIELD_FUNCTIONS, VENDOR_FUNCTIONS, as_float, if_type
+from quickscore.schema.functions import (
+    ALIASES,
+    BUILTINS,
+    FIELD_FUNCTIONS,
+    VENDOR_FUNCTIONS,
+    as_float,
+    if_type,
+)
 from quickscore.schema.scope import Scope
-from quickscore.schema.values import Column, ParseError, convert_column, empty_column, missing_mask, parse_value
+from quickscore.schema.values import (
+    Column,
+    ParseError,
+    convert_column,
+    empty_column,
+    missing_mask,
+    parse_value,
+)
 
 
 @dataclass

@@ -82,10 +82,6 @@ def _round_to(values: np.ndarray, data_type: DataType) -> np.ndarray:
     return values
 
 
-def _nan_invalid(values: np.ndarray) -> np.ndarray:
-    return np.isnan(values)
-
-
 # --- arithmetic ----------------------------------------------------------------------------------
 
 
