@@ -315,9 +315,9 @@ def _encode_tables(enc: _Encoder, core: Any) -> dict:
     out["probabilities"] = enc.array(core.probabilities)
     if core.confidences is not None:
         out["confidences"] = enc.array(core.confidences)
-    str_class = getattr(core, "_str_class", None)
-    if str_class is not None:
-        out["str_class"] = enc.array(np.asarray(str_class, dtype=np.int64))
+    sd_labels = getattr(core, "_sd_labels", None)
+    if sd_labels is not None:
+        out["sd_labels"] = [enc.array(np.asarray(sd_labels[0], dtype=np.int64)), enc.array(np.asarray(sd_labels[1], dtype=np.int64))]
     return out
 
 
@@ -540,7 +540,7 @@ def _attach(document: Document, lowered: dict, dec: _Decoder) -> None:
         try:
             found: dict[str, Any] = {}
             if "tables" in entry and isinstance(model, TreeModel) and model.flat is not None:
-                found["tables"] = _decode_tables(entry["tables"], dec, model.flat.n_nodes)
+                found["tables"] = _decode_tables(entry["tables"], dec, model.flat.n_nodes, len(model.flat.strings))
             if "arrays" in entry:
                 found["arrays"] = _decode_arrays(entry["arrays"], dec)
             if "fused" in entry and isinstance(model, MiningModel):
@@ -566,7 +566,7 @@ def _checked(a: np.ndarray, dtype: Any, shape: tuple, what: str, dec: _Decoder) 
     return a
 
 
-def _decode_tables(t: dict, dec: _Decoder, n: int) -> dict:
+def _decode_tables(t: dict, dec: _Decoder, n: int, n_strings: int) -> dict:
     out: dict[str, Any] = {"n_nodes": int(t["n_nodes"]), "has_undefined": bool(t["has_undefined"])}
     if out["n_nodes"] != n:
         raise ValueError("node count")
@@ -583,11 +583,12 @@ def _decode_tables(t: dict, dec: _Decoder, n: int) -> dict:
     out["probabilities"] = _checked(dec.array(t["probabilities"]), "<f8", (n, k), "node probabilities", dec)
     if "confidences" in t:
         out["confidences"] = _checked(dec.array(t["confidences"]), "<f8", (n, k), "node confidences", dec)
-    if "str_class" in t:
-        sc = _checked(dec.array(t["str_class"]), "<i8", (None,), "class of each string", dec)
-        if len(sc) and (sc.min() < -1 or sc.max() >= k):
-            raise dec.bad("string classes out of range")
-        out["str_class"] = sc
+    if "sd_labels" in t:
+        strings = _checked(dec.array(t["sd_labels"][0]), "<i8", (None,), "ScoreDistribution value strings", dec)
+        classes_of = _checked(dec.array(t["sd_labels"][1]), "<i8", (len(strings),), "ScoreDistribution value classes", dec)
+        if len(strings) and (strings.min() < 0 or strings.max() >= n_strings or classes_of.min() < 0 or classes_of.max() >= k):
+            raise dec.bad("ScoreDistribution value classes out of range")
+        out["sd_labels"] = (strings, classes_of)
     return out
 
 

@@ -60,7 +60,7 @@ ARRAYS: dict[str, str] = {
     "sd_confidence": "<f8",
     "sd_probability": "<f8",
 }
-OPTIONAL_ARRAYS = ("sd_confidence", "sd_probability")
+OPTIONAL_ARRAYS = ("node_id", "default_child", "sd_confidence", "sd_probability")
 
 
 class StringTable(Sequence[str]):
@@ -134,7 +134,8 @@ class FlatTree:
     * ``pred_field`` int32, ``pred_op`` int8, ``pred_value`` int32 (n,): a SimplePredicate's
       field (index into ``strings``), operator (into ``OPERATORS``) and value (into
       ``strings``, -1 = no value); for PRED_OBJECT, ``pred_value`` indexes ``objects``.
-    * ``score``, ``node_id``, ``default_child`` int32 (n,): indices into ``strings``, -1 = absent.
+    * ``score``, ``node_id``, ``default_child`` int32 (n,): indices into ``strings``, -1 = absent;
+      ``node_id`` / ``default_child`` are None when no Node has the attribute.
     * ``record_count`` float64 (n,) and ``flags`` uint8 (n,): HAS_RECORD_COUNT when the Node has one.
     * ``line``, ``pred_line`` int32 (n,): source lines of the Node and its predicate (0 = unknown).
     * ``sd_offsets`` int32 (n + 1,): node i's ScoreDistributions are ``sd_offsets[i]:sd_offsets[i + 1]``.
@@ -151,8 +152,8 @@ class FlatTree:
     pred_op: np.ndarray
     pred_value: np.ndarray
     score: np.ndarray
-    node_id: np.ndarray
-    default_child: np.ndarray
+    node_id: np.ndarray | None
+    default_child: np.ndarray | None
     record_count: np.ndarray
     flags: np.ndarray
     line: np.ndarray
@@ -209,7 +210,7 @@ class FlatTree:
             raise ValueError("FlatTree ScoreDistribution offsets out of range")
         for name in ("pred_field", "score", "node_id", "default_child", "sd_value"):
             a = getattr(self, name)
-            if len(a) and (a.min() < -1 or a.max() >= s):
+            if a is not None and len(a) and (a.min() < -1 or a.max() >= s):
                 raise ValueError(f"FlatTree array {name} points outside its string table")
         kinds, values = self.pred_kind, self.pred_value
         if kinds.min() < 0 or kinds.max() > PRED_OBJECT:
@@ -307,10 +308,10 @@ class FlatTree:
                 dist.append(sd)
             node = Node(
                 predicate=self._predicate(i, paths[i]),
-                id=self.string(int(self.node_id[i])),
+                id=None if self.node_id is None else self.string(int(self.node_id[i])),
                 score=self.string(int(self.score[i])),
                 record_count=float(self.record_count[i]) if self.flags[i] & HAS_RECORD_COUNT else None,
-                default_child=self.string(int(self.default_child[i])),
+                default_child=None if self.default_child is None else self.string(int(self.default_child[i])),
                 children=tuple(reversed(children[i])),
                 distribution=tuple(dist),
                 loc=Loc(_shorten(paths[i]), lines[i] or None),

@@ -127,7 +127,7 @@ def _terminal(g: np.ndarray | int):
 def _tree(flat: FlatTree, model: TreeModel, fields: Mapping, node_base: int, test_base: int, used: set) -> tuple:
     n = flat.n_nodes
     kind = flat.pred_kind
-    if (kind == PRED_OBJECT).any() or (flat.default_child >= 0).any():
+    if (kind == PRED_OBJECT).any() or (flat.default_child is not None and (flat.default_child >= 0).any()):
         raise _NotFlat
     simple = kind == PRED_SIMPLE
     is_true = kind == PRED_TRUE

@@ -204,4 +204,9 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
     arrays = precomputed(pre, models, ctx) if pre is not None else None
     if arrays is None or not isinstance(arrays, kernels.TreeArrays):
         arrays = lower(models, ctx)
-    return None if arrays is None else FusedEnsemble(core, arrays, trees)
+    if arrays is None:
+        return None
+    fused = FusedEnsemble(core, arrays, trees)
+    if arrays.n_nodes > BIG_NODES:
+        release_memory()  # the per-tree tables' temporaries
+    return fused

@@ -81,6 +81,7 @@ class TreeCore:
         self.penalty = model.missing_value_penalty
         self.return_last = model.no_true_child_strategy == "returnLastPrediction"
         self._root: LoweredNode | None = None
+        self._scores: np.ndarray | None = None
         self._arrays: "object" = _PENDING
         self._counts: np.ndarray | None = None
         self._entity_ids: np.ndarray | None = None
@@ -155,6 +156,23 @@ class TreeCore:
         return self._arrays  # type: ignore[return-value]
 
     @property
+    def scores(self) -> np.ndarray:
+        """Per node: float64 (regression; NaN = no score) or object labels (classification; None = no score)."""
+        if self._scores is None:  # a FlatTree's labels, built on first use (fused ensembles never ask)
+            classes, index = self._score_classes
+            if isinstance(index, tuple):  # (score strings, their classes): look each node's up
+                flat = self.model.flat
+                lookup = np.full(len(flat.strings) + 1, -1, dtype=np.int64)  # [-1]: no score
+                lookup[index[0]] = index[1]
+                index = lookup[flat.score]
+            self._scores = _objects(list(classes) + [None])[index]
+        return self._scores
+
+    @scores.setter
+    def scores(self, value: np.ndarray) -> None:
+        self._scores = value
+
+    @property
     def may_lower(self) -> bool:
         """False when the kernels are known not to run this tree (without lowering it now)."""
         return self._arrays is not None
@@ -174,7 +192,7 @@ class TreeCore:
         """float64 (nodes, classes): the ScoreDistribution recordCounts (aggregateNodes)."""
         if self._counts is None:
             _validate(self.model)
-            self._counts = _flat_counts(self.model.flat, self._str_class, len(self.classes))  # type: ignore[arg-type]
+            self._counts = _flat_counts(self.model.flat, self._sd_labels, len(self.classes))  # type: ignore[arg-type]
         return self._counts
 
     @property
@@ -183,7 +201,7 @@ class TreeCore:
         if self._entity_ids is None:
             if self._ids is None:
                 flat = self.model.flat
-                ids = flat.node_id.tolist()  # type: ignore[union-attr]
+                ids = [-1] * flat.n_nodes if flat.node_id is None else flat.node_id.tolist()  # type: ignore[union-attr]
                 named = dict(zip((j for j in ids if j >= 0), flat.strings.take(j for j in ids if j >= 0)))  # type: ignore[union-attr]
                 self._entity_ids = np.array([named[j] if j >= 0 else str(i + 1) for i, j in enumerate(ids)], dtype=object)
             else:
@@ -437,16 +455,16 @@ def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
     core.classes = classes
     k = len(classes)
     class_index = {c: i for i, c in enumerate(classes)}
+    # the class of each ScoreDistribution value string (a few strings: kept as a pair of arrays)
+    core._sd_labels = (sd_uniq, np.array([class_index[c] for c in sd_labels], dtype=np.int64))
+    score_class = np.full(len(flat.strings), -1, dtype=np.int64)
+    score_class[sc_uniq] = [class_index[c] for c in sc_labels]
+    core._score_classes = (classes, (sc_uniq, score_class[sc_uniq]))  # labels built on first use
     str_class = np.full(len(flat.strings), -1, dtype=np.int64)
-    str_class[sd_uniq] = [class_index[c] for c in sd_labels]
-    core._str_class = str_class
-    label_of = np.full(len(flat.strings), None, dtype=object)
-    label_of[sc_uniq] = _objects(sc_labels)
-    scores = np.full(n, None, dtype=object)
-    scores[scored] = label_of[flat.score[scored]]
-    core.scores = scores
+    str_class[sd_uniq] = core._sd_labels[1]
     probabilities = np.full((n, k), np.nan)
     sd_class = str_class[flat.sd_value]
+    del str_class
     if len(sd_class) and _repeats(sd_node * k + sd_class, n * k):
         # A class repeated in one node's ScoreDistributions (the last one counts): per node.
         core._node_tables(_preorder(flat.to_node()), ctx)
@@ -479,7 +497,7 @@ def _flat_tables(core: TreeCore, flat: FlatTree, ctx: Context) -> None:
     if only_score.size:
         # No ScoreDistribution: the score is the only vote.
         probabilities[only_score] = 0.0
-        probabilities[only_score, [class_index[c] for c in scores[only_score]]] = 1.0
+        probabilities[only_score, score_class[flat.score[only_score]]] = 1.0
     core.probabilities = probabilities
     core.confidences = None
     if flat.sd_confidence is not None:
@@ -518,14 +536,16 @@ def _set_tables(core: TreeCore, t: dict, ctx: Context) -> None:
         core.scores = t["scores"]
         return
     core.classes = t["classes"]
-    core.scores = _objects(list(core.classes) + [None])[t["scores"]]
+    core._score_classes = (core.classes, t["scores"])  # labels built on first use
     core.probabilities = t["probabilities"]
     core.confidences = t.get("confidences")
-    if "str_class" in t:
-        core._str_class = t["str_class"]
+    if "sd_labels" in t:
+        core._sd_labels = t["sd_labels"]
 
 
-def _flat_counts(flat: FlatTree, str_class: np.ndarray, k: int) -> np.ndarray:
+def _flat_counts(flat: FlatTree, sd_labels: tuple, k: int) -> np.ndarray:
+    str_class = np.full(len(flat.strings), -1, dtype=np.int64)
+    str_class[sd_labels[0]] = sd_labels[1]
     counts = np.zeros((flat.n_nodes, k))
     sd_node = np.repeat(np.arange(flat.n_nodes), np.diff(flat.sd_offsets))
     counts[sd_node, str_class[flat.sd_value]] = flat.sd_record_count

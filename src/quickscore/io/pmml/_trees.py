@@ -55,6 +55,11 @@ _CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
 _OBJECT_BASE = 1 << 40  # pred_conv entries from here on: objects[entry - _OBJECT_BASE]
 
 
+def _optional(column: np.ndarray) -> np.ndarray | None:
+    """An int32 string-index column, or None when no node has the attribute (all -1)."""
+    return column.astype(np.int32) if (column >= 0).any() else None
+
+
 def _dict(a: list) -> dict:
     """Ordered attributes ([name, value, ...]) as the dict the general reader gets."""
     return dict(zip(a[::2], a[1::2]))
@@ -402,8 +407,8 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             pred_op=rows[:, 2].astype(np.int8),
             pred_value=pvalue,
             score=nrows[:, 0].astype(np.int32),
-            node_id=nrows[:, 1].astype(np.int32),
-            default_child=nrows[:, 2].astype(np.int32),
+            node_id=_optional(nrows[:, 1]),
+            default_child=_optional(nrows[:, 2]),
             record_count=np.ascontiguousarray(nrows[:, 3]),
             flags=nrows[:, 4].astype(np.uint8),
             line=np.array(lines, dtype=np.int32),
