@@ -392,3 +392,12 @@ def test_derived_field_types(data_type, expression, record, expected):
         assert isinstance(got, str) and got.startswith("ERROR: DerivedField 'd' (integer) cannot hold")
     else:
         assert got == expected
+
+
+def test_function_called_with_different_argument_types():
+    half = ('<TransformationDictionary><DefineFunction name="half" optype="continuous"><ParameterField name="v"/>'
+            + A("/", F("v"), C(2)) + "</DefineFunction></TransformationDictionary>")
+    # integer / integer is integer division; double / integer is not: each call site has its own typing
+    assert ev(A("half", F("i")), {"i": 7}, transformations=half) == 3
+    assert ev(A("half", F("x")), {"x": 7.0}, transformations=half) == 3.5
+    assert ev(A("+", A("half", F("i")), A("half", F("x"))), {"i": 7, "x": 7.0}, transformations=half) == 6.5

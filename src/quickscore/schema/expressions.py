@@ -476,7 +476,9 @@ def _user_function(expr: Apply, args: list[Compiled], scope: Scope) -> Compiled:
         raise InvalidMarkup(f"Function '{expr.function}' takes {len(definition.parameters)} arguments, got {len(args)}{_where(expr.loc)}")
     compiled_functions = scope.compiled_functions
     name = expr.function
-    if name not in compiled_functions:
+    # a body is compiled once per function and argument types (its static typing depends on them)
+    key = (name, tuple((p.data_type or a.data_type).value for p, a in zip(definition.parameters, args)))
+    if key not in compiled_functions:
         if name in scope.compiling:
             if not getattr(scope, "if_depth", 0):
                 raise InvalidMarkup(
@@ -496,9 +498,10 @@ def _user_function(expr: Apply, args: list[Compiled], scope: Scope) -> Compiled:
                 body = compile_expression(definition.expression, fn_scope)
             finally:
                 scope.compiling.discard(name)
-            compiled_functions[name] = body
+            compiled_functions[key] = compiled_functions[name] = body
     params = list(definition.parameters)
-    body_type = compiled_functions[name].data_type if name in compiled_functions else None  # type: ignore[attr-defined]
+    known = compiled_functions.get(key) or compiled_functions.get(name)
+    body_type = known.data_type if known is not None else None  # type: ignore[attr-defined]
     dt = definition.data_type or body_type or DataType.DOUBLE
 
     def fn(frame: Frame) -> Column:
@@ -513,7 +516,7 @@ def _user_function(expr: Apply, args: list[Compiled], scope: Scope) -> Compiled:
             if p.data_type is not None:
                 col = convert_column(col, p.data_type)
             inner.columns[p.name] = col
-        body = compiled_functions[name]
+        body = compiled_functions.get(key) or compiled_functions[name]  # a recursive call binds late
         return convert_column(body(inner), dt, definition.op_type)  # type: ignore[operator]
 
     return Compiled(fn, dt, definition.op_type)
