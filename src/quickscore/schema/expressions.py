@@ -168,7 +168,7 @@ def _norm_discrete(expr: NormDiscrete, scope: Scope) -> Compiled:
     def fn(frame: Frame) -> Column:
         values = frame.get(name).values
         miss = missing_mask(values)
-        hit = (values == target) if values.dtype.kind == "f" else np.fromiter((v == target for v in values), bool, len(values))
+        hit = np.asarray(values == target, dtype=bool)  # elementwise, also for object arrays
         y = np.where(miss, np.nan if fill is None else fill, hit.astype(np.float64))
         return Column(y, DataType.DOUBLE, OpType.CONTINUOUS)
 

@@ -410,7 +410,7 @@ def _is_in(negate: bool) -> Builtin:
             if left.dtype.kind == "f" and right.dtype.kind == "f":
                 hit |= left == right
             else:
-                hit |= np.fromiter((u is not None and u == v for u, v in zip(left, right)), dtype=bool, count=n)
+                hit |= np.asarray(left == right, dtype=bool)  # elementwise (None equals no value)
         return (hit != negate).astype(np.float64), DataType.BOOLEAN
 
     return Builtin(impl, 2, None, op_type=OpType.CATEGORICAL)
