@@ -48,7 +48,57 @@ def _graph(arrays: TreeArrays) -> tuple:
     # ``mixed`` is None for forests of OP_LE tests only: numba then specialises the kernels on
     # the None type and prunes the op dispatch, so only the walks a forest needs get compiled.
     mixed = None if arrays.all_le else True
-    return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols
+    return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols, sync_layout(arrays)
+
+
+#: A tree takes the in-step walk when its deepest walk has at most this many tests ...
+SYNC_MAX_DEPTH = 16
+
+
+def sync_layout(arrays: TreeArrays) -> tuple:
+    """The arrays of the in-step walk (``tree_kernels._walk_rows_sync``), computed once per
+    ``TreeArrays`` (cached on it):
+
+    * ``ext``: FAST_DTYPE (n_tests + n_sinks,): ``fast`` with every terminal exit replaced by
+      a *sink* test ``n_tests + j`` (threshold +inf, both exits to itself: ``x <= inf`` holds
+      for every clean x, so a finished walk stays there);
+    * ``feat``: int32 (n_tests + n_sinks,): ``features`` (0 for sinks);
+    * ``codes``: int32 (n_sinks,): the terminal result (global node index, -1 none) of sink j;
+    * ``depth``: int64 (n_trees,): the tests on the tree's longest walk when the tree takes the
+      in-step walk, else 0. A tree takes it when it is OP_LE only, its longest walk has at most
+      ``SYNC_MAX_DEPTH`` tests, and its leaves' mean depth is at least 75% of that (walks about
+      equally long, few steps spent looping on a sink: XGBoost-style depth-limited trees; not
+      LightGBM's leaf-wise trees nor deep random-forest trees);
+    * ``n_tests``.
+
+    Exactness: the in-step walk ends on the terminal the plain walk ends on (the same tests,
+    compared the same way, on rows without NaN; rows with NaN keep the plain walk).
+    """
+    cached = arrays.__dict__.get("_sync")
+    if cached is not None:
+        return cached
+    fast, roots = arrays.fast, arrays.roots
+    n = len(fast)
+    tn = fast["true_next"].astype(np.int64)
+    fn = fast["false_next"].astype(np.int64)
+    exits = np.concatenate([tn, fn])
+    codes = np.unique(-exits[exits < 0] - 2)
+    ext = np.empty(n + len(codes), dtype=fast.dtype)
+    ext[:n] = fast
+    ext["true_next"][:n] = np.where(tn < 0, n + np.searchsorted(codes, -tn - 2), tn)
+    ext["false_next"][:n] = np.where(fn < 0, n + np.searchsorted(codes, -fn - 2), fn)
+    sinks = np.arange(n, n + len(codes))
+    ext["threshold"][n:] = np.inf
+    ext["true_next"][n:] = sinks
+    ext["false_next"][n:] = sinks
+    feat = np.zeros(n + len(codes), dtype=np.int32)
+    feat[:n] = arrays.features
+    depth = np.zeros(len(roots), dtype=np.int64)
+    if arrays.all_le and n:
+        K.sync_depths(ext["true_next"], ext["false_next"], n, roots, SYNC_MAX_DEPTH, depth)
+    layout = (ext, feat, codes.astype(np.int32), depth, n)
+    arrays.__dict__["_sync"] = layout
+    return layout
 
 
 def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK, fresh: tuple = ()) -> None:

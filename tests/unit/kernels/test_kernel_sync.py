@@ -1,0 +1,71 @@
+"""The in-step walk of depth-limited trees (tree_kernels._walk_rows_sync, ensemble.sync_layout):
+the same results as the plain walk, bit for bit, on random forests with NaN, ±inf and ties."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from kernels_lib import SP, N, T, encodings, tree
+from quickscore.ir import DataType
+from quickscore.kernels import ensemble as E
+from quickscore.kernels.trees import lower_trees
+
+FIELDS = [f"x{i}" for i in range(6)]
+
+
+def _forest(rng: np.random.Generator, n_trees: int, depth: int, full: float):
+    """Binary trees of `x <= t` / `x > t` splits, cut short with probability 1 - full per level."""
+    counter = itertools.count()
+
+    def node(predicate, level: int):
+        if level == depth or (level > 0 and rng.random() > full):
+            return N(predicate, score=str(next(counter) % 7 - 3.5))
+        field = FIELDS[int(rng.integers(len(FIELDS)))]
+        t = str(float(rng.choice([-1.0, 0.0, 0.5, 1.0, rng.normal()])))
+        return N(predicate, node(SP(field, "lessOrEqual", t), level + 1), node(SP(field, "greaterThan", t), level + 1))
+
+    return [tree(node(T, 0)) for _ in range(n_trees)]
+
+
+def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    X = rng.choice([-1.0, 0.0, 0.5, 1.0, np.inf, -np.inf], size=(n, len(FIELDS)))
+    X = np.where(rng.random(X.shape) < 0.5, rng.normal(size=X.shape), X)
+    X[rng.random(X.shape) < 0.03] = np.nan
+    return np.ascontiguousarray(X)
+
+
+@pytest.mark.parametrize("depth, full", [(3, 1.0), (6, 0.95), (8, 0.9), (5, 0.5)])
+def test_in_step_walk_matches_the_plain_walk(depth, full):
+    rng = np.random.default_rng(depth * 100 + int(full * 10))
+    arrays = lower_trees(_forest(rng, 40, depth, full), encodings({f: DataType.DOUBLE for f in FIELDS}))
+    layout = E.sync_layout(arrays)
+    X = _rows(rng, 3000)
+    values = rng.normal(size=arrays.n_nodes)
+    in_step = E.leaf_indices(X, arrays, n_threads=1)
+    sums = E.sum_values(X, arrays, values, n_threads=1).total
+    saved = layout[3].copy()
+    layout[3][:] = 0  # every tree on the plain walk
+    try:
+        plain = E.leaf_indices(X, arrays, n_threads=1)
+        plain_sums = E.sum_values(X, arrays, values, n_threads=1).total
+    finally:
+        layout[3][:] = saved
+    assert np.array_equal(in_step, plain)
+    assert np.array_equal(sums, plain_sums, equal_nan=True)
+    if full >= 0.9:
+        assert (saved > 0).mean() > 0.5, "depth-limited, nearly full trees take the in-step walk"
+
+
+def test_leaf_wise_trees_keep_the_plain_walk():
+    """A chain-like tree (walks of very different lengths) would loop on its sinks too long."""
+    def chain(k: int, predicate):
+        if k == 12:
+            return N(predicate, score="12")
+        return N(predicate, N(SP("x0", "lessOrEqual", str(k)), score=str(k)), chain(k + 1, SP("x0", "greaterThan", str(k))))
+
+    nodes = chain(0, T)
+    arrays = lower_trees([tree(nodes)], encodings({f: DataType.DOUBLE for f in FIELDS}))
+    assert E.sync_layout(arrays)[3].tolist() == [0]
