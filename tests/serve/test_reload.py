@@ -125,3 +125,17 @@ def test_a_broken_new_file_is_never_served_and_removed_files_are(server, client,
     wait_for(lambda: all(client.get("/model/Temporary").status_code == 200 for _ in range(6)), 30, what="a new file served")
     (model_dir / "Temporary.pmml").unlink()
     wait_for(lambda: all(client.get("/model/Temporary").status_code == 404 for _ in range(6)), 30, what="a removed file dropped")
+
+
+def test_two_files_with_one_stem_are_reported(server, client, model_dir):
+    shutil.copyfile(VERSIONS["tree"], model_dir / "Twice.pmml")
+    shutil.copyfile(VERSIONS["tree"], model_dir / "Twice.xml")
+
+    def reported():  # logged (if Twice.pmml was scanned alone first, it stays served meanwhile)
+        return any(r.get("model") == "Twice" and "several files have this stem: Twice.pmml, Twice.xml" in r.get("error", "")
+                   for r in server.messages("model not loaded"))
+
+    wait_for(reported, 30, what="the clash to be reported")
+    (model_dir / "Twice.xml").unlink()
+    wait_for(lambda: all(client.get("/model/Twice", headers={"Connection": "close"}).status_code == 200 for _ in range(6)),
+             30, what="the remaining file to be served")

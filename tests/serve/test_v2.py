@@ -132,3 +132,21 @@ def test_batch_limit(client):
     request = {"inputs": [{"name": "petal_length", "datatype": "FP64", "shape": [n], "data": [1.0] * n}]}
     response = client.post("/v2/models/DecisionTreeIris/infer", json=request)
     assert response.status_code == 413 and f"exceeds the limit of {MAX_BATCH_ROWS}" in response.json()["error"]
+
+
+def test_binary_tensor_data_errors(client):
+    header = b'{"inputs": [{"name": "petal_length", "datatype": "FP64", "shape": [1], "parameters": {"binary_data_size": 16}}]}'
+    for length, body, fragment in (
+        (b"abc", header, "Inference-Header-Content-Length is not a number"),
+        (str(len(header) + 99).encode(), header, "does not fit a body"),
+        (str(len(header)).encode(), header + b"\x00" * 8, "binary_data_size 16 does not fit"),
+        (str(len(header)).encode(), header + b"\x00" * 20, "4 bytes of binary tensor data are not claimed"),
+    ):
+        response = client.post("/v2/models/DecisionTreeIris/infer", content=body,
+                               headers={"Inference-Header-Content-Length": length.decode()})
+        assert response.status_code == 400 and fragment in response.json()["error"], response.text
+
+
+def test_head_answers_without_a_body(client):
+    response = client.head("/v2/health/ready")
+    assert response.status_code == 200 and response.content == b""
