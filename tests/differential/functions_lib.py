@@ -119,6 +119,8 @@ CASES: dict[str, list[str]] = {
     "trim_length": [A("trimBlanks", S), A("stringLength", S), A("stringLength", T)],
     "substring": [A("substring", S, C(1), C(3)), A("substring", S, C(2), C(100)), A("substring", S, C(4), C(0))],
     "concat": [A("concat", S, T), A("concat", S, C("-"), I), A("concat", X, C("|"), B)],
+    # (concat of a date/time: JPMML refuses it, TypeCheckException; quickscore writes its ISO text)
+    "concat_numbers": [A("concat", FL, C("|")), A("concat", I, C("|"), J), A("concat", P, C(""))],
     "replace": [A("replace", S, C("[aeiou]"), C("_")), A("replace", S, C("(\\w+) (\\w+)"), C("$2 $1")), A("replace", S, C("\\s+"), C(""))],
     "matches": [A("matches", S, C("^[A-Z]")), A("matches", S, C("\\d+")), A("matches", S, C("o")), A("matches", S, T)],
     "regex_more": [A("replace", S, C(p), C(r)) for p, r in
