@@ -8,10 +8,31 @@ from pathlib import Path
 
 
 def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota (a container's
+    CPU limit), so that a pod limited to 2 CPUs on a 64-core node starts 2 workers, not 64."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota else cores
+
+
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """ceil(quota / period) from cgroup v2 ``cpu.max`` ("max 100000" = no limit) or cgroup v1."""
+    import math
+
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else math.ceil(quota / period)
+    except (OSError, ValueError):
+        return None
 
 
 def default_workers() -> int:
