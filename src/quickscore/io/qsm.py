@@ -52,7 +52,7 @@ from quickscore.ir import fields as _fields
 from quickscore.ir import flat as _flat
 from quickscore.ir import models as _models
 from quickscore.ir import types as _types
-from quickscore.ir.flat import ARRAYS, OPTIONAL_ARRAYS, FlatTree, StringTable
+from quickscore.ir.flat import ALT_DTYPES, ARRAYS, OPTIONAL_ARRAYS, FlatTree, StringTable
 
 MAGIC = b"\x89QSM\r\n\x1a\n"
 FORMAT = "quickscore-model"
@@ -184,7 +184,7 @@ class _Decoder:
         name = v.get("@")
         if name == "StringTable":
             utf8, offsets = self.array(v.get("utf8")), self.array(v.get("offsets"))
-            if utf8.dtype != np.uint8 or utf8.ndim != 1 or offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) == 0:
+            if utf8.dtype != np.uint8 or utf8.ndim != 1 or offsets.dtype not in (np.int32, np.int64) or offsets.ndim != 1 or len(offsets) == 0:
                 raise self.bad(f"invalid string table in {path}")
             try:
                 text = utf8.tobytes().decode("utf-8")
@@ -216,7 +216,7 @@ class _Decoder:
                 if name in OPTIONAL_ARRAYS:
                     continue
                 raise self.bad(f"FlatTree array {name} missing at {path}")
-            if not isinstance(a, np.ndarray) or a.dtype != np.dtype(dtype) or a.ndim != 1:
+            if not isinstance(a, np.ndarray) or a.dtype not in (np.dtype(dtype), np.dtype(ALT_DTYPES.get(name, dtype))) or a.ndim != 1:
                 raise self.bad(f"FlatTree array {name} at {path} has dtype {getattr(a, 'dtype', None)} shape {getattr(a, 'shape', None)}, expected {np.dtype(dtype)} (1-d)")
         n = len(kwargs["parent"])
         m = len(kwargs["sd_value"])

@@ -39,7 +39,8 @@ HAS_RECORD_COUNT = 1
 HAS_CONFIDENCE = 1
 HAS_PROBABILITY = 2
 
-#: name -> dtype of every array of a FlatTree (the optional ones may be None).
+#: name -> dtype of every array of a FlatTree (the optional ones may be None). Record
+#: counts may also be float32 (``ALT_DTYPES``) where that holds every value exactly.
 ARRAYS: dict[str, str] = {
     "parent": "<i4",
     "pred_kind": "i1",
@@ -60,7 +61,14 @@ ARRAYS: dict[str, str] = {
     "sd_confidence": "<f8",
     "sd_probability": "<f8",
 }
-OPTIONAL_ARRAYS = ("node_id", "default_child", "sd_confidence", "sd_probability")
+OPTIONAL_ARRAYS = ("node_id", "default_child", "pred_line", "sd_confidence", "sd_probability")
+ALT_DTYPES: dict[str, str] = {"record_count": "<f4", "sd_record_count": "<f4"}
+
+
+def compact_counts(values: np.ndarray) -> np.ndarray:
+    """float64 counts as float32 when every value survives the round trip (NaN included)."""
+    small = values.astype(np.float32)
+    return small if np.array_equal(small.astype(np.float64), values, equal_nan=True) else values
 
 
 class StringTable(Sequence[str]):
@@ -72,14 +80,16 @@ class StringTable(Sequence[str]):
 
     def __init__(self, text: str, offsets: np.ndarray):
         self.text = text
-        self.offsets = offsets  # int64 (len + 1,), character positions
+        self.offsets = offsets  # int32 or int64 (len + 1,), character positions
 
     @classmethod
     def of(cls, strings: Iterable[str]) -> "StringTable":
         strings = list(strings)
-        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        total = int(lengths.sum())
+        offsets = np.zeros(len(strings) + 1, dtype=np.int32 if total < 2**31 else np.int64)
         if strings:
-            np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=offsets[1:])
+            np.cumsum(lengths, out=offsets[1:])
         return cls("".join(strings), offsets)
 
     def __len__(self) -> int:
@@ -136,10 +146,11 @@ class FlatTree:
       ``strings``, -1 = no value); for PRED_OBJECT, ``pred_value`` indexes ``objects``.
     * ``score``, ``node_id``, ``default_child`` int32 (n,): indices into ``strings``, -1 = absent;
       ``node_id`` / ``default_child`` are None when no Node has the attribute.
-    * ``record_count`` float64 (n,) and ``flags`` uint8 (n,): HAS_RECORD_COUNT when the Node has one.
-    * ``line``, ``pred_line`` int32 (n,): source lines of the Node and its predicate (0 = unknown).
+    * ``record_count`` float64 or float32 (n,) and ``flags`` uint8 (n,): HAS_RECORD_COUNT when the Node has one.
+    * ``line``, ``pred_line`` int32 (n,): source lines of the Node and its predicate (0 = unknown);
+      ``pred_line`` None: each predicate is on the line after its Node (see ``predicate_line``).
     * ``sd_offsets`` int32 (n + 1,): node i's ScoreDistributions are ``sd_offsets[i]:sd_offsets[i + 1]``.
-    * ``sd_value`` int32, ``sd_record_count`` float64, ``sd_flags`` uint8 (m,) and
+    * ``sd_value`` int32, ``sd_record_count`` float64 or float32, ``sd_flags`` uint8 (m,) and
       ``sd_confidence`` / ``sd_probability`` float64 (m,) or None (no ScoreDistribution has
       one): the ScoreDistributions; ``sd_flags`` says which of confidence / probability are given.
     * ``strings``: the strings the indices point to (a StringTable); ``objects``: other predicates.
@@ -157,7 +168,7 @@ class FlatTree:
     record_count: np.ndarray
     flags: np.ndarray
     line: np.ndarray
-    pred_line: np.ndarray
+    pred_line: np.ndarray | None
     sd_offsets: np.ndarray
     sd_value: np.ndarray
     sd_record_count: np.ndarray
@@ -229,6 +240,13 @@ class FlatTree:
 
     # --- per-node views ---------------------------------------------------------------------
 
+    def predicate_line(self, i: int) -> int:
+        """The source line of node i's predicate (0 = unknown)."""
+        if self.pred_line is not None:
+            return int(self.pred_line[i])
+        line = int(self.line[i])
+        return line + 1 if line else 0
+
     def string(self, i: int) -> str | None:
         return None if i < 0 else self.strings[i]
 
@@ -261,7 +279,7 @@ class FlatTree:
         if kind == PRED_OBJECT:
             return self.objects[int(self.pred_value[i])]
         name = {PRED_SIMPLE: "SimplePredicate", PRED_TRUE: "True", PRED_FALSE: "False"}[kind]
-        where = Loc(_shorten(f"{node_path}/{name}"), int(self.pred_line[i]) or None)
+        where = Loc(_shorten(f"{node_path}/{name}"), self.predicate_line(i) or None)
         if kind == PRED_TRUE:
             return TruePredicate(loc=where)
         if kind == PRED_FALSE:

@@ -35,6 +35,7 @@ from quickscore.ir.flat import (
     PRED_TRUE,
     FlatTree,
     StringTable,
+    compact_counts,
 )
 
 # element kinds
@@ -397,6 +398,8 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         offsets = np.zeros(n + 1, dtype=np.int32)
         if sd_owners.size:
             np.cumsum(np.bincount(sd_owners, minlength=n), out=offsets[1:])
+        node_lines = np.array(lines, dtype=np.int32)
+        predicate_lines = np.array(pred_line, dtype=np.int32)[order]
         strings = [""] * len(table)
         for text, j in table.items():
             strings[j] = text
@@ -409,13 +412,13 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             score=nrows[:, 0].astype(np.int32),
             node_id=_optional(nrows[:, 1]),
             default_child=_optional(nrows[:, 2]),
-            record_count=np.ascontiguousarray(nrows[:, 3]),
+            record_count=compact_counts(np.ascontiguousarray(nrows[:, 3])),
             flags=nrows[:, 4].astype(np.uint8),
-            line=np.array(lines, dtype=np.int32),
-            pred_line=np.array(pred_line, dtype=np.int32)[order],
+            line=node_lines,
+            pred_line=None if np.array_equal(predicate_lines, node_lines + 1) else predicate_lines,
             sd_offsets=offsets,
             sd_value=srows[:, 0].astype(np.int32),
-            sd_record_count=np.ascontiguousarray(srows[:, 1]),
+            sd_record_count=compact_counts(np.ascontiguousarray(srows[:, 1])),
             sd_flags=sd_flags,
             sd_confidence=np.ascontiguousarray(srows[:, 3]) if (sd_flags & HAS_CONFIDENCE).any() else None,
             sd_probability=np.ascontiguousarray(srows[:, 4]) if (sd_flags & HAS_PROBABILITY).any() else None,
