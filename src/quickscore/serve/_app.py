@@ -204,35 +204,18 @@ class App:
 
     async def _http(self, scope, receive, send) -> None:
         start = time.perf_counter()
-        loop = asyncio.get_running_loop()
         method, path = scope["method"], scope["path"]
-        endpoint, protocol, model_label = "unmatched", OPS, ""
+        route = ["unmatched", OPS, ""]  # endpoint, protocol, model label: filled in as they are known
+        response: Response | None = None
         _metrics.in_flight += 1
         try:
             try:
-                handler, endpoint, protocol, params = self.router.match(method, path)
-            except _Routed as routed:
-                protocol = routed.protocol
-                raise routed.error from None
-            headers = dict(scope["headers"])
-            deadline = loop.time() + self.config.request_timeout
-            body = await self._body(headers, receive, deadline) if method in ("POST", "PUT") else b""
-            query = parse_qs(scope["query_string"].decode("latin-1")) if scope["query_string"] else {}
-            request = Request(method, path, query, headers, body, params, deadline)
-            name = params.get("model")
-            if name is not None:
-                entry = await self._entry(name, handler)
-                if entry is not None:
-                    model_label = name
-                response = await self._handlers[handler](self, request, entry)
-            else:
-                response = await self._handlers[handler](self, request, None)
-        except HTTPError as exc:
-            response = Response(exc.status, orjson.dumps({_ERROR_KEY[protocol]: exc.message}), JSON, tuple(exc.headers))
-        except Exception as exc:  # a defect: answer 500 and log it, never hang
-            log.exception("internal error", extra={"path": path, "method": method})
-            response = Response(500, orjson.dumps({_ERROR_KEY[protocol]: f"internal error: {type(exc).__name__}: {exc}"}))
-        try:
+                response = await self._respond(scope, receive, method, path, route)
+            except HTTPError as exc:
+                response = Response(exc.status, orjson.dumps({_ERROR_KEY[route[1]]: exc.message}), JSON, tuple(exc.headers))
+            except Exception as exc:  # a defect: answer 500 and log it, never hang
+                log.exception("internal error", extra={"path": path, "method": method})
+                response = Response(500, orjson.dumps({_ERROR_KEY[route[1]]: f"internal error: {type(exc).__name__}: {exc}"}))
             await send({
                 "type": "http.response.start",
                 "status": response.status,
@@ -240,14 +223,34 @@ class App:
                             *response.headers],
             })
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
-        finally:
+        finally:  # also when the request is cancelled (the client went away)
             seconds = time.perf_counter() - start
             _metrics.in_flight -= 1
-            if endpoint != "metrics":
+            endpoint, _, model_label = route
+            if response is not None and endpoint != "metrics":
                 _metrics.observe_request(model_label, endpoint, response.status, seconds)
-            if self.config.access_log:
+            if self.config.access_log and response is not None:
                 access.info("request", extra={"method": method, "path": path, "status": response.status,
                                               "model": model_label or None, "ms": round(seconds * 1000, 3)})
+
+    async def _respond(self, scope, receive, method: str, path: str, route: list) -> Response:
+        try:
+            handler, route[0], route[1], params = self.router.match(method, path)
+        except _Routed as routed:
+            route[1] = routed.protocol
+            raise routed.error from None
+        headers = dict(scope["headers"])
+        deadline = asyncio.get_running_loop().time() + self.config.request_timeout
+        body = await self._body(headers, receive, deadline) if method in ("POST", "PUT") else b""
+        query = parse_qs(scope["query_string"].decode("latin-1")) if scope["query_string"] else {}
+        request = Request(method, path, query, headers, body, params, deadline)
+        name = params.get("model")
+        if name is None:
+            return await self._handlers[handler](self, request, None)
+        entry = await self._entry(name, handler)
+        if entry is not None:
+            route[2] = name
+        return await self._handlers[handler](self, request, entry)
 
     async def _body(self, headers: dict[bytes, bytes], receive, deadline: float) -> bytes:
         """The request body, refused past max_body_bytes (413) or when it arrives too slowly (408)."""
