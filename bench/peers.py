@@ -16,6 +16,7 @@ it from a separate virtualenv), so every library import is inside a method.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from pathlib import Path
 
@@ -241,7 +242,17 @@ class Quickscore(Peer):
         return _extract_p1(self.m.predict(df if df is not None else X, **self.predict_kw))
 
     def predict_one(self, d):
-        return float(_extract_p1(self.m.predict(d, **self.predict_kw))[0])
+        # P(y=1) straight from the result dict (its key found once): the timing is the call.
+        key = self.__dict__.get("_p1_key")
+        if key is None:
+            res = self.m.predict(d, **self.predict_kw)
+            key = self._p1_key = next((k for k in ("probability(1)", "probability(1.0)") if k in res), None) or False
+            return float(_extract_p1(res)[0])
+        res = self.m.predict(d, **self.predict_kw)
+        if not key:
+            return float(_extract_p1(res)[0])
+        v = res[key]
+        return math.nan if v is None else v
 
 
 class QuickscoreNative(Quickscore):

@@ -430,12 +430,17 @@ def _regression_core(compiled: "CompiledModel"):
     n_classes = len(core.classes)
     first_link = "logit" if core.binary_logit else method
 
+    in_order = order == list(range(n_classes))
+
     def finish_classification(ys):
-        if any(y != y for y in ys):
-            return None
+        for y in ys:
+            if y != y:
+                return None
         if binary:
             y0 = ys[0]
             first = min(max(y0, 0.0), 1.0) if method == "none" else link(first_link, y0)
+            if in_order and not f32:
+                return [first, 1.0 - first]
             probs = [first, 1.0 - first]
         else:
             with np.errstate(all="ignore"):
@@ -706,12 +711,21 @@ class _Step:
 
 
 def _argmax(classes: tuple, probs: list) -> Any:
-    """``argmax_labels`` for one row: the first most probable class; None when all are NaN."""
-    best, best_p = None, -math.inf
-    for c, p in zip(classes, probs):
-        if p == p and (best is None or p > best_p):
-            best, best_p = c, p
-    return best
+    """``argmax_labels`` for one row: None when every probability is NaN, else the first
+    maximum with NaN read as -inf."""
+    if len(probs) == 2:
+        p0, p1 = probs
+        if p0 != p0:
+            if p1 != p1:
+                return None
+            p0 = -math.inf
+        elif p1 != p1:
+            p1 = -math.inf
+        return classes[0] if p0 >= p1 else classes[1]
+    if all(p != p for p in probs):
+        return None
+    q = [-math.inf if p != p else p for p in probs]
+    return classes[q.index(max(q))]
 
 
 # --- the whole model -------------------------------------------------------------------------------
@@ -828,6 +842,8 @@ class RecordPath:
 
 def _py(v: Any) -> Any:
     """As ``runtime.model._scalar``: NaN -> None, numpy scalars -> Python."""
+    if type(v) is float:
+        return None if v != v else v
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and v != v:
