@@ -40,7 +40,8 @@ HAS_CONFIDENCE = 1
 HAS_PROBABILITY = 2
 
 #: name -> dtype of every array of a FlatTree (the optional ones may be None). Record
-#: counts may also be float32 (``ALT_DTYPES``) where that holds every value exactly.
+#: counts may also be float32 where that holds every value exactly, and index arrays int16
+#: where the tree is small enough (``ALT_DTYPES``).
 ARRAYS: dict[str, str] = {
     "parent": "<i4",
     "pred_kind": "i1",
@@ -62,7 +63,16 @@ ARRAYS: dict[str, str] = {
     "sd_probability": "<f8",
 }
 OPTIONAL_ARRAYS = ("node_id", "default_child", "pred_line", "sd_confidence", "sd_probability")
-ALT_DTYPES: dict[str, str] = {"record_count": "<f4", "sd_record_count": "<f4"}
+ALT_DTYPES: dict[str, str] = {
+    "record_count": "<f4", "sd_record_count": "<f4",
+    # indices (nodes, strings, objects, ScoreDistributions) of a tree small enough for int16
+    **{name: "<i2" for name in ("parent", "pred_field", "pred_value", "score", "node_id", "default_child", "sd_offsets", "sd_value")},
+}
+
+
+def narrow(values: np.ndarray, bound: int) -> np.ndarray:
+    """An index array (values in [-1, bound)) as int16 when ``bound`` allows, else int32."""
+    return values.astype(np.int16 if bound < 2**15 - 1 else np.int32)
 
 
 def compact_counts(values: np.ndarray) -> np.ndarray:
@@ -138,6 +148,9 @@ def _shorten(path: str) -> str:
 @dataclass(frozen=True, eq=False)
 class FlatTree:
     """The Nodes of one TreeModel, in pre-order. n = number of nodes, m = of ScoreDistributions.
+
+    Index arrays are int32, or int16 for a tree whose nodes, strings and objects all number
+    fewer than 32767 (``narrow``).
 
     * ``parent`` int32 (n,): the parent's index, -1 for the root.
     * ``pred_kind`` int8 (n,): PRED_SIMPLE / PRED_TRUE / PRED_FALSE / PRED_OBJECT.

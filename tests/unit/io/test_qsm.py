@@ -225,17 +225,17 @@ def _first_array(header: dict, dtype: str) -> int:
 
 def test_wrong_array_dtype(forest, tmp_path):
     header, payload = _split(forest)
-    i = _first_array(header, "<i4")  # a FlatTree int32 array read as float32: same size, wrong dtype
-    header["arrays"][i]["dtype"] = "<f4"
-    _refused(_join(header, payload), tmp_path, "dtype float32")
+    i = _first_array(header, "<i2")  # a FlatTree int16 index array read as float16: same size, wrong dtype
+    header["arrays"][i]["dtype"] = "<f2"
+    _refused(_join(header, payload), tmp_path, "dtype float16")
 
 
 def test_wrong_array_shape(forest, tmp_path):
     header, payload = _split(forest)
-    i = _first_array(header, "<i4")
+    i = _first_array(header, "<i2")
     spec = header["arrays"][i]
     spec["shape"] = [spec["shape"][0] - 1]
-    spec["nbytes"] -= 4
+    spec["nbytes"] -= 2
     _refused(_join(header, payload), tmp_path, "entries, expected")
 
 
@@ -274,8 +274,8 @@ def test_tree_arrays_out_of_range_refused_before_use(forest, tmp_path):
         entry.pop("tables", None)
     flat = _find_flat(header["document"])
     spec = header["arrays"][flat["parent"]["@a"]]
-    parent = np.frombuffer(payload, dtype="<i4", count=spec["shape"][0], offset=spec["offset"]).copy()
-    parent[1] = 10**6
+    parent = np.frombuffer(payload, dtype=spec["dtype"], count=spec["shape"][0], offset=spec["offset"]).copy()
+    parent[1] = 30000  # not a node index before node 1
     data = bytearray(payload)
     data[spec["offset"] : spec["offset"] + spec["nbytes"]] = parent.tobytes()
     _refused(_join(header, bytes(data), fix_payload_crc=True), tmp_path, "not in pre-order")

@@ -36,6 +36,7 @@ from quickscore.ir.flat import (
     FlatTree,
     StringTable,
     compact_counts,
+    narrow,
 )
 
 # element kinds
@@ -56,9 +57,9 @@ _CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
 _OBJECT_BASE = 1 << 40  # pred_conv entries from here on: objects[entry - _OBJECT_BASE]
 
 
-def _optional(column: np.ndarray) -> np.ndarray | None:
-    """An int32 string-index column, or None when no node has the attribute (all -1)."""
-    return column.astype(np.int32) if (column >= 0).any() else None
+def _optional(column: np.ndarray, bound: int) -> np.ndarray | None:
+    """A string-index column, or None when no node has the attribute (all -1)."""
+    return narrow(column, bound) if (column >= 0).any() else None
 
 
 def _dict(a: list) -> dict:
@@ -403,21 +404,22 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         strings = [""] * len(table)
         for text, j in table.items():
             strings[j] = text
+        bound = max(n + 1, len(table), len(objects), len(sd_node) + 1)  # every index is below it
         flat = FlatTree(
-            parent=np.array(parent, dtype=np.int32),
+            parent=narrow(np.array(parent), bound),
             pred_kind=kinds,
-            pred_field=rows[:, 1].astype(np.int32),
+            pred_field=narrow(rows[:, 1], bound),
             pred_op=rows[:, 2].astype(np.int8),
-            pred_value=pvalue,
-            score=nrows[:, 0].astype(np.int32),
-            node_id=_optional(nrows[:, 1]),
-            default_child=_optional(nrows[:, 2]),
+            pred_value=narrow(pvalue, bound),
+            score=narrow(nrows[:, 0], bound),
+            node_id=_optional(nrows[:, 1], bound),
+            default_child=_optional(nrows[:, 2], bound),
             record_count=compact_counts(np.ascontiguousarray(nrows[:, 3])),
             flags=nrows[:, 4].astype(np.uint8),
             line=node_lines,
             pred_line=None if np.array_equal(predicate_lines, node_lines + 1) else predicate_lines,
-            sd_offsets=offsets,
-            sd_value=srows[:, 0].astype(np.int32),
+            sd_offsets=narrow(offsets, bound),
+            sd_value=narrow(srows[:, 0], bound),
             sd_record_count=compact_counts(np.ascontiguousarray(srows[:, 1])),
             sd_flags=sd_flags,
             sd_confidence=np.ascontiguousarray(srows[:, 3]) if (sd_flags & HAS_CONFIDENCE).any() else None,
