@@ -61,10 +61,11 @@ def test_unknown_model_is_404(client):
 def test_batch_isolates_each_record(client, local_models):
     requests = [{"id": "a", "arguments": IRIS_RECORD}, {"id": "b", "arguments": {"petal_length": "abc", "petal_width": 1.0}},
                 {"id": "c", "arguments": {"petal_length": 1.4, "petal_width": 0.2}}, "not an object",
-                {"id": "e", "arguments": IRIS_RECORD, "bogus": 1}]
+                {"id": "e", "arguments": IRIS_RECORD, "bogus": 1}, {"id": "f", "arguments": {"petal_width": 0.2}}]
     body = client.post(f"/model/{IRIS}/batch", json={"id": "batch-1", "requests": requests}).json()
     assert body["id"] == "batch-1"
-    a, b, c, d, e = body["responses"]
+    a, b, c, d, e, f = body["responses"]
+    assert f == {"id": "f", "results": local_models[IRIS].predict({"petal_width": 0.2})}  # a record without some fields
     assert a == {"id": "a", "results": local_models[IRIS].predict(IRIS_RECORD)}
     assert b["id"] == "b" and "Invalid value 'abc'" in b["message"] and "results" not in b
     assert c["results"]["species"] == "setosa"

@@ -18,6 +18,8 @@ import csv
 import gzip
 import io
 import zlib
+from itertools import chain
+from operator import itemgetter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -238,16 +240,19 @@ def _columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     float64 array (null -> NaN, a missing value), which the model reads without converting each
     value; any other column stays as given, so the model judges (and reports) each value itself."""
     numeric = {f.name for f in model.schema.inputs if f.data_type in _NUMERIC_FIELDS}
-    names: dict[str, None] = {}
-    for r in records:
-        names.update(dict.fromkeys(r))
+    first = records[0]
+    names = list(dict.fromkeys(chain.from_iterable(records)))  # every key, in first-seen order
+    if len(names) == len(first) and all(len(r) == len(names) for r in records):
+        # Every record has the same keys (the usual case): transpose in C.
+        values = zip(*map(itemgetter(*names), records)) if len(names) > 1 else ([r[names[0]] for r in records],)
+    else:
+        values = ([r.get(name) for r in records] for name in names)
     columns = {}
-    for name in names:
-        values = [r.get(name) for r in records]
-        if name in numeric and set(map(type, values)) <= _NUMBERS:
-            columns[name] = np.array(values, dtype=np.float64)
+    for name, column in zip(names, values):
+        if name in numeric and set(map(type, column)) <= _NUMBERS:
+            columns[name] = np.array(column, dtype=np.float64)
         else:
-            columns[name] = np.array(values, dtype=object)
+            columns[name] = np.array(column, dtype=object)
     return columns
 
 
