@@ -51,25 +51,30 @@ def _graph(arrays: TreeArrays) -> tuple:
     return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols, sync_layout(arrays)
 
 
-#: A tree takes the in-step walk when its deepest walk has at most this many tests ...
-SYNC_MAX_DEPTH = 16
+#: A tree takes the in-step walk when its longest walk has at most this many tests (its
+#: complete-tree layout then has at most 2**12 - 1 tests, 64 KB).
+SYNC_MAX_DEPTH = 12
+
+HEAP_DTYPE = np.dtype([("threshold", "<f8"), ("feature", "<i4"), ("_pad", "<i4")], align=True)
+"""A test of the in-step walk: 16 bytes, ``x[feature] <= threshold`` (threshold +inf: a
+pass-through test, TRUE for every value of a row without NaN)."""
 
 
 def sync_layout(arrays: TreeArrays) -> tuple:
     """The arrays of the in-step walk (``tree_kernels._walk_rows_sync``), computed once per
-    ``TreeArrays`` (cached on it):
+    ``TreeArrays`` (cached on it). A depth-limited tree is laid out as a *complete* binary
+    tree of its depth D, level by level: test h's children are 2h+1 (TRUE) and 2h+2 (FALSE), so
+    a walk computes where it goes next instead of loading it, and every walk takes exactly D
+    steps (a terminal above depth D continues through pass-through tests down to the left).
 
-    * ``ext``: FAST_DTYPE (n_tests + n_sinks,): ``fast`` with every terminal exit replaced by
-      a *sink* test ``n_tests + j`` (threshold +inf, both exits to itself: ``x <= inf`` holds
-      for every clean x, so a finished walk stays there);
-    * ``feat``: int32 (n_tests + n_sinks,): ``features`` (0 for sinks);
-    * ``codes``: int32 (n_sinks,): the terminal result (global node index, -1 none) of sink j;
-    * ``depth``: int64 (n_trees,): the tests on the tree's longest walk when the tree takes the
-      in-step walk, else 0. A tree takes it when it is OP_LE only, its longest walk has at most
-      ``SYNC_MAX_DEPTH`` tests, and its leaves' mean depth is at least 75% of that (walks about
-      equally long, few steps spent looping on a sink: XGBoost-style depth-limited trees; not
-      LightGBM's leaf-wise trees nor deep random-forest trees);
-    * ``n_tests``.
+    * ``heap``: HEAP_DTYPE (sum of 2**D - 1,): the trees' tests, tree t's at ``hoff[t]``;
+    * ``leaves``: int32 (sum of 2**D,): the terminal result (global node index, -1 none) at
+      position h - (2**D - 1) of tree t's last level, from ``loff[t]`` (-1 where unreachable);
+    * ``hoff``, ``loff``: int64 (n_trees,); ``depth``: int64 (n_trees,): D when the tree takes
+      the in-step walk, else 0. A tree takes it when it is OP_LE only, its longest walk has at
+      most ``SYNC_MAX_DEPTH`` tests, and its leaves' mean depth is at least 75% of that (walks
+      about equally long, few pass-through steps: XGBoost-style depth-limited trees; not
+      LightGBM's leaf-wise trees nor deep random-forest trees).
 
     Exactness: the in-step walk ends on the terminal the plain walk ends on (the same tests,
     compared the same way, on rows without NaN; rows with NaN keep the plain walk).
@@ -78,25 +83,25 @@ def sync_layout(arrays: TreeArrays) -> tuple:
     if cached is not None:
         return cached
     fast, roots = arrays.fast, arrays.roots
-    n = len(fast)
-    tn = fast["true_next"].astype(np.int64)
-    fn = fast["false_next"].astype(np.int64)
-    exits = np.concatenate([tn, fn])
-    codes = np.unique(-exits[exits < 0] - 2)
-    ext = np.empty(n + len(codes), dtype=fast.dtype)
-    ext[:n] = fast
-    ext["true_next"][:n] = np.where(tn < 0, n + np.searchsorted(codes, -tn - 2), tn)
-    ext["false_next"][:n] = np.where(fn < 0, n + np.searchsorted(codes, -fn - 2), fn)
-    sinks = np.arange(n, n + len(codes))
-    ext["threshold"][n:] = np.inf
-    ext["true_next"][n:] = sinks
-    ext["false_next"][n:] = sinks
-    feat = np.zeros(n + len(codes), dtype=np.int32)
-    feat[:n] = arrays.features
-    depth = np.zeros(len(roots), dtype=np.int64)
-    if arrays.all_le and n:
-        K.sync_depths(ext["true_next"], ext["false_next"], n, roots, SYNC_MAX_DEPTH, depth)
-    layout = (ext, feat, codes.astype(np.int32), depth, n)
+    n_trees = len(roots)
+    depth = np.zeros(n_trees, dtype=np.int64)
+    if arrays.all_le and len(fast):
+        K.sync_depths(fast["true_next"].astype(np.int64), fast["false_next"].astype(np.int64), roots, SYNC_MAX_DEPTH, depth)
+    hoff = np.zeros(n_trees, dtype=np.int64)
+    loff = np.zeros(n_trees, dtype=np.int64)
+    sizes = np.where(depth > 0, 1 << depth, 0)
+    hoff[1:] = np.cumsum(np.maximum(sizes - 1, 0))[:-1]
+    loff[1:] = np.cumsum(sizes)[:-1]
+    n_heap, n_leaves = int(np.maximum(sizes - 1, 0).sum()), int(sizes.sum())
+    threshold = np.full(n_heap, np.inf)
+    feature = np.zeros(n_heap, dtype=np.int32)
+    leaves = np.full(n_leaves, -1, dtype=np.int32)
+    if n_leaves:
+        K.sync_heaps(fast["threshold"].copy(), fast["true_next"].astype(np.int64), fast["false_next"].astype(np.int64), arrays.features, roots, depth, hoff, loff, threshold, feature, leaves)
+    heap = np.zeros(n_heap, dtype=HEAP_DTYPE)
+    heap["threshold"] = threshold
+    heap["feature"] = feature
+    layout = (heap, leaves, hoff, loff, depth)
     arrays.__dict__["_sync"] = layout
     return layout
 

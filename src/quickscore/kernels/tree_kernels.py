@@ -9,8 +9,8 @@ on several threads at once (the kernels release the GIL). Loop structure::
         for t in trees (in order):                          # tree t's tests stay in cache
             walk the clean rows, 8 at a time (lanes.walk_rows_*_clean): a test has 2 exits,
                 s = true_next if x <= threshold else false_next     (a select, no branch)
-              or, for a depth-limited tree (ensemble.sync_layout), 8 rows in step for
-              exactly `depth` steps with no end-of-walk test (_walk_rows_sync)
+              or, for a depth-limited tree laid out as a complete tree (ensemble.sync_layout),
+              8 rows in step for exactly its depth D: h = 2h + 1 + (x > threshold)
             walk the dirty rows, 8 at a time (lanes.walk_rows_*_nan): NaN -> missing_next
             gbuf[t, i] = g                                  # global node index, -1: none
         consume gbuf, tree-major, each row's trees in order: out / accumulate
@@ -85,17 +85,18 @@ def _clean(xr, used_cols):
 
 
 @njit(**NJIT)
-def sync_depths(true_next, false_next, n_tests, roots, max_depth, depth):
+def sync_depths(true_next, false_next, roots, max_depth, depth):
     """depth[t] = the tests on tree t's longest walk, when the tree qualifies for the in-step
     walk (see ``ensemble.sync_layout``), else 0. Exits point forward (tests are numbered depth
     first): a backward pass gives each test's longest walk, a forward pass each leaf's depth.
     A backward exit (not expected) leaves every tree on the plain walk."""
+    n_tests = true_next.shape[0]
     n_trees = roots.shape[0]
     longest = np.zeros(n_tests, dtype=np.int64)
     for s in range(n_tests - 1, -1, -1):
         best = 0
         for e in (true_next[s], false_next[s]):
-            if e < n_tests:
+            if e >= 0:
                 if e <= s:
                     return
                 best = max(best, longest[e])
@@ -113,7 +114,7 @@ def sync_depths(true_next, false_next, n_tests, roots, max_depth, depth):
         if t < 0:
             continue
         for e in (true_next[s], false_next[s]):
-            if e >= n_tests:
+            if e < 0:
                 leaf_levels[t] += level[s]
                 n_leaves[t] += 1.0
             else:
@@ -131,13 +132,57 @@ def sync_depths(true_next, false_next, n_tests, roots, max_depth, depth):
 
 
 @njit(**NJIT)
-def _walk_rows_sync(sync, Xf, d, rows, m, root, depth, gt, b0):
-    """One tree whose walks all take about ``depth`` steps (see ``ensemble.sync_layout``):
-    rows[:m] (clean: no NaN), 8 lanes in step, ``depth`` steps each, no test of whether a
-    walk ended (a finished walk loops on its sink test, ``x <= inf``, until the others end):
-    gt[r - b0] = the sink's terminal result."""
-    ext, feat, codes = sync[0], sync[1], sync[2]
-    n_tests = sync[4]
+def sync_heaps(threshold, true_next, false_next, features, roots, depth, hoff, loff, h_threshold, h_feature, leaves):
+    """Lay out each tree with depth[t] > 0 as a complete tree (``ensemble.sync_layout``):
+    test s at heap slot h puts its threshold / column at hoff[t] + h and its TRUE / FALSE
+    exits at 2h+1 / 2h+2; a terminal g reached at slot h of level l < D continues left
+    (pass-through slots keep threshold +inf) to level D, where leaves[loff[t] + h - (2**D - 1)] = g.
+    Reads the plain graph only through exits that point forward, so it ends."""
+    for t in range(roots.shape[0]):
+        D = depth[t]
+        if D == 0:
+            continue
+        first_leaf = (1 << D) - 1
+        stack_s = np.empty(2 * D + 2, dtype=np.int64)
+        stack_h = np.empty(2 * D + 2, dtype=np.int64)
+        stack_l = np.empty(2 * D + 2, dtype=np.int64)
+        sp = 0
+        stack_s[0] = roots[t]
+        stack_h[0] = 0
+        stack_l[0] = 0
+        sp = 1
+        while sp > 0:
+            sp -= 1
+            s = stack_s[sp]
+            h = stack_h[sp]
+            lvl = stack_l[sp]
+            if s < 0:
+                while lvl < D:
+                    h = 2 * h + 1
+                    lvl += 1
+                leaves[loff[t] + h - first_leaf] = -s - 2
+                continue
+            h_threshold[hoff[t] + h] = threshold[s]
+            h_feature[hoff[t] + h] = features[s]
+            stack_s[sp] = false_next[s]
+            stack_h[sp] = 2 * h + 2
+            stack_l[sp] = lvl + 1
+            stack_s[sp + 1] = true_next[s]
+            stack_h[sp + 1] = 2 * h + 1
+            stack_l[sp + 1] = lvl + 1
+            sp += 2
+
+
+@njit(**NJIT)
+def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
+    """Tree t in its complete-tree layout (``ensemble.sync_layout``): rows[:m] (clean: no
+    NaN), 8 lanes in step, exactly D steps each, no end-of-walk test and no exit loads:
+        h = 2h + 1 if x[feature] <= threshold else 2h + 2
+    then gt[r - b0] = the terminal at h on the last level."""
+    heap, leaves = sync[0], sync[1]
+    hb = sync[2][t]
+    lb = sync[3][t] - ((1 << sync[4][t]) - 1)
+    D = sync[4][t]
     i = 0
     while i + 8 <= m:
         o0 = rows[i] * d
@@ -148,40 +193,40 @@ def _walk_rows_sync(sync, Xf, d, rows, m, root, depth, gt, b0):
         o5 = rows[i + 5] * d
         o6 = rows[i + 6] * d
         o7 = rows[i + 7] * d
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = root
-        for _ in range(depth):
-            n0 = ext[s0]
-            n1 = ext[s1]
-            n2 = ext[s2]
-            n3 = ext[s3]
-            n4 = ext[s4]
-            n5 = ext[s5]
-            n6 = ext[s6]
-            n7 = ext[s7]
-            s0 = n0.true_next if Xf[o0 + feat[s0]] <= n0.threshold else n0.false_next
-            s1 = n1.true_next if Xf[o1 + feat[s1]] <= n1.threshold else n1.false_next
-            s2 = n2.true_next if Xf[o2 + feat[s2]] <= n2.threshold else n2.false_next
-            s3 = n3.true_next if Xf[o3 + feat[s3]] <= n3.threshold else n3.false_next
-            s4 = n4.true_next if Xf[o4 + feat[s4]] <= n4.threshold else n4.false_next
-            s5 = n5.true_next if Xf[o5 + feat[s5]] <= n5.threshold else n5.false_next
-            s6 = n6.true_next if Xf[o6 + feat[s6]] <= n6.threshold else n6.false_next
-            s7 = n7.true_next if Xf[o7 + feat[s7]] <= n7.threshold else n7.false_next
-        gt[rows[i] - b0] = codes[s0 - n_tests]
-        gt[rows[i + 1] - b0] = codes[s1 - n_tests]
-        gt[rows[i + 2] - b0] = codes[s2 - n_tests]
-        gt[rows[i + 3] - b0] = codes[s3 - n_tests]
-        gt[rows[i + 4] - b0] = codes[s4 - n_tests]
-        gt[rows[i + 5] - b0] = codes[s5 - n_tests]
-        gt[rows[i + 6] - b0] = codes[s6 - n_tests]
-        gt[rows[i + 7] - b0] = codes[s7 - n_tests]
+        h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = 0
+        for _ in range(D):
+            n0 = heap[hb + h0]
+            n1 = heap[hb + h1]
+            n2 = heap[hb + h2]
+            n3 = heap[hb + h3]
+            n4 = heap[hb + h4]
+            n5 = heap[hb + h5]
+            n6 = heap[hb + h6]
+            n7 = heap[hb + h7]
+            h0 = 2 * h0 + (1 if Xf[o0 + n0.feature] <= n0.threshold else 2)
+            h1 = 2 * h1 + (1 if Xf[o1 + n1.feature] <= n1.threshold else 2)
+            h2 = 2 * h2 + (1 if Xf[o2 + n2.feature] <= n2.threshold else 2)
+            h3 = 2 * h3 + (1 if Xf[o3 + n3.feature] <= n3.threshold else 2)
+            h4 = 2 * h4 + (1 if Xf[o4 + n4.feature] <= n4.threshold else 2)
+            h5 = 2 * h5 + (1 if Xf[o5 + n5.feature] <= n5.threshold else 2)
+            h6 = 2 * h6 + (1 if Xf[o6 + n6.feature] <= n6.threshold else 2)
+            h7 = 2 * h7 + (1 if Xf[o7 + n7.feature] <= n7.threshold else 2)
+        gt[rows[i] - b0] = leaves[lb + h0]
+        gt[rows[i + 1] - b0] = leaves[lb + h1]
+        gt[rows[i + 2] - b0] = leaves[lb + h2]
+        gt[rows[i + 3] - b0] = leaves[lb + h3]
+        gt[rows[i + 4] - b0] = leaves[lb + h4]
+        gt[rows[i + 5] - b0] = leaves[lb + h5]
+        gt[rows[i + 6] - b0] = leaves[lb + h6]
+        gt[rows[i + 7] - b0] = leaves[lb + h7]
         i += 8
     while i < m:
         o0 = rows[i] * d
-        s0 = root
-        for _ in range(depth):
-            n0 = ext[s0]
-            s0 = n0.true_next if Xf[o0 + feat[s0]] <= n0.threshold else n0.false_next
-        gt[rows[i] - b0] = codes[s0 - n_tests]
+        h0 = 0
+        for _ in range(D):
+            n0 = heap[hb + h0]
+            h0 = 2 * h0 + (1 if Xf[o0 + n0.feature] <= n0.threshold else 2)
+        gt[rows[i] - b0] = leaves[lb + h0]
         i += 1
 
 
@@ -190,7 +235,7 @@ def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
     """gbuf[t, i] = tree t's result (global node index, -1 none) for row b0 + i, i < b1 - b0;
     with want_levels, lbuf[t, i] = its missing levels (0 for rows without NaN: only an
     UNKNOWN predicate, i.e. a NaN, can lead to a defaultChild jump). Clean rows of a tree
-    with ``sync[3][t] > 0`` take the in-step walk ``_walk_rows_sync``."""
+    with ``sync[4][t] > 0`` take the in-step walk ``_walk_rows_sync``."""
     m = b1 - b0
     d = X.shape[1]
     n_trees = roots.shape[0]
@@ -215,8 +260,8 @@ def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
                 gt[i] = -root - 2
             continue
         if nc > 0:
-            if mixed is None and sync[3][t] > 0:
-                _walk_rows_sync(sync, Xf, d, clean, nc, root, sync[3][t], gt, b0)
+            if mixed is None and sync[4][t] > 0:
+                _walk_rows_sync(sync, t, Xf, d, clean, nc, gt, b0)
             elif mixed is None:
                 lanes.walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
             else:

@@ -46,13 +46,13 @@ def test_in_step_walk_matches_the_plain_walk(depth, full):
     values = rng.normal(size=arrays.n_nodes)
     in_step = E.leaf_indices(X, arrays, n_threads=1)
     sums = E.sum_values(X, arrays, values, n_threads=1).total
-    saved = layout[3].copy()
-    layout[3][:] = 0  # every tree on the plain walk
+    saved = layout[4].copy()
+    layout[4][:] = 0  # every tree on the plain walk
     try:
         plain = E.leaf_indices(X, arrays, n_threads=1)
         plain_sums = E.sum_values(X, arrays, values, n_threads=1).total
     finally:
-        layout[3][:] = saved
+        layout[4][:] = saved
     assert np.array_equal(in_step, plain)
     assert np.array_equal(sums, plain_sums, equal_nan=True)
     if full >= 0.9:
@@ -68,4 +68,4 @@ def test_leaf_wise_trees_keep_the_plain_walk():
 
     nodes = chain(0, T)
     arrays = lower_trees([tree(nodes)], encodings({f: DataType.DOUBLE for f in FIELDS}))
-    assert E.sync_layout(arrays)[3].tolist() == [0]
+    assert E.sync_layout(arrays)[4].tolist() == [0]
