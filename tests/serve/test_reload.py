@@ -139,3 +139,25 @@ def test_two_files_with_one_stem_are_reported(server, client, model_dir):
     (model_dir / "Twice.xml").unlink()
     wait_for(lambda: all(client.get("/model/Twice", headers={"Connection": "close"}).status_code == 200 for _ in range(6)),
              30, what="the remaining file to be served")
+
+
+def test_other_model_formats_are_served_by_file_stem(server, client, model_dir, tmp_path):
+    """Whatever quickscore.load reads is served: here a compiled .qsm file (`quickscore compile`)."""
+    from click.testing import CliRunner
+
+    from quickscore.cli import cli
+
+    if "compile" not in cli.commands:
+        pytest.skip("quickscore compile is not available in this tree")
+    compiled = tmp_path / "Compiled.qsm"
+    result = CliRunner().invoke(cli, ["compile", str(DATA / "LogisticRegressionIris.pmml"), "-o", str(compiled)])
+    assert result.exit_code == 0, result.output
+    _write_atomically(compiled, model_dir / "Compiled.qsm")
+    record = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    wait_for(lambda: all(client.post("/model/Compiled", json={"arguments": record}, headers={"Connection": "close"})
+                         .status_code == 200 for _ in range(6)), 30, what="the .qsm model served")
+    import quickscore
+
+    expected = quickscore.load(DATA / "LogisticRegressionIris.pmml").predict(record)
+    assert client.post("/model/Compiled", json={"arguments": record}).json()["results"] == expected
+    (model_dir / "Compiled.qsm").unlink()
