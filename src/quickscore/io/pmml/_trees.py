@@ -225,12 +225,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
 
     def start(name: str, a: list) -> None:
         # ``a``: the attributes as [name, value, name, value, ...] (ordered_attributes)
-        nonlocal depth, skip
-        if skip:
-            skip += 1
-            if depth + skip > limit:
-                r.too_deep(top)
-            return
+        nonlocal depth
         k = kinds_get(name)
         up = node_at[depth]  # the enclosing element
         if up < 0 and depth:
@@ -286,28 +281,44 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         # anything else: skipped, or read by the general reader under a frame for the Node
         depth -= 1
         if _skippable(name):
-            skip = 1
+            skip_element()
             return
         delegate(up, name, _dict(a))
 
+    def skip_element() -> None:
+        """Skip the element that just started, with everything inside it (own handlers)."""
+        nonlocal skip
+        skip = 1
+        P.StartElementHandler = skip_start
+        P.EndElementHandler = skip_end
+
+    def skip_start(name: str, a: list) -> None:
+        nonlocal skip
+        skip += 1
+        if depth + skip > limit:
+            r.too_deep(top)
+
+    def skip_end(name: str) -> None:
+        nonlocal skip
+        skip -= 1
+        if not skip:
+            P.StartElementHandler = start
+            P.EndElementHandler = end
+
     def inside_leaf(name: str, a: dict) -> None:
         """Inside SimplePredicate / True / False / ScoreDistribution: only skippable markup."""
-        nonlocal skip
         if _skippable(name):
-            skip = 1
+            skip_element()
             return
         local = _LOCALS[-1 - node_at[depth]]
         i = node_at[depth - 1]
         if r.slow_start(leaf_frame(i, local, {}), name, a) is None:  # raises for anything else
-            skip = 1
+            skip_element()
             return
         raise r.invalid(frame_of(i), f"Unexpected element {name} in {local}")  # not reached
 
     def end(name: str) -> None:
-        nonlocal depth, skip
-        if skip:
-            skip -= 1
-            return
+        nonlocal depth
         depth -= 1
         if not depth:
             finish()
