@@ -40,7 +40,7 @@ from quickscore.ir.flat import (
 )
 
 # element kinds
-_NODE, _SP, _TRUE, _FALSE, _SD = range(5)
+_NODE, _SP, _TRUE, _FALSE, _SD = range(5)  # (read_tree's start handler spells them as literals)
 _KINDS: dict[str, int] = {}
 _SKIPPED: set[str] = set()
 for _prefix in S.NAME_PREFIXES:
@@ -234,15 +234,15 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         depth += 1
         if depth > limit:
             r.too_deep(frame_of(up) if up >= 0 else top)
-        if k == _SD:
-            node_at[depth] = -1 - _SD
+        if k == 4:  # _SD (literals: this runs per element)
+            node_at[depth] = -5  # -1 - _SD
             key = tuple(a)
             ci = sd_get(key)
             sd_node_append(up)
             sd_conv_append(new_sd_conv(key, up, _dict(a)) if ci is None else ci)
             return
-        if k == _SP:
-            node_at[depth] = -1 - _SP
+        if k == 1:  # _SP
+            node_at[depth] = -2  # -1 - _SP
             pred_node_append(up)
             pred_line_append(P.CurrentLineNumber)
             if len(a) == 6 and a[0] == "field" and a[2] == "operator" and a[4] == "value":
@@ -259,7 +259,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             ci = pred_get(key)
             pred_conv_append(new_pred_conv(key, k, up, _dict(a)) if ci is None else ci)
             return
-        if k == _NODE:
+        if k == 0:  # _NODE
             node_at[depth] = len(parent)
             parent_append(up)
             lines_append(P.CurrentLineNumber)
