@@ -159,7 +159,6 @@ def read_document(source: Source, *, format: str | None = None, **options: objec
     a valid document using something quickscore does not implement. ``options`` go to the
     format's reader (None values are dropped); a reader refuses options it does not know.
     """
-    _register_native()
     options = {k: v for k, v in options.items() if v is not None}
     chunks, name, close = _open(source)
     try:
@@ -168,12 +167,20 @@ def read_document(source: Source, *, format: str | None = None, **options: objec
         if format is not None:
             fmt = next((f for f in FORMATS if f.name == format), None)
             if fmt is None:
+                _register_native()
+                fmt = next((f for f in FORMATS if f.name == format), None)
+            if fmt is None:
                 known = ", ".join(f.name for f in FORMATS)
                 raise ValueError(f"Unknown format {format!r}; known formats: {known}")
         else:
             if not head.strip():
                 raise InvalidMarkup(f"Not a PMML document: the content is empty{where}")
+            # PMML and compiled models first: io/native is imported only for other content
+            # (its sniffers never match XML or the .qsm magic).
             fmt = next((f for f in FORMATS if f.sniff(head)), None)
+            if fmt is None:
+                _register_native()
+                fmt = next((f for f in FORMATS if f.sniff(head)), None)
             if fmt is None:
                 raise InvalidMarkup(
                     f"Not a PMML document (nor another known model format){where}: the content "
