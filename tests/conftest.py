@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-# The conformance corpus lives next to the repository (never inside it: some files carry licences
-# that must not travel into the project). QUICKSCORE_CORPUS overrides the location.
-CORPUS_DIR = Path(os.environ.get("QUICKSCORE_CORPUS", REPO_ROOT.parent / "shared" / "corpus")).resolve()
-
-# Fixtures written by the project itself (PMML + <Name>.input.csv).
-TEST_DATA_DIR = REPO_ROOT / "tests" / "data"
+from corpus_cases import CORPUS_DIR, REPO_ROOT, TEST_DATA_DIR  # noqa: F401 (re-exported)
 
 
 def corpus_available() -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -11,30 +10,12 @@ import pytest
 
 import quickscore
 
+from corpus_cases import corpus_cases, fixture_cases, read_inputs
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-CORPUS = ROOT.parent / "shared" / "corpus"
-IN_SCOPE = {"TreeModel", "RegressionModel", "MiningModel"}
-
-
-def _corpus_cases() -> list:
-    manifest = CORPUS / "MANIFEST.tsv"
-    if not manifest.exists():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    cases = []
-    for row in csv.DictReader(manifest.open(), delimiter="\t"):
-        kinds = set(row["top_models"].split(";")) | {x.split(":")[0] for x in row["nested_models"].split(";") if x}
-        if row["expected_csv"] and not row["duplicate_of"] and kinds <= IN_SCOPE and "TreeModel" in kinds:
-            cases.append(pytest.param(CORPUS / row["path"], CORPUS / row["input_csv"], id=row["path"].split("/")[-1]))
-    return cases
-
-
-FIXTURES = [pytest.param(p, p.with_name(p.name.replace(".pmml", ".input.csv")), id=p.stem) for p in sorted(DATA.glob("*.pmml"))]
-
-
-def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return frame.replace({"": None, "NA": None, "N/A": None})
+FIXTURES = fixture_cases()
+_read = read_inputs
 
 
 def _same(a: pd.Series, b: pd.Series) -> bool:
@@ -42,7 +23,7 @@ def _same(a: pd.Series, b: pd.Series) -> bool:
     return all((pd.isna(u) and pd.isna(v)) or u == v for u, v in zip(x, y))
 
 
-@pytest.mark.parametrize("pmml, inputs", FIXTURES + _corpus_cases())
+@pytest.mark.parametrize("pmml, inputs", FIXTURES + corpus_cases(trees_only=True))
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_kernels_match_the_reference_evaluator(pmml, inputs, n_threads):
     fast = quickscore.load(pmml, n_threads=n_threads)

@@ -3,7 +3,6 @@ bit, on the fixtures, the corpus and generated records with missing, extreme and
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 from pathlib import Path
@@ -15,36 +14,10 @@ import pytest
 import quickscore
 from quickscore.errors import EvaluationError
 
+from corpus_cases import corpus_cases, fixture_cases, native_cases, read_inputs
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-CORPUS = ROOT.parent / "shared" / "corpus"
-IN_SCOPE = {"TreeModel", "RegressionModel", "MiningModel"}
-
-
-def _corpus_cases() -> list:
-    manifest = CORPUS / "MANIFEST.tsv"
-    if not manifest.exists():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    cases = []
-    for row in csv.DictReader(manifest.open(), delimiter="\t"):
-        kinds = set(row["top_models"].split(";")) | {x.split(":")[0] for x in row["nested_models"].split(";") if x}
-        if row["expected_csv"] and not row["duplicate_of"] and kinds <= IN_SCOPE:
-            cases.append(pytest.param(CORPUS / row["path"], CORPUS / row["input_csv"], id=row["path"].split("/")[-1]))
-    return cases
-
-
-def _native_cases() -> list:
-    manifest = CORPUS / "NATIVE_MANIFEST.tsv"
-    if not manifest.exists():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    cases = []
-    for row in csv.DictReader(manifest.open(), delimiter="\t"):
-        if row["path"].endswith((".json", ".txt")):  # one file per model (the .ubj/.model twins read the same)
-            cases.append(pytest.param(CORPUS / row["path"], CORPUS / row["input_csv"], id="native-" + row["path"].split("/")[-1]))
-    return cases
-
-
-FIXTURES = [pytest.param(p, p.with_name(p.name.replace(".pmml", ".input.csv")), id=p.stem) for p in sorted(DATA.glob("*.pmml"))]
 
 
 def _number(text):
@@ -58,8 +31,7 @@ def _number(text):
 
 
 def _records(path: Path, limit: int = 60) -> list[dict]:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None, "NA": None, "N/A": None})
-    rows = frame.to_dict("records")[:limit]
+    rows = read_inputs(path).to_dict("records")[:limit]
     return [{k: _number(v) for k, v in r.items()} for r in rows]
 
 
@@ -98,7 +70,7 @@ def _odd_values(rng: random.Random, record: dict, names: list[str]) -> dict:
     return out
 
 
-@pytest.mark.parametrize("pmml, inputs", FIXTURES + _corpus_cases() + _native_cases())
+@pytest.mark.parametrize("pmml, inputs", fixture_cases() + corpus_cases() + native_cases())
 def test_record_path_matches_the_batch_path(pmml, inputs):
     model = quickscore.load(pmml)
     if model._record is None:
