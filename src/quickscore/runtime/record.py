@@ -1,24 +1,26 @@
 """The single-record path: one dict in, one dict out, without a Frame, a DataFrame or numpy
 columns.
 
-``RecordPath.build(model)`` compiles, at load, the models this path expresses: numeric
-inputs; tree ensembles on the fused kernels (sum / average / votes); RegressionModels with
-numeric predictors and terms; modelChains of those whose segments are all ``<True/>``; Targets
-that rescale or clamp; OutputFields that give the predicted value or a class probability.
-Anything else returns None at load, and ``Model.predict(dict)`` keeps the batch path with one
-row.
+``RecordPath.build(model)`` compiles, at load, the models this path expresses: numeric and
+string inputs (with their MiningSchema treatments); tree models and fused tree ensembles (sum,
+average, votes) on the one-row kernels, coded string fields included; RegressionModels with
+numeric and categorical predictors and terms (plain-input tables as generated Python code);
+modelChains of those whose segments are all ``<True/>``; Targets that rescale, clamp or cast;
+OutputFields that give the predicted value, a class probability or a field's value. Anything
+else returns None at load, and ``Model.predict(dict)`` keeps the batch path with one row.
 
 Keys of the record that are not model inputs are ignored. For one record, any value the path
-does not handle itself (a string or a bool for a numeric
-field, an invalid value, a missing value under ``returnInvalid``) makes ``score`` return None:
-the batch path then scores the record, so errors and their messages are that path's.
+does not handle itself (a bool, a numpy scalar or a numeric string for a numeric field, an
+invalid value, a missing value under ``returnInvalid``) makes ``score`` return None: the batch
+path then scores the record, so errors and their messages are that path's. So does any
+unexpected failure.
 
 Results are bit-identical to the batch path: each step below does the same IEEE operations in
 the same order as the vectorised code it mirrors (named in each docstring), uses numpy's own
 ufuncs for exp & co. (numpy's ``exp`` and ``math.exp`` differ in the last bit for ~5% of
 inputs), and the kernels are the batch kernels' one-row entry points.
-``tests/models/test_record_path.py`` checks the identity on the fixtures, the corpus and
-generated records with missing and extreme values.
+``tests/models/test_record_path.py`` checks the identity on the fixtures, the corpus, the
+native corpus and generated records with missing, extreme and mistyped values.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from quickscore import kernels
-from quickscore.ir import FieldRef, MiningModel, TruePredicate
+from quickscore.ir import FieldRef, TruePredicate
 from quickscore.ir.types import DataType
 from quickscore.kernels import UNSEEN
 from quickscore.outputs.fields import _text
