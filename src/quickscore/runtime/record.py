@@ -10,7 +10,7 @@ OutputFields that give the predicted value, a class probability or a field's val
 else returns None at load, and ``Model.predict(dict)`` keeps the batch path with one row.
 
 Keys of the record that are not model inputs are ignored. For one record, any value the path
-does not handle itself (a bool, a numpy scalar or a numeric string for a numeric field, an
+does not handle itself (a bool, an integer numpy scalar or a string for a numeric field, an
 invalid value, a missing value under ``returnInvalid``) makes ``score`` return None: the batch
 path then scores the record, so errors and their messages are that path's. So does any
 unexpected failure.
