@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from quickscore.ir.types import DataType, OpType
 from quickscore.schema.values import Column, convert_column, missing_mask
@@ -463,8 +464,29 @@ def strings(col: Column) -> np.ndarray:
         from quickscore.schema.javafmt import number_text
 
         kind = col.data_type.value if col.data_type in (DataType.INTEGER, DataType.FLOAT) else "double"
-        return np.array([None if math.isnan(v) else number_text(v, kind) for v in col.values], dtype=object)
+        return per_distinct(col.values, lambda v: number_text(v, kind), None)
     return np.array([None if v is None else v.isoformat() for v in col.values], dtype=object)
+
+
+def per_distinct(values: np.ndarray, fn: Callable[[Any], object], absent: object) -> np.ndarray:
+    """``fn`` of each value of a column, computed once per distinct value (one hash
+    factorisation of the batch, then a take): a text column has few distinct values, and
+    Java's text semantics need a Python call per value. Missing values (None, NaN) give
+    ``absent``."""
+    if values.dtype.kind == "f":
+        # By bit pattern: hashing would merge -0.0 with 0.0, which Java writes apart.
+        codes, uniques = pd.factorize(np.ascontiguousarray(values, dtype=np.float64).view(np.int64))
+        codes[np.isnan(values)] = -1
+        uniques = uniques.view(np.float64)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    numeric = isinstance(absent, float)
+    table = np.empty(len(uniques) + 1, dtype=np.float64 if numeric else object)
+    for i, u in enumerate(uniques.tolist()):
+        if u == u:  # a NaN's slot is never taken (its rows are -1)
+            table[i] = fn(u)
+    table[-1] = absent
+    return table[codes]
 
 
 def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType.STRING) -> Builtin:
@@ -472,6 +494,8 @@ def _str_map(fn: Callable[..., object], n_args: int, result: DataType = DataType
         s = strings(args[0])
         rest = [a.values for a in args[1:]]
         absent = np.nan if result.is_numeric else None
+        if not rest:
+            return per_distinct(s, fn, absent), result
         missing = missing_mask(s)
         for a in args[1:]:
             missing |= missing_mask(a.values)
