@@ -193,6 +193,35 @@ class FlatTree:
     loc: Loc | None = None
     root_segment: str = "Node"  # the root's path segment ("Node[2]" for a second root, refused later)
 
+    @classmethod
+    def scores_only(cls, *, parent, pred_kind, pred_field, pred_op, pred_value, score, strings, objects=(), node_id=None) -> "FlatTree":
+        """A tree of nodes in pre-order with scores and predicates only (no ids unless given,
+        no record counts, no ScoreDistributions, no source lines), as native model files give
+        them."""
+        n = len(parent)
+        return cls(
+            parent=np.asarray(parent, dtype=np.int32),
+            pred_kind=np.asarray(pred_kind, dtype=np.int8),
+            pred_field=np.asarray(pred_field, dtype=np.int32),
+            pred_op=np.asarray(pred_op, dtype=np.int8),
+            pred_value=np.asarray(pred_value, dtype=np.int32),
+            score=np.asarray(score, dtype=np.int32),
+            node_id=np.full(n, -1, dtype=np.int32) if node_id is None else np.asarray(node_id, dtype=np.int32),
+            default_child=np.full(n, -1, dtype=np.int32),
+            record_count=np.zeros(n),
+            flags=np.zeros(n, dtype=np.uint8),
+            line=np.zeros(n, dtype=np.int32),
+            pred_line=np.zeros(n, dtype=np.int32),
+            sd_offsets=np.zeros(n + 1, dtype=np.int32),
+            sd_value=np.zeros(0, dtype=np.int32),
+            sd_record_count=np.zeros(0),
+            sd_flags=np.zeros(0, dtype=np.uint8),
+            sd_confidence=None,
+            sd_probability=None,
+            strings=strings if isinstance(strings, StringTable) else StringTable.of(strings),
+            objects=tuple(objects),
+        )
+
     @property
     def n_nodes(self) -> int:
         return len(self.parent)

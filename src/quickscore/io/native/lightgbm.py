@@ -79,7 +79,6 @@ from quickscore.ir.flat import (
     PRED_SIMPLE,
     PRED_TRUE,
     FlatTree,
-    StringTable,
 )
 
 __all__ = ["FORMATS", "read_lightgbm", "sniff_lightgbm"]
@@ -842,27 +841,9 @@ def _tree_model(t: _Tree, features: list[_Feature], lines: _Lines) -> TreeModel:
             stack.append((other, i, None))  # after the tested child's whole subtree
             stack.append((tested[0], i, tested[1]))
         i += 1
-    flat = FlatTree(
-        parent=parent,
-        pred_kind=kind,
-        pred_field=field_,
-        pred_op=op,
-        pred_value=value,
-        score=score,
-        node_id=np.full(n, -1, dtype=np.int32),
-        default_child=np.full(n, -1, dtype=np.int32),
-        record_count=np.zeros(n),
-        flags=np.zeros(n, dtype=np.uint8),
-        line=np.zeros(n, dtype=np.int32),
-        pred_line=np.zeros(n, dtype=np.int32),
-        sd_offsets=np.zeros(n + 1, dtype=np.int32),
-        sd_value=np.zeros(0, dtype=np.int32),
-        sd_record_count=np.zeros(0),
-        sd_flags=np.zeros(0, dtype=np.uint8),
-        sd_confidence=None,
-        sd_probability=None,
-        strings=StringTable.of(strings),
-        objects=tuple(objects),
+    flat = FlatTree.scores_only(
+        parent=parent, pred_kind=kind, pred_field=field_, pred_op=op, pred_value=value, score=score,
+        strings=strings, objects=objects,
     )
     return TreeModel.from_flat(
         flat,

@@ -71,7 +71,6 @@ from quickscore.ir.flat import (
     PRED_SIMPLE,
     PRED_TRUE,
     FlatTree,
-    StringTable,
 )
 
 __all__ = ["FORMATS", "read_xgboost"]
@@ -620,31 +619,12 @@ def _read_fmap(path: Any) -> list[tuple[str, str]]:
 
 def _flat_tree(parent, kind, pfield, pop, pvalue, score, node_id, strings: dict, objects: list) -> FlatTree:
     """A FlatTree of nodes in pre-order (no record counts, no ScoreDistributions)."""
-    n = len(parent)
     table = [""] * len(strings)
     for text, j in strings.items():
         table[j] = text
-    return FlatTree(
-        parent=np.array(parent, dtype=np.int32),
-        pred_kind=np.array(kind, dtype=np.int8),
-        pred_field=np.array(pfield, dtype=np.int32),
-        pred_op=np.array(pop, dtype=np.int8),
-        pred_value=np.array(pvalue, dtype=np.int32),
-        score=np.array(score, dtype=np.int32),
-        node_id=np.array(node_id, dtype=np.int32),
-        default_child=np.full(n, -1, dtype=np.int32),
-        record_count=np.zeros(n),
-        flags=np.zeros(n, dtype=np.uint8),
-        line=np.zeros(n, dtype=np.int32),
-        pred_line=np.zeros(n, dtype=np.int32),
-        sd_offsets=np.zeros(n + 1, dtype=np.int32),
-        sd_value=np.zeros(0, dtype=np.int32),
-        sd_record_count=np.zeros(0),
-        sd_flags=np.zeros(0, dtype=np.uint8),
-        sd_confidence=None,
-        sd_probability=None,
-        strings=StringTable.of(table),
-        objects=tuple(objects),
+    return FlatTree.scores_only(
+        parent=parent, pred_kind=kind, pred_field=pfield, pred_op=pop, pred_value=pvalue, score=score,
+        node_id=node_id, strings=table, objects=objects,
     )
 
 
