@@ -17,8 +17,6 @@ for values printed near zero).
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -26,36 +24,25 @@ import pytest
 
 import quickscore
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-MANIFEST = CORPUS / "NATIVE_MANIFEST.tsv"
-NA = {"NA", "N/A", ""}
+from native_lib import CORPUS, close, manifest_rows, read_table, truncation
+
 RTOL = 1e-12
 ATOL = 1e-15
 
 
-def _rows() -> list[dict]:
-    if not MANIFEST.exists():
-        return []
-    with open(MANIFEST, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["format"].startswith("lightgbm")]
+def _rows() -> list:
     cases = []
-    for r in rows:
-        cases.append(pytest.param(r["path"], r["expected_csv"], r["input_csv"], None, id=Path(r["path"]).stem))
-        truncated = r.get("expected_csv_truncated_iterations(@N)") or ""
-        if truncated:
-            n = int(Path(truncated).stem.rsplit("@", 1)[1])
-            cases.append(pytest.param(r["path"], truncated, r["input_csv"], n, id=f"{Path(r['path']).stem}@{n}"))
+    for r in manifest_rows("lightgbm"):
+        stem = Path(r["path"]).stem
+        cases.append(pytest.param(r["path"], r["expected_csv"], r["input_csv"], None, id=stem))
+        variant = truncation(r)
+        if variant:
+            cases.append(pytest.param(r["path"], variant[0], r["input_csv"], variant[1], id=f"{stem}@{variant[1]}"))
     return cases
 
 
 CASES = _rows()
 
-
-def _read(path: Path) -> tuple[list[str], list[list[str | None]]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        return header, [[None if v in NA else v for v in row] for row in reader if row]
 
 
 def _inputs(model: quickscore.Model, header: list[str], rows: list[list[str | None]]) -> pd.DataFrame:
@@ -70,26 +57,13 @@ def _inputs(model: quickscore.Model, header: list[str], rows: list[list[str | No
     return pd.DataFrame({name: pd.Series(columns.get(name, [None] * len(rows)), dtype=object) for name in wanted})
 
 
-def _close(expected: str | None, got) -> bool:
-    if expected is None:
-        return got is None or (isinstance(got, float) and math.isnan(got))
-    try:
-        e = float(expected)
-    except ValueError:
-        return str(got) == expected
-    try:
-        g = float(got)
-    except (TypeError, ValueError):
-        return False
-    return abs(g - e) <= ATOL + RTOL * abs(e)
-
 
 @pytest.mark.skipif(not CASES, reason="the shared corpus (../shared/corpus/NATIVE_MANIFEST.tsv) is not available")
 @pytest.mark.parametrize("path, expected_csv, input_csv, iterations", CASES)
 def test_lightgbm_corpus(path: str, expected_csv: str, input_csv: str, iterations: int | None) -> None:
     model = quickscore.load(CORPUS / path, iterations=iterations)
-    in_header, in_rows = _read(CORPUS / input_csv)
-    exp_header, exp_rows = _read(CORPUS / expected_csv)
+    in_header, in_rows = read_table(CORPUS / input_csv)
+    exp_header, exp_rows = read_table(CORPUS / expected_csv)
     assert len(in_rows) == len(exp_rows)
     got = model.predict(_inputs(model, in_header, in_rows))
     assert got["_error"].isna().all(), got["_error"].dropna().iloc[:3].tolist()
@@ -97,7 +71,7 @@ def test_lightgbm_corpus(path: str, expected_csv: str, input_csv: str, iteration
     for j, column in enumerate(exp_header):
         assert column in got.columns, f"no output column {column!r} (have {list(got.columns)})"
         values = got[column].tolist()
-        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not _close(r[j], values[i])]
+        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not close(r[j], values[i], RTOL, ATOL)]
         if bad:
             problems.append(f"{column}: {len(bad)}/{len(exp_rows)} rows differ, e.g. {bad[:3]}")
     assert not problems, "\n".join(problems)

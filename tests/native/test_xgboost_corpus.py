@@ -24,8 +24,6 @@ suite and JPMML's ``PMMLEquivalence`` compare (tests/conformance/conformance_lib
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -33,52 +31,27 @@ import pytest
 
 import quickscore
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-MANIFEST = CORPUS / "NATIVE_MANIFEST.tsv"
-NA = {"NA", "N/A", ""}
+from native_lib import CORPUS, MANIFEST, close, manifest_rows, read_table, truncation
+
 RTOL = 1e-6
 ATOL = 1e-6
 
 
 def _rows() -> list:
-    if not MANIFEST.exists():
-        return []
-    with open(MANIFEST, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["format"].startswith("xgboost")]
     cases = []
-    for r in rows:
+    for r in manifest_rows("xgboost"):
         fmap = r["xgboost_fmap"] if r["format"] == "xgboost-legacy-binary" and r["xgboost_fmap"] else None
         name = Path(r["path"]).name
         cases.append(pytest.param(r["path"], r["expected_csv"], r["input_csv"], fmap, None, id=name))
-        truncated = r.get("expected_csv_truncated_iterations(@N)") or ""
-        if truncated:
-            n = int(Path(truncated).stem.rsplit("@", 1)[1])
-            cases.append(pytest.param(r["path"], truncated, r["input_csv"], fmap, n, id=f"{name}@{n}"))
+        variant = truncation(r)
+        if variant:
+            cases.append(pytest.param(r["path"], variant[0], r["input_csv"], fmap, variant[1], id=f"{name}@{variant[1]}"))
     return cases
 
 
 CASES = _rows()
 
 
-def _read(path: Path) -> tuple[list[str], list[list[str | None]]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        return header, [[None if v in NA else v for v in row] for row in reader if row]
-
-
-def _close(expected: str | None, got) -> bool:
-    if expected is None:
-        return got is None or (isinstance(got, float) and math.isnan(got))
-    try:
-        e = float(expected)
-    except ValueError:
-        return str(got) == expected
-    try:
-        g = float(got)
-    except (TypeError, ValueError):
-        return False
-    return abs(g - e) <= ATOL + RTOL * abs(e)
 
 
 def test_manifest_has_xgboost_rows() -> None:
@@ -92,8 +65,8 @@ def test_manifest_has_xgboost_rows() -> None:
 def test_xgboost_corpus(path: str, expected_csv: str, input_csv: str, fmap: str | None, iterations: int | None) -> None:
     model = quickscore.load(CORPUS / path, iterations=iterations, feature_map=CORPUS / fmap if fmap else None)
     assert model.info["format"] == "xgboost"
-    in_header, in_rows = _read(CORPUS / input_csv)
-    exp_header, exp_rows = _read(CORPUS / expected_csv)
+    in_header, in_rows = read_table(CORPUS / input_csv)
+    exp_header, exp_rows = read_table(CORPUS / expected_csv)
     assert len(in_rows) == len(exp_rows)
     frame = pd.DataFrame({name: pd.Series([r[i] for r in in_rows], dtype=object) for i, name in enumerate(in_header)})
     got = model.predict(frame)
@@ -102,7 +75,7 @@ def test_xgboost_corpus(path: str, expected_csv: str, input_csv: str, fmap: str 
     for j, column in enumerate(exp_header):
         assert column in got.columns, f"no output column {column!r} (have {list(got.columns)})"
         values = got[column].tolist()
-        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not _close(r[j], values[i])]
+        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not close(r[j], values[i], RTOL, ATOL)]
         if bad:
             problems.append(f"{column}: {len(bad)}/{len(exp_rows)} rows differ, e.g. {bad[:3]}")
     assert not problems, "\n".join(problems)
