@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import struct
@@ -20,27 +19,15 @@ from quickscore.errors import InvalidMarkup
 from quickscore.io import read_document
 from quickscore.io import qsm as Q
 
+from corpus_cases import corpus_cases, read_inputs as _read
+
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"
-CORPUS = ROOT.parent / "shared" / "corpus"
 FIXTURES = sorted(DATA.glob("*.pmml"))
-IN_SCOPE = {"TreeModel", "RegressionModel", "MiningModel"}
 
 
 def _corpus(limit: int = 8) -> list:
-    manifest = CORPUS / "MANIFEST.tsv"
-    if not manifest.exists():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
-    cases = []
-    for row in csv.DictReader(manifest.open(), delimiter="\t"):
-        kinds = set(row["top_models"].split(";")) | {x.split(":")[0] for x in row["nested_models"].split(";") if x}
-        if row["expected_csv"] and not row["duplicate_of"] and kinds <= IN_SCOPE and "TreeModel" in kinds:
-            cases.append(pytest.param(CORPUS / row["path"], CORPUS / row["input_csv"], id=row["path"].split("/")[-1]))
-    return cases[:: max(1, len(cases) // limit)][:limit]
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None, "NA": None, "N/A": None})
+    return corpus_cases(trees_only=True, limit=limit)
 
 
 def _identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
