@@ -10,7 +10,7 @@ on several threads at once (the kernels release the GIL). Loop structure::
             walk the clean rows, 8 at a time (lanes.walk_rows_*_clean): a test has 2 exits,
                 s = true_next if x <= threshold else false_next     (a select, no branch)
               or, for a depth-limited tree laid out as a complete tree (ensemble.sync_layout),
-              8 rows in step for exactly its depth D: h = 2h + 1 + (x > threshold)
+              16 rows in step for exactly its depth D: h = 2h + 1 + (x > threshold)
             walk the dirty rows, 8 at a time (lanes.walk_rows_*_nan): NaN -> missing_next
             gbuf[t, i] = g                                  # global node index, -1: none
         consume gbuf, tree-major, each row's trees in order: out / accumulate
@@ -176,7 +176,8 @@ def sync_heaps(threshold, true_next, false_next, features, roots, depth, hoff, l
 @njit(**NJIT)
 def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
     """Tree t in its complete-tree layout (``ensemble.sync_layout``): rows[:m] (clean: no
-    NaN), 8 lanes in step, exactly D steps each, no end-of-walk test and no exit loads:
+    NaN), 16 lanes in step (measured: 8 lanes 260k, 12-16 lanes 280k rows/s on W4), exactly
+    D steps each, no end-of-walk test and no exit loads:
         h = 2h + 1 if x[feature] <= threshold else 2h + 2
     then gt[r - b0] = the terminal at h on the last level."""
     heap, leaves = sync[0], sync[1]
@@ -184,7 +185,7 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
     lb = sync[3][t] - ((1 << sync[4][t]) - 1)
     D = sync[4][t]
     i = 0
-    while i + 8 <= m:
+    while i + 16 <= m:
         o0 = rows[i] * d
         o1 = rows[i + 1] * d
         o2 = rows[i + 2] * d
@@ -193,7 +194,15 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
         o5 = rows[i + 5] * d
         o6 = rows[i + 6] * d
         o7 = rows[i + 7] * d
-        h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = 0
+        o8 = rows[i + 8] * d
+        o9 = rows[i + 9] * d
+        o10 = rows[i + 10] * d
+        o11 = rows[i + 11] * d
+        o12 = rows[i + 12] * d
+        o13 = rows[i + 13] * d
+        o14 = rows[i + 14] * d
+        o15 = rows[i + 15] * d
+        h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = h8 = h9 = h10 = h11 = h12 = h13 = h14 = h15 = 0
         for _ in range(D):
             n0 = heap[hb + h0]
             n1 = heap[hb + h1]
@@ -203,6 +212,14 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
             n5 = heap[hb + h5]
             n6 = heap[hb + h6]
             n7 = heap[hb + h7]
+            n8 = heap[hb + h8]
+            n9 = heap[hb + h9]
+            n10 = heap[hb + h10]
+            n11 = heap[hb + h11]
+            n12 = heap[hb + h12]
+            n13 = heap[hb + h13]
+            n14 = heap[hb + h14]
+            n15 = heap[hb + h15]
             h0 = 2 * h0 + (1 if Xf[o0 + n0.feature] <= n0.threshold else 2)
             h1 = 2 * h1 + (1 if Xf[o1 + n1.feature] <= n1.threshold else 2)
             h2 = 2 * h2 + (1 if Xf[o2 + n2.feature] <= n2.threshold else 2)
@@ -211,6 +228,14 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
             h5 = 2 * h5 + (1 if Xf[o5 + n5.feature] <= n5.threshold else 2)
             h6 = 2 * h6 + (1 if Xf[o6 + n6.feature] <= n6.threshold else 2)
             h7 = 2 * h7 + (1 if Xf[o7 + n7.feature] <= n7.threshold else 2)
+            h8 = 2 * h8 + (1 if Xf[o8 + n8.feature] <= n8.threshold else 2)
+            h9 = 2 * h9 + (1 if Xf[o9 + n9.feature] <= n9.threshold else 2)
+            h10 = 2 * h10 + (1 if Xf[o10 + n10.feature] <= n10.threshold else 2)
+            h11 = 2 * h11 + (1 if Xf[o11 + n11.feature] <= n11.threshold else 2)
+            h12 = 2 * h12 + (1 if Xf[o12 + n12.feature] <= n12.threshold else 2)
+            h13 = 2 * h13 + (1 if Xf[o13 + n13.feature] <= n13.threshold else 2)
+            h14 = 2 * h14 + (1 if Xf[o14 + n14.feature] <= n14.threshold else 2)
+            h15 = 2 * h15 + (1 if Xf[o15 + n15.feature] <= n15.threshold else 2)
         gt[rows[i] - b0] = leaves[lb + h0]
         gt[rows[i + 1] - b0] = leaves[lb + h1]
         gt[rows[i + 2] - b0] = leaves[lb + h2]
@@ -219,7 +244,15 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
         gt[rows[i + 5] - b0] = leaves[lb + h5]
         gt[rows[i + 6] - b0] = leaves[lb + h6]
         gt[rows[i + 7] - b0] = leaves[lb + h7]
-        i += 8
+        gt[rows[i + 8] - b0] = leaves[lb + h8]
+        gt[rows[i + 9] - b0] = leaves[lb + h9]
+        gt[rows[i + 10] - b0] = leaves[lb + h10]
+        gt[rows[i + 11] - b0] = leaves[lb + h11]
+        gt[rows[i + 12] - b0] = leaves[lb + h12]
+        gt[rows[i + 13] - b0] = leaves[lb + h13]
+        gt[rows[i + 14] - b0] = leaves[lb + h14]
+        gt[rows[i + 15] - b0] = leaves[lb + h15]
+        i += 16
     while i < m:
         o0 = rows[i] * d
         h0 = 0
