@@ -56,8 +56,8 @@ def _graph(arrays: TreeArrays) -> tuple:
 SYNC_MAX_DEPTH = 12
 
 HEAP_DTYPE = np.dtype([("threshold", "<f8"), ("feature", "<i4"), ("_pad", "<i4")], align=True)
-"""A test of the in-step walk: 16 bytes, ``x[feature] <= threshold`` (threshold +inf: a
-pass-through test, TRUE for every value of a row without NaN)."""
+"""A test of the in-step walk: 16 bytes, ``x[feature] <= threshold`` (threshold NaN: a
+pass-through test, FALSE for every x)."""
 
 
 def sync_layout(arrays: TreeArrays) -> tuple:
@@ -65,7 +65,8 @@ def sync_layout(arrays: TreeArrays) -> tuple:
     ``TreeArrays`` (cached on it). A depth-limited tree is laid out as a *complete* binary
     tree of its depth D, level by level: test h's children are 2h+1 (TRUE) and 2h+2 (FALSE), so
     a walk computes where it goes next instead of loading it, and every walk takes exactly D
-    steps (a terminal above depth D continues through pass-through tests down to the left).
+    steps (a terminal above depth D continues through pass-through tests down to the right:
+    their threshold is NaN, so ``x <= threshold`` is FALSE whatever the column holds).
 
     * ``heap``: HEAP_DTYPE (sum of 2**D - 1,): the trees' tests, tree t's at ``hoff[t]``;
     * ``leaves``: int32 (sum of 2**D,): the terminal result (global node index, -1 none) at
@@ -93,7 +94,7 @@ def sync_layout(arrays: TreeArrays) -> tuple:
     hoff[1:] = np.cumsum(np.maximum(sizes - 1, 0))[:-1]
     loff[1:] = np.cumsum(sizes)[:-1]
     n_heap, n_leaves = int(np.maximum(sizes - 1, 0).sum()), int(sizes.sum())
-    threshold = np.full(n_heap, np.inf)
+    threshold = np.full(n_heap, np.nan)
     feature = np.zeros(n_heap, dtype=np.int32)
     leaves = np.full(n_leaves, -1, dtype=np.int32)
     if n_leaves:

@@ -135,8 +135,9 @@ def sync_depths(true_next, false_next, roots, max_depth, depth):
 def sync_heaps(threshold, true_next, false_next, features, roots, depth, hoff, loff, h_threshold, h_feature, leaves):
     """Lay out each tree with depth[t] > 0 as a complete tree (``ensemble.sync_layout``):
     test s at heap slot h puts its threshold / column at hoff[t] + h and its TRUE / FALSE
-    exits at 2h+1 / 2h+2; a terminal g reached at slot h of level l < D continues left
-    (pass-through slots keep threshold +inf) to level D, where leaves[loff[t] + h - (2**D - 1)] = g.
+    exits at 2h+1 / 2h+2; a terminal g reached at slot h of level l < D continues right
+    (pass-through slots keep threshold NaN: ``x <= NaN`` is FALSE for every x, NaN in a column
+    the tree does not test included) to level D, where leaves[loff[t] + h - (2**D - 1)] = g.
     Reads the plain graph only through exits that point forward, so it ends."""
     for t in range(roots.shape[0]):
         D = depth[t]
@@ -157,8 +158,8 @@ def sync_heaps(threshold, true_next, false_next, features, roots, depth, hoff, l
             h = stack_h[sp]
             lvl = stack_l[sp]
             if s < 0:
-                while lvl < D:
-                    h = 2 * h + 1
+                while lvl < D:  # pass-through tests: FALSE for every x (threshold NaN)
+                    h = 2 * h + 2
                     lvl += 1
                 leaves[loff[t] + h - first_leaf] = -s - 2
                 continue

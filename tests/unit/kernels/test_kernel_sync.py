@@ -69,3 +69,22 @@ def test_leaf_wise_trees_keep_the_plain_walk():
     nodes = chain(0, T)
     arrays = lower_trees([tree(nodes)], encodings({f: DataType.DOUBLE for f in FIELDS}))
     assert E.sync_layout(arrays)[4].tolist() == [0]
+
+
+def test_pass_through_tests_ignore_columns_the_tree_does_not_test():
+    """A walk that ends above the last level passes through tests that must not read a column:
+    a row can be clean (no NaN where the trees test) and still hold NaN elsewhere (found by
+    Hypothesis: column 0 NaN sent such a walk to an unreachable slot)."""
+    root = N(T, N(SP("x1", "lessThan", "0"), score="1"), N(T, N(SP("x1", "lessThan", "1"), score="3")))
+    arrays = lower_trees([tree(root)], encodings({f: DataType.DOUBLE for f in FIELDS}))
+    layout = E.sync_layout(arrays)
+    assert layout[4].tolist() == [2], "the tree takes the in-step walk"
+    X = np.full((4, len(FIELDS)), np.nan)
+    X[:, 1] = [-3.0, 0.5, 2.0, -0.0]
+    in_step = E.leaf_indices(X, arrays, n_threads=1)
+    layout[4][:] = 0
+    try:
+        plain = E.leaf_indices(X, arrays, n_threads=1)
+    finally:
+        layout[4][:] = 2
+    assert np.array_equal(in_step, plain) and (in_step[:, 0] >= 0).sum() == 3
