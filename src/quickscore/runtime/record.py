@@ -26,6 +26,7 @@ native corpus and generated records with missing, extreme and mistyped values.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -485,9 +486,14 @@ class _Linear:
             consts.append(float(v))
             return f"C[{len(consts) - 1}]"
 
-        lines = ["def linear(record):", "    get = record.get"]
+        xs = ", ".join(f"x{j}" for j in range(len(inputs)))
+        lines = ["def linear(record):"]
+        if inputs:
+            # Every input in one C call (operator.itemgetter); a record without some of them
+            # takes them one by one (absent = None).
+            lines += ["    try:", f"        {xs}{',' if len(inputs) == 1 else ''} = ITEMS(record)", "    except KeyError:", "        get = record.get"]
+            lines += [f"        x{j} = get(N[{j}])" for j in range(len(inputs))]
         for j, (name, inp) in enumerate(inputs):
-            lines.append(f"    x{j} = get(N[{j}])")
             test = f"type(x{j}) is not float" if inp is None else "True"
             lines.append(f"    if {test}: x{j} = P[{j}](x{j})")
         ys = []
@@ -504,6 +510,7 @@ class _Linear:
             ys.append(f"y{t}")
         lines.append(f"    return FINISH([{', '.join(ys)}])")
         namespace = {
+            "ITEMS": operator.itemgetter(*(name for name, _ in inputs)) if len(inputs) > 1 else (lambda r: (r[inputs[0][0]],)),
             "N": tuple(name for name, _ in inputs),
             "P": tuple(inp.prepare if inp is not None else _prepare_plain for _, inp in inputs),
             "C": tuple(consts),
@@ -567,6 +574,7 @@ class _Step:
             raise _Unsupported("castInteger")
         self.target_type = compiled.outputs.target_type
         self.outputs = [self._output(f, decl) for f, decl, _ in compiled.outputs.fields]
+        self.numeric_label = self.classification and self.target_type.is_numeric
 
     def _output(self, f, decl):
         feature = f.feature
@@ -597,7 +605,8 @@ class _Step:
                 raise _Unsupported("re-typed predicted label")
         else:
             to = None
-        return f.name, feature, label, to
+        index = self.classes.index(label) if feature == "probability" and label in self.classes else -1
+        return f.name, feature, label, to, index
 
     def __call__(self, values: dict[str, float]):
         """(value, probabilities, outputs): value is the regression value or the class label
@@ -667,17 +676,18 @@ class _Step:
 
     def _outputs(self, value, probs, values: dict) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, feature, label, to in self.outputs:
+        numeric_label = self.numeric_label
+        for name, feature, label, to, index in self.outputs:
             if feature == "predictedValue":
                 v = value
-                if self.classification and self.target_type.is_numeric:
+                if numeric_label:
                     v = NAN if v is None else float(v)
             elif feature == "ref":
                 v = values[label]
             elif probs is None:
                 v = NAN
-            elif label in self.classes:
-                v = probs[self.classes.index(label)]
+            elif index >= 0:
+                v = probs[index]
             else:
                 v = 0.0  # Prediction.probability of an unknown label
             if to is DataType.FLOAT:
