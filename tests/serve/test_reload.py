@@ -161,3 +161,28 @@ def test_other_model_formats_are_served_by_file_stem(server, client, model_dir, 
     expected = quickscore.load(DATA / "LogisticRegressionIris.pmml").predict(record)
     assert client.post("/model/Compiled", json={"arguments": record}).json()["results"] == expected
     (model_dir / "Compiled.qsm").unlink()
+
+
+def test_a_replaced_model_is_freed(tmp_path):
+    """Nothing the server keeps (registry, V2 metadata cache) holds on to a replaced model."""
+    import gc
+    import weakref
+
+    from quickscore.serve import _v2
+    from quickscore.serve._registry import Registry
+    from quickscore.serve._shared import SharedGeneration
+
+    target = tmp_path / "m.pmml"
+    shutil.copyfile(DATA / "RandomForestClassifierWine.pmml", target)  # a model with reference cycles
+    registry = Registry(tmp_path, generation=SharedGeneration(shared=False), reload_interval=1, n_threads=1)
+    registry.sync()
+    entry = registry.models["m"]
+    _v2._signature(entry)
+    old = weakref.ref(entry.model)
+    del entry
+    with open(target, "a") as handle:
+        handle.write("\n<!-- changed -->\n")
+    registry.sync()
+    assert registry.models["m"].model is not old()
+    gc.collect()
+    assert old() is None

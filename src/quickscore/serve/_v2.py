@@ -14,6 +14,7 @@ a field is also accepted: its columns are the model's inputs in metadata order.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -47,14 +48,17 @@ _SIGNATURES: dict[int, tuple] = {}
 
 
 def _signature(entry: Entry) -> tuple[list[dict], list[dict], dict[str, str]]:
-    """Metadata inputs, outputs, and the datatype of every output column (cached per entry)."""
+    """Metadata inputs, outputs, and the datatype of every output column (cached per entry).
+
+    The cache holds a weak reference to the entry: a strong one kept every replaced model alive
+    (the 10-minute soak's workers grew by 230% over 56 reloads)."""
     cached = _SIGNATURES.get(id(entry))
-    if cached is not None and cached[0] is entry:
+    if cached is not None and cached[0]() is entry:
         return cached[1]
     if len(_SIGNATURES) > 1024:
         _SIGNATURES.clear()
     signature = _compute_signature(entry)
-    _SIGNATURES[id(entry)] = (entry, signature)
+    _SIGNATURES[id(entry)] = (weakref.ref(entry), signature)
     return signature
 
 
