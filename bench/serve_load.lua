@@ -17,6 +17,7 @@ function init(args)
     table.insert(bodies, line)
   end
   sent, malformed, responses, ok, bad_request, other = 0, 0, 0, 0, 0, 0
+  other_status = 0
   headers = {["Content-Type"] = "application/json"}
 end
 
@@ -37,6 +38,7 @@ function response(status, hdrs, body)
     bad_request = bad_request + 1
   else
     other = other + 1
+    other_status = status
   end
   if max_requests > 0 and responses >= max_requests then
     wrk.thread:stop()
@@ -54,8 +56,8 @@ function done(summary, latency, requests)
   io.write(string.format(
     'QS_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, ' ..
     '"socket_errors": %d, "timeouts": %d, "sent": %d, "malformed": %d, "responses": %d, "ok": %d, ' ..
-    '"bad_request": %d, "other": %d}\n',
+    '"bad_request": %d, "other": %d, "an_other_status": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency.max, e.connect + e.read + e.write, e.timeout, c.sent, c.malformed, c.responses, c.ok, c.bad_request,
-    c.other))
+    c.other, threads[1]:get("other_status")))
 end

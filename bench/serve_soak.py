@@ -119,6 +119,7 @@ def main() -> None:
         "failed_well_formed": failed, "reloads_written": len(reloads), "reloads_taken_by_workers": len(taken),
         "rss_workers_mb_first_minute": round(statistics.median(early), 1), "rss_workers_mb_last_minute": round(statistics.median(late), 1),
         "rss_drift": round(drift, 4), "raw": results, "memory": memory,
+        "server_errors": [r for r in server.logs if r.get("level") in ("error", "critical")][:50],
     }
     summary["pass"] = failed == 0 and abs(drift) <= 0.10 and len(taken) >= len(reloads) * args.workers
     out = BENCH / "results" / f"serve-soak-{summary['date']}.json"
