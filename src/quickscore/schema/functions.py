@@ -712,6 +712,16 @@ def _format_datetime(args: list[Column], n: int):
 # --- vendor functions -----------------------------------------------------------------------------
 
 
+def _cut_to_width(args: list[Column], n: int, finish: Callable[[str], str]):
+    """``finish(text[:width])`` per row: missing where either is missing; a width that is not a
+    count (negative, too large) is invalid."""
+    width = as_float(args[0])
+    s = strings(args[1])
+    invalid = ~np.isnan(width) & ~((width >= 0) & (width < 2**62))
+    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else finish(s[i][: int(width[i])]) for i in range(n)], dtype=object)
+    return res, DataType.STRING, invalid
+
+
 def _sas_string_normalize(args: list[Column], n: int):
     """SAS-EM-String-Normalize(width, text) = trimBlanks(uppercase(substring(text, 1, width))).
 
@@ -719,11 +729,7 @@ def _sas_string_normalize(args: list[Column], n: int):
     jpmml-evaluator pmml-sas/src/test/resources/pmml/LogisticRegressionIris.pmml); a document's own
     DefineFunction of that name takes precedence.
     """
-    width = as_float(args[0])
-    s = strings(args[1])
-    invalid = ~np.isnan(width) & ~((width >= 0) & (width < 2**62))
-    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else _trim(s[i][: int(width[i])].upper()) for i in range(n)], dtype=object)
-    return res, DataType.STRING, invalid
+    return _cut_to_width(args, n, lambda text: _trim(text.upper()))
 
 
 def _sas_char(args: list[Column], n: int):
@@ -733,11 +739,7 @@ def _sas_char(args: list[Column], n: int):
     jpmml-evaluator pmml-sas/src/test/resources/pmml/LogisticRegressionIris.pmml); a document's own
     DefineFunction of that name takes precedence.
     """
-    width = as_float(args[0])
-    s = strings(args[1])
-    invalid = ~np.isnan(width) & ~((width >= 0) & (width < 2**62))
-    res = np.array([None if s[i] is None or math.isnan(width[i]) or invalid[i] else s[i][: int(width[i])] for i in range(n)], dtype=object)
-    return res, DataType.STRING, invalid
+    return _cut_to_width(args, n, lambda text: text)
 
 
 # --- the table ---------------------------------------------------------------------------------------
