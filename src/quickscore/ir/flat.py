@@ -145,6 +145,17 @@ def _shorten(path: str) -> str:
     return "/".join(parts[:20] + [f"...({len(parts) - 40} more)..."] + parts[-20:])
 
 
+class StringIds(dict):
+    """Texts numbered in order of first use, as a FlatTree's ``strings`` are built:
+    ``ids.id(text)`` is its index; iterating gives the texts in index order."""
+
+    def id(self, text: str) -> int:
+        j = self.get(text)
+        if j is None:
+            j = self[text] = len(self)
+        return j
+
+
 @dataclass(frozen=True, eq=False)
 class FlatTree:
     """The Nodes of one TreeModel, in pre-order. n = number of nodes, m = of ScoreDistributions.

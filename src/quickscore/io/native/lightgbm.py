@@ -79,6 +79,7 @@ from quickscore.ir.flat import (
     PRED_SIMPLE,
     PRED_TRUE,
     FlatTree,
+    StringIds,
 )
 
 __all__ = ["FORMATS", "read_lightgbm", "sniff_lightgbm"]
@@ -798,13 +799,8 @@ def _tree_model(t: _Tree, features: list[_Feature], lines: _Lines) -> TreeModel:
     lower such trees vectorised.
     """
     n = 2 * t.num_leaves - 1
-    strings: dict[str, int] = {}
-
-    def sid(text: str) -> int:
-        j = strings.get(text)
-        if j is None:
-            j = strings[text] = len(strings)
-        return j
+    strings = StringIds()
+    sid = strings.id
 
     parent = np.empty(n, dtype=np.int32)
     kind = np.full(n, PRED_TRUE, dtype=np.int8)

@@ -71,6 +71,7 @@ from quickscore.ir.flat import (
     PRED_SIMPLE,
     PRED_TRUE,
     FlatTree,
+    StringIds,
 )
 
 __all__ = ["FORMATS", "read_xgboost"]
@@ -619,12 +620,9 @@ def _read_fmap(path: Any) -> list[tuple[str, str]]:
 
 def _flat_tree(parent, kind, pfield, pop, pvalue, score, node_id, strings: dict, objects: list) -> FlatTree:
     """A FlatTree of nodes in pre-order (no record counts, no ScoreDistributions)."""
-    table = [""] * len(strings)
-    for text, j in strings.items():
-        table[j] = text
     return FlatTree.scores_only(
         parent=parent, pred_kind=kind, pred_field=pfield, pred_op=pop, pred_value=pvalue, score=score,
-        node_id=node_id, strings=table, objects=objects,
+        node_id=node_id, strings=list(strings), objects=objects,
     )
 
 
@@ -754,13 +752,8 @@ class _Builder:
         the first child exactly when it satisfies its predicate. One test per split, and the
         array lowering of ``kernels._flat`` applies.
         """
-        strings: dict[str, int] = {}
-
-        def sid(text: str) -> int:
-            j = strings.get(text)
-            if j is None:
-                j = strings[text] = len(strings)
-            return j
+        strings = StringIds()
+        sid = strings.id
 
         objects: list = []
         used: set[str] = set()
