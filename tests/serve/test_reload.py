@@ -67,7 +67,10 @@ def test_hot_reload_under_concurrent_requests_has_zero_failures(server, model_di
                     results.append((r.status_code, value))
 
     with httpx.Client(base_url=server.url, timeout=30) as probe:
-        wait_for(lambda: probe.post("/model/Swap", json={"arguments": RECORD}).status_code == 200, 30, what="Swap served")
+        # A new file appears in each worker at its own next scan: wait until every worker serves it
+        # (fresh connections spread over the workers) before the load starts.
+        wait_for(lambda: all(probe.post("/model/Swap", json={"arguments": RECORD}, headers={"Connection": "close"}).status_code == 200
+                             for _ in range(12)), 30, what="Swap served by every worker")
         threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
@@ -80,8 +83,12 @@ def test_hot_reload_under_concurrent_requests_has_zero_failures(server, model_di
                     _write_atomically(VERSIONS[version], target)
 
                 def switched():  # new connections (spread over the workers) answer with the new version
-                    values = {probe.post("/model/Swap", json={"arguments": RECORD}, headers={"Connection": "close"})
-                              .json()["results"]["probability(versicolor)"] for _ in range(6)}
+                    values = set()
+                    for _ in range(6):
+                        r = probe.post("/model/Swap", json={"arguments": RECORD}, headers={"Connection": "close"})
+                        with lock:  # the probe's answers count too: none may fail
+                            results.append((r.status_code, r.json().get("results", {}).get("probability(versicolor)") if r.status_code == 200 else r.text))
+                        values.add(r.json()["results"]["probability(versicolor)"] if r.status_code == 200 else None)
                     return values == {expected[version]}
 
                 wait_for(switched, 30, what=f"reload to the {version} version")
