@@ -49,3 +49,16 @@ def close(expected: str | None, got, rtol: float, atol: float) -> bool:
     except (TypeError, ValueError):
         return False
     return abs(g - e) <= atol + rtol * abs(e)
+
+
+def assert_matches(got, exp_header: list[str], exp_rows: list[list[str | None]], rtol: float, atol: float) -> None:
+    """Every record scored, and every expected column present and within tolerance."""
+    assert got["_error"].isna().all(), got["_error"].dropna().iloc[:3].tolist()
+    problems = []
+    for j, column in enumerate(exp_header):
+        assert column in got.columns, f"no output column {column!r} (have {list(got.columns)})"
+        values = got[column].tolist()
+        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not close(r[j], values[i], rtol, atol)]
+        if bad:
+            problems.append(f"{column}: {len(bad)}/{len(exp_rows)} rows differ, e.g. {bad[:3]}")
+    assert not problems, "\n".join(problems)

@@ -24,7 +24,7 @@ import pytest
 
 import quickscore
 
-from native_lib import CORPUS, close, manifest_rows, read_table, truncation
+from native_lib import CORPUS, assert_matches, manifest_rows, read_table, truncation
 
 RTOL = 1e-12
 ATOL = 1e-15
@@ -66,12 +66,4 @@ def test_lightgbm_corpus(path: str, expected_csv: str, input_csv: str, iteration
     exp_header, exp_rows = read_table(CORPUS / expected_csv)
     assert len(in_rows) == len(exp_rows)
     got = model.predict(_inputs(model, in_header, in_rows))
-    assert got["_error"].isna().all(), got["_error"].dropna().iloc[:3].tolist()
-    problems = []
-    for j, column in enumerate(exp_header):
-        assert column in got.columns, f"no output column {column!r} (have {list(got.columns)})"
-        values = got[column].tolist()
-        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not close(r[j], values[i], RTOL, ATOL)]
-        if bad:
-            problems.append(f"{column}: {len(bad)}/{len(exp_rows)} rows differ, e.g. {bad[:3]}")
-    assert not problems, "\n".join(problems)
+    assert_matches(got, exp_header, exp_rows, RTOL, ATOL)

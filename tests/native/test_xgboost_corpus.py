@@ -31,7 +31,7 @@ import pytest
 
 import quickscore
 
-from native_lib import CORPUS, MANIFEST, close, manifest_rows, read_table, truncation
+from native_lib import CORPUS, MANIFEST, assert_matches, manifest_rows, read_table, truncation
 
 RTOL = 1e-6
 ATOL = 1e-6
@@ -70,12 +70,4 @@ def test_xgboost_corpus(path: str, expected_csv: str, input_csv: str, fmap: str 
     assert len(in_rows) == len(exp_rows)
     frame = pd.DataFrame({name: pd.Series([r[i] for r in in_rows], dtype=object) for i, name in enumerate(in_header)})
     got = model.predict(frame)
-    assert got["_error"].isna().all(), got["_error"].dropna().iloc[:3].tolist()
-    problems = []
-    for j, column in enumerate(exp_header):
-        assert column in got.columns, f"no output column {column!r} (have {list(got.columns)})"
-        values = got[column].tolist()
-        bad = [(i, r[j], values[i]) for i, r in enumerate(exp_rows) if not close(r[j], values[i], RTOL, ATOL)]
-        if bad:
-            problems.append(f"{column}: {len(bad)}/{len(exp_rows)} rows differ, e.g. {bad[:3]}")
-    assert not problems, "\n".join(problems)
+    assert_matches(got, exp_header, exp_rows, RTOL, ATOL)
