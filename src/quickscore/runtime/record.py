@@ -228,30 +228,13 @@ def _combine_missing(n_trees: int, count: float, wmiss: float, total_weight: flo
     return missing
 
 
-class _Fused:
-    """A fused tree ensemble (``models.fast.FusedEnsemble``) on the one-row kernels."""
+class _KernelRow:
+    """The one-row kernel input of a ``TreeArrays``: where each field the trees test goes
+    (``slots``), the value -> code table of each coded (non-numeric) field (``codes``, as
+    ``TreeArrays.encode_column``), and, after ``bind``, how to take the row straight from the
+    record's input vector."""
 
-    def __init__(self, compiled: "CompiledModel") -> None:
-        fused = compiled.core.fused
-        core = compiled.core
-        self.arrays = arrays = fused.arrays
-        self.kind = fused.kind
-        self.method = core.method
-        self.classes = core.classes
-        self.float32 = core.float32
-        self.weighted = fused.weighted
-        self.weights = np.ascontiguousarray(fused.weights, dtype=np.float64)
-        self.n_trees = fused.n_trees
-        self.treatment, self.threshold = core.treatment, core.threshold
-        self.total_weight = kernels.ensemble._total_weight(self.weights)
-        self.table = np.ascontiguousarray(fused.table)
-        self._slots(arrays)
-        if self.kind == "values" and self.method not in ("sum", "weightedSum", "average", "weightedAverage"):
-            raise _Unsupported(self.method)
-
-    def _slots(self, arrays) -> None:
-        """Where each field the trees test goes in the kernel row; ``codes``: for a coded
-        (non-numeric) field, its value -> code table (``TreeArrays.encode_column``)."""
+    def __init__(self, arrays) -> None:
         names = sorted(arrays.used, key=lambda n: arrays.fields[n].column)
         self.width = arrays.n_features
         self.slots = [(name, arrays.fields[name].column) for name in names]
@@ -285,12 +268,36 @@ class _Fused:
             table = codes.get(n)
             if table is not None:
                 # encode_categories: the value's code, UNSEEN for others, NaN when missing
-                v = NAN if v is None else table.get(v, UNSEEN) if type(v) is str else _unseen_or_fallback(v, table)
+                if v is not None and type(v) is not str:
+                    raise _Fallback  # a non-string value of a coded field (e.g. a chained output)
+                v = NAN if v is None else table.get(v, UNSEEN)
             x[c] = v
         return x
 
+
+class _Fused:
+    """A fused tree ensemble (``models.fast.FusedEnsemble``) on the one-row kernels."""
+
+    def __init__(self, compiled: "CompiledModel") -> None:
+        fused = compiled.core.fused
+        core = compiled.core
+        self.arrays = arrays = fused.arrays
+        self.kind = fused.kind
+        self.method = core.method
+        self.classes = core.classes
+        self.float32 = core.float32
+        self.weighted = fused.weighted
+        self.weights = np.ascontiguousarray(fused.weights, dtype=np.float64)
+        self.n_trees = fused.n_trees
+        self.treatment, self.threshold = core.treatment, core.threshold
+        self.total_weight = kernels.ensemble._total_weight(self.weights)
+        self.table = np.ascontiguousarray(fused.table)
+        self.row = _KernelRow(arrays)
+        if self.kind == "values" and self.method not in ("sum", "weightedSum", "average", "weightedAverage"):
+            raise _Unsupported(self.method)
+
     def __call__(self, values: Mapping[str, float]):
-        x = self.row(values)
+        x = self.row.row(values)
         if self.kind == "values":
             total, wsum, count, wmiss = kernels.sum_values_row(
                 x, self.arrays, self.table, weights=self.weights, weighted=self.weighted, float32=self.float32
@@ -327,16 +334,15 @@ class _Tree:
         core = compiled.core
         if core.strategy in ("weightedConfidence", "aggregateNodes") or core.arrays is None:
             raise _Unsupported(core.strategy)
-        self.fused = _Fused.__new__(_Fused)  # only its row building
-        self.fused.arrays = core.arrays
-        self.fused._slots(core.arrays)
+        self.arrays = core.arrays
+        self.row = _KernelRow(core.arrays)
         self.classification = compiled.ctx.classification
         self.scores = core.scores.tolist()
         self.probabilities = core.probabilities if self.classification else None
         self.classes = core.classes
 
     def __call__(self, values: Mapping[str, float]):
-        g = int(kernels.leaf_indices_row(self.fused.row(values), self.fused.arrays)[0])
+        g = int(kernels.leaf_indices_row(self.row.row(values), self.arrays)[0])
         if not self.classification:
             return NAN if g < 0 else self.scores[g]
         if g < 0:
@@ -346,11 +352,6 @@ class _Tree:
             raise _Fallback  # the node's record counts sum to zero: UndefinedResult
         label = self.scores[g]
         return _Voted(probs, self.classes.index(label)) if label is not None else probs
-
-
-def _unseen_or_fallback(v: Any, table: Mapping) -> float:
-    """A non-string value of a coded field (e.g. a chained output): the batch path decides."""
-    raise _Fallback
 
 
 class _Values(dict):
@@ -628,13 +629,11 @@ class _Step:
             }
         return set()
 
-    def fused(self) -> list["_Fused"]:
-        """The fused ensembles of this step and its chain."""
+    def kernel_rows(self) -> list[_KernelRow]:
+        """The kernel inputs of this step's tree cores and its chain's."""
         if self.chain is not None:
-            return [f for step in self.chain for f in step.fused()]
-        if isinstance(self.core, _Tree):
-            return [self.core.fused]
-        return [self.core] if isinstance(self.core, _Fused) else []
+            return [r for step in self.chain for r in step.kernel_rows()]
+        return [self.core.row] if isinstance(self.core, (_Tree, _Fused)) else []
 
     def complete(self, result, values: dict):
         """(value, probabilities, outputs) from the core's result."""
@@ -778,9 +777,9 @@ class RecordPath:
         self.linear = core.generate(self.inputs, self.names) if isinstance(core, _Linear) else None
         # Only the fused kernels read the inputs as a vector; other cores read them by name.
         self.by_name = False
-        for fused in step.fused():
-            fused.bind(self.input_names)
-            self.by_name |= fused.perm is None
+        for row in step.kernel_rows():
+            row.bind(self.input_names)
+            self.by_name |= row.perm is None
         self.by_name |= bool(step.reads() & self.names) or self.text
         self.default_probabilities = []
         if model._default_outputs and step.classification:
