@@ -265,6 +265,16 @@ class QuickscoreNative(Quickscore):
         return d / ("model.txt" if self.workload == "W3" else "model.json")
 
 
+class QuickscoreQsm(Quickscore):
+    """quickscore on the ``quickscore compile`` output of the PMML (``model.qsm``: the lowered
+    arrays, written by bench/run.py before the measurements, so never stale)."""
+
+    name = "quickscore-qsm"
+
+    def _path(self, d):
+        return d / "model.qsm"
+
+
 def _accepts(fn, kw: str) -> bool:
     try:
         sig = inspect.signature(fn)
@@ -517,6 +527,7 @@ PEERS: dict[str, type[Peer]] = {
         Native,
         Quickscore,
         QuickscoreNative,
+        QuickscoreQsm,
         JPMML,
         PyPMML,
         SklearnPMMLModel,

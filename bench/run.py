@@ -39,6 +39,7 @@ LLEAVES_VENV = CACHE / "venv-lleaves"
 PEER_ORDER = [
     "quickscore",
     "quickscore-native",
+    "quickscore-qsm",
     "native",
     "onnxruntime",
     "tl2cgen",
@@ -144,6 +145,23 @@ def prepare_tl2cgen(workloads, allow_compile_w1: bool, timeout: float) -> dict:
             missing[w] = f"compile failed (rc={rc}): " + (out.strip().splitlines() or ["?"])[-1][:200]
             log(f"tl2cgen: {w} {missing[w]}")
     return missing
+
+
+def prepare_qsm(workloads, timeout: float) -> dict:
+    """``quickscore compile`` each workload's PMML to model.qsm (every run: a .qsm records the
+    format version and the source's checksum, so a stale file would be refused). Returns
+    {workload: reason} for those that failed."""
+    failed = {}
+    for w in workloads:
+        d = CACHE / WORKLOADS[w]["dir"]
+        t = time.perf_counter()
+        rc, out = _run([sys.executable, "-m", "quickscore", "compile", str(d / "model.pmml"), "-o", str(d / "model.qsm")], timeout)
+        if rc == 0:
+            log(f"quickscore compile: {w} in {time.perf_counter() - t:.1f}s")
+        else:
+            failed[w] = f"quickscore compile failed (rc={rc}): " + (out.strip().splitlines() or ["?"])[-1][:200]
+            log(f"quickscore compile: {w} {failed[w]}")
+    return failed
 
 
 def lleaves_python() -> Path:
@@ -385,6 +403,9 @@ def main(argv=None) -> int:
     if "tl2cgen" in peers:
         for w, why in prepare_tl2cgen(workloads, allow_compile_w1=not a.quick or a.compile_w1, timeout=5400).items():
             unavailable[("tl2cgen", w)] = why
+    if "quickscore-qsm" in peers:
+        for w, why in prepare_qsm(workloads, timeout=600).items():
+            unavailable[("quickscore-qsm", w)] = why
     if "lleaves" in peers and "W3" in workloads:
         why = prepare_lleaves(timeout=1800)
         if why:

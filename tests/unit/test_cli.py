@@ -222,6 +222,13 @@ def test_console_script_scores_the_bundled_example():
     assert_scores(read_csv(proc.stdout), IRIS, rtol=0)
 
 
+def test_python_dash_m_quickscore_is_the_command():
+    command = [sys.executable, "-m", "quickscore", "score"]
+    proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert_scores(read_csv(proc.stdout), IRIS, rtol=0)
+
+
 # --------------------------------------------------------------------------- inspect
 
 
