@@ -241,12 +241,17 @@ def main() -> None:
     parser.add_argument("--jpmml-backends", default="py4j,jpype",
                         help="JPMML servers to compare with: py4j (as KServe's pmmlserver), jpype (in-process JVM)")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement")
+    parser.add_argument("--kinds", default="single,batch_v2,batch_os",
+                        help="requests to measure: single, batch_v2, batch_os (default all; JPMML runs with single)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/serve-<date>.json)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("serve_load: wrk not found (apt-get install wrk)")
     duration = 3.0 if args.quick else args.duration
     worker_counts = [int(w) for w in args.workers.split(",")]
+    kinds = args.kinds.split(",")
+    if not set(kinds) <= {"single", "batch_v2", "batch_os"}:
+        sys.exit(f"serve_load: unknown --kinds {args.kinds!r} (single, batch_v2, batch_os)")
     paths = ensure_workloads()
     today = dt.date.today().isoformat()
     results: dict = {"date": today, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -283,11 +288,12 @@ def main() -> None:
             try:
                 ready = qs.wait_ready(900)
                 results.setdefault("startup_s", {})[f"quickscore_w{workers}"] = round(ready, 1)
-                for model in MODELS:
+                for model in MODELS if "single" in kinds else ():
                     measure("quickscore", workers, qs.port, model, "single", qs.proc.pid)
                 for kind in ("batch_v2", "batch_os"):
-                    measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
-                for backend in ([] if args.no_jpmml else args.jpmml_backends.split(",")):
+                    if kind in kinds:
+                        measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
+                for backend in ([] if args.no_jpmml or "single" not in kinds else args.jpmml_backends.split(",")):
                     jp = JpmmlServer(model_dir, workers, backend)
                     label = f"jpmml-{backend}"
                     try:
