@@ -206,6 +206,7 @@ class Quickscore(Peer):
 
     def setup(self):
         import quickscore
+        import quickscore.kernels  # noqa: F401 - numba and the kernels: runtime start-up, like a JVM launch
 
         self.qs = quickscore
         self.load_kw: dict = {}

@@ -1,8 +1,11 @@
-"""Giving freed heap memory back to the operating system after a big load."""
+"""Memory during a load: the cyclic GC paused while a model is built, freed heap memory given
+back to the operating system after a big load."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import gc
+from typing import Any, Iterator
 
 _trim: Any = None
 
@@ -26,3 +29,19 @@ def release_memory() -> None:
             _trim = False
     if _trim:
         _trim(0)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (re-enabled on exit, even on error).
+
+    Reading a model allocates many small objects, none of them in a reference cycle; in a
+    fresh process that has imported numba and pandas each full collection they trigger walks
+    a million objects (~30 ms). A no-op when the GC is already disabled."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

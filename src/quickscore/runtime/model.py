@@ -323,5 +323,8 @@ def load(
     """
     from quickscore.io import read_document
 
-    document = read_document(source, format=format, iterations=iterations, feature_map=feature_map)
-    return Model(document, engine=engine, n_threads=n_threads)
+    from quickscore._memory import gc_paused
+
+    with gc_paused():
+        document = read_document(source, format=format, iterations=iterations, feature_map=feature_map)
+        return Model(document, engine=engine, n_threads=n_threads)
