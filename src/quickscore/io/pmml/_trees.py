@@ -55,6 +55,7 @@ _LOCALS = {_NODE: "Node", _SP: "SimplePredicate", _TRUE: "True", _FALSE: "False"
 _to_number = S.to_number
 _CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
 _OBJECT_BASE = 1 << 40  # pred_conv entries from here on: objects[entry - _OBJECT_BASE]
+_DIRECT = -2  # pred_conv entry of a SimplePredicate read without the cache (sp_field, ...)
 
 
 def _optional(column: np.ndarray, bound: int) -> np.ndarray | None:
@@ -100,11 +101,10 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     pred_line: list[int] = []
     pred_convs: list[tuple] = []  # (kind, field, operator, value)
     pred_cache: dict[tuple, int] = {}
-    # SimplePredicates read without the cache: pred_conv holds -2 - their position here
+    # SimplePredicates read without the cache (pred_conv holds _DIRECT), in document order
     sp_field: list[int] = []
     sp_op: list[int] = []
     sp_value: list[int] = []
-    n_simple = [0]
     sd_node: list[int] = []
     sd_conv: list[int] = []  # index into sd_convs
     sd_convs: list[tuple] = []  # (value, recordCount, flags, confidence, probability)
@@ -119,11 +119,15 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     ops_get = _OPS.get
     sp_field_append, sp_op_append, sp_value_append = sp_field.append, sp_op.append, sp_value.append
 
-    # Open elements by depth (1 = the root Node): a node index (>= 0), or -1 - kind for a
-    # predicate / ScoreDistribution element.
-    node_at = [-1] * (max_depth + 2)
+    # The open Nodes: ``cur`` is the innermost (-1 before the root), ``stack`` holds the ones
+    # around it (their parents), ``nd`` counts them; ``leaf`` is -1 - kind inside a predicate
+    # or ScoreDistribution element (they hold no Node), else 0.
+    stack: list[int] = []
+    stack_append, stack_pop = stack.append, stack.pop
+    cur = -1
+    nd = 0
+    leaf = 0
     limit = max_depth - base_depth
-    depth = 0
     skip = 0  # > 0 inside a skipped element
     delegated = 0  # > 0 inside an element handed to the general reader
     d_node = 0  # the node of the delegated element
@@ -224,44 +228,29 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     # --- handlers --------------------------------------------------------------------------
 
     def start(name: str, a: list) -> None:
-        # ``a``: the attributes as [name, value, name, value, ...] (ordered_attributes)
-        nonlocal depth
-        k = kinds_get(name)
-        up = node_at[depth]  # the enclosing element
-        if up < 0 and depth:
+        # ``a``: the attributes as [name, value, name, value, ...] (ordered_attributes).
+        # Runs once per element of the tree (~1.5 M for a 100-tree forest): the element
+        # kinds are literals, the usual attribute spellings skip the dictionaries.
+        nonlocal leaf, cur, nd
+        if leaf:  # inside a SimplePredicate / True / False / ScoreDistribution
             inside_leaf(name, _dict(a))
             return
-        depth += 1
-        if depth > limit:
-            r.too_deep(frame_of(up) if up >= 0 else top)
-        if k == 4:  # _SD (literals: this runs per element)
-            node_at[depth] = -5  # -1 - _SD
+        if nd >= limit:  # the element would be deeper than the reader allows
+            r.too_deep(frame_of(cur) if cur >= 0 else top)
+        k = kinds_get(name)
+        if k == 4:  # _SD
+            leaf = -5  # -1 - _SD
             key = tuple(a)
             ci = sd_get(key)
-            sd_node_append(up)
-            sd_conv_append(new_sd_conv(key, up, _dict(a)) if ci is None else ci)
-            return
-        if k == 1:  # _SP
-            node_at[depth] = -2  # -1 - _SP
-            pred_node_append(up)
-            pred_line_append(P.CurrentLineNumber)
-            if len(a) == 6 and a[0] == "field" and a[2] == "operator" and a[4] == "value":
-                op = ops_get(a[3])
-                if op is not None:  # the usual spelling: no dictionary, no cache
-                    n = len(table)
-                    pred_conv_append(-2 - n_simple[0])  # a SimplePredicate of its own (see finish)
-                    n_simple[0] += 1
-                    sp_field_append(sindex(a[1], n))
-                    sp_op_append(op)
-                    sp_value_append(sindex(a[5], len(table)))
-                    return
-            key = (k, *a)
-            ci = pred_get(key)
-            pred_conv_append(new_pred_conv(key, k, up, _dict(a)) if ci is None else ci)
+            sd_node_append(cur)
+            sd_conv_append(new_sd_conv(key, cur, _dict(a)) if ci is None else ci)
             return
         if k == 0:  # _NODE
-            node_at[depth] = len(parent)
-            parent_append(up)
+            i = len(parent)
+            parent_append(cur)
+            stack_append(cur)
+            cur = i
+            nd += 1
             lines_append(P.CurrentLineNumber)
             if a:
                 key = tuple(a)
@@ -270,20 +259,35 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             else:
                 node_conv_append(-1)
             return
-        if k is not None:  # True, False
-            node_at[depth] = -1 - k
+        if k == 1:  # _SP
+            leaf = -2  # -1 - _SP
+            pred_node_append(cur)
+            pred_line_append(P.CurrentLineNumber)
+            if len(a) == 6 and a[0] == "field" and a[2] == "operator" and a[4] == "value":
+                op = ops_get(a[3])
+                if op is not None:  # the usual spelling: no dictionary, no cache
+                    pred_conv_append(_DIRECT)  # a SimplePredicate of its own (see finish)
+                    sp_field_append(sindex(a[1], len(table)))
+                    sp_op_append(op)
+                    sp_value_append(sindex(a[5], len(table)))
+                    return
             key = (k, *a)
             ci = pred_get(key)
-            pred_node_append(up)
+            pred_conv_append(new_pred_conv(key, k, cur, _dict(a)) if ci is None else ci)
+            return
+        if k is not None:  # True, False
+            leaf = -1 - k
+            key = (k, *a)
+            ci = pred_get(key)
+            pred_node_append(cur)
             pred_line_append(P.CurrentLineNumber)
-            pred_conv_append(new_pred_conv(key, k, up, _dict(a)) if ci is None else ci)
+            pred_conv_append(new_pred_conv(key, k, cur, _dict(a)) if ci is None else ci)
             return
         # anything else: skipped, or read by the general reader under a frame for the Node
-        depth -= 1
         if _skippable(name):
             skip_element()
             return
-        delegate(up, name, _dict(a))
+        delegate(cur, name, _dict(a))
 
     def skip_element() -> None:
         """Skip the element that just started, with everything inside it (own handlers)."""
@@ -295,7 +299,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     def skip_start(name: str, a: list) -> None:
         nonlocal skip
         skip += 1
-        if depth + skip > limit:
+        if nd + (1 if leaf else 0) + skip > limit:
             r.too_deep(top)
 
     def skip_end(name: str) -> None:
@@ -310,17 +314,21 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         if _skippable(name):
             skip_element()
             return
-        local = _LOCALS[-1 - node_at[depth]]
-        i = node_at[depth - 1]
+        local = _LOCALS[-1 - leaf]
+        i = cur
         if r.slow_start(leaf_frame(i, local, {}), name, a) is None:  # raises for anything else
             skip_element()
             return
         raise r.invalid(frame_of(i), f"Unexpected element {name} in {local}")  # not reached
 
     def end(name: str) -> None:
-        nonlocal depth
-        depth -= 1
-        if not depth:
+        nonlocal leaf, cur, nd
+        if leaf:  # the end of a SimplePredicate / True / False / ScoreDistribution
+            leaf = 0
+            return
+        cur = stack_pop()  # a Node ends: its parent is current again
+        nd -= 1
+        if not nd:
             finish()
 
     # --- handing an element to the general reader -----------------------------------------
@@ -373,7 +381,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             i = int(np.flatnonzero(count != 1)[0])
             raise r.invalid(frame_of(i), "Node has no predicate" if count[i] == 0 else "Node has more than one predicate")
         order = np.argsort(owners, kind="stable")
-        conv_of = np.array(pred_conv, dtype=np.int64)[order]
+        conv_of = np.array(pred_conv, dtype=np.int64)
         # rows (kind, field, operator, value): the cached conversions, then the direct SimplePredicates
         table_p = np.array(pred_convs or [(0, -1, 0, -1)], dtype=np.int64)
         if sp_field:
@@ -384,7 +392,9 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             direct[:, 3] = sp_value
             base = len(table_p)
             table_p = np.concatenate([table_p, direct])
-            conv_of = np.where((conv_of < 0), base + (-2 - conv_of), conv_of)
+            is_direct = conv_of == _DIRECT  # the k-th of them (document order) is row base + k
+            conv_of[is_direct] = np.arange(base, base + len(sp_field))
+        conv_of = conv_of[order]
         is_object = conv_of >= _OBJECT_BASE
         rows = table_p[np.where(is_object, 0, conv_of)]
         kinds = rows[:, 0].astype(np.int8)
