@@ -180,30 +180,36 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
     NaN), 16 lanes in step (measured: 8 lanes 260k, 12-16 lanes 280k rows/s on W4), exactly
     D steps each, no end-of-walk test and no exit loads:
         h = 2h + 1 if x[feature] <= threshold else 2h + 2
-    then gt[r - b0] = the terminal at h on the last level."""
+    then gt[r - b0] = the terminal at h on the last level.
+
+    Indices are unsigned (np.uint64): numba then leaves out the negative-index wraparound
+    (a sign test and an add per load); measured 268k -> 430k rows/s for the walk alone on W4.
+    """
     heap, leaves = sync[0], sync[1]
-    hb = sync[2][t]
-    lb = sync[3][t] - ((1 << sync[4][t]) - 1)
     D = sync[4][t]
+    hb = np.uint64(sync[2][t])
+    lb = np.uint64(sync[3][t] - ((1 << D) - 1))
+    one = np.uint64(1)
+    two = np.uint64(2)
     i = 0
     while i + 16 <= m:
-        o0 = rows[i] * d
-        o1 = rows[i + 1] * d
-        o2 = rows[i + 2] * d
-        o3 = rows[i + 3] * d
-        o4 = rows[i + 4] * d
-        o5 = rows[i + 5] * d
-        o6 = rows[i + 6] * d
-        o7 = rows[i + 7] * d
-        o8 = rows[i + 8] * d
-        o9 = rows[i + 9] * d
-        o10 = rows[i + 10] * d
-        o11 = rows[i + 11] * d
-        o12 = rows[i + 12] * d
-        o13 = rows[i + 13] * d
-        o14 = rows[i + 14] * d
-        o15 = rows[i + 15] * d
-        h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = h8 = h9 = h10 = h11 = h12 = h13 = h14 = h15 = 0
+        o0 = np.uint64(rows[i + 0] * d)
+        o1 = np.uint64(rows[i + 1] * d)
+        o2 = np.uint64(rows[i + 2] * d)
+        o3 = np.uint64(rows[i + 3] * d)
+        o4 = np.uint64(rows[i + 4] * d)
+        o5 = np.uint64(rows[i + 5] * d)
+        o6 = np.uint64(rows[i + 6] * d)
+        o7 = np.uint64(rows[i + 7] * d)
+        o8 = np.uint64(rows[i + 8] * d)
+        o9 = np.uint64(rows[i + 9] * d)
+        o10 = np.uint64(rows[i + 10] * d)
+        o11 = np.uint64(rows[i + 11] * d)
+        o12 = np.uint64(rows[i + 12] * d)
+        o13 = np.uint64(rows[i + 13] * d)
+        o14 = np.uint64(rows[i + 14] * d)
+        o15 = np.uint64(rows[i + 15] * d)
+        h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = h8 = h9 = h10 = h11 = h12 = h13 = h14 = h15 = np.uint64(0)
         for _ in range(D):
             n0 = heap[hb + h0]
             n1 = heap[hb + h1]
@@ -221,23 +227,23 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
             n13 = heap[hb + h13]
             n14 = heap[hb + h14]
             n15 = heap[hb + h15]
-            h0 = 2 * h0 + (1 if Xf[o0 + n0.feature] <= n0.threshold else 2)
-            h1 = 2 * h1 + (1 if Xf[o1 + n1.feature] <= n1.threshold else 2)
-            h2 = 2 * h2 + (1 if Xf[o2 + n2.feature] <= n2.threshold else 2)
-            h3 = 2 * h3 + (1 if Xf[o3 + n3.feature] <= n3.threshold else 2)
-            h4 = 2 * h4 + (1 if Xf[o4 + n4.feature] <= n4.threshold else 2)
-            h5 = 2 * h5 + (1 if Xf[o5 + n5.feature] <= n5.threshold else 2)
-            h6 = 2 * h6 + (1 if Xf[o6 + n6.feature] <= n6.threshold else 2)
-            h7 = 2 * h7 + (1 if Xf[o7 + n7.feature] <= n7.threshold else 2)
-            h8 = 2 * h8 + (1 if Xf[o8 + n8.feature] <= n8.threshold else 2)
-            h9 = 2 * h9 + (1 if Xf[o9 + n9.feature] <= n9.threshold else 2)
-            h10 = 2 * h10 + (1 if Xf[o10 + n10.feature] <= n10.threshold else 2)
-            h11 = 2 * h11 + (1 if Xf[o11 + n11.feature] <= n11.threshold else 2)
-            h12 = 2 * h12 + (1 if Xf[o12 + n12.feature] <= n12.threshold else 2)
-            h13 = 2 * h13 + (1 if Xf[o13 + n13.feature] <= n13.threshold else 2)
-            h14 = 2 * h14 + (1 if Xf[o14 + n14.feature] <= n14.threshold else 2)
-            h15 = 2 * h15 + (1 if Xf[o15 + n15.feature] <= n15.threshold else 2)
-        gt[rows[i] - b0] = leaves[lb + h0]
+            h0 = two * h0 + (one if Xf[o0 + np.uint64(n0.feature)] <= n0.threshold else two)
+            h1 = two * h1 + (one if Xf[o1 + np.uint64(n1.feature)] <= n1.threshold else two)
+            h2 = two * h2 + (one if Xf[o2 + np.uint64(n2.feature)] <= n2.threshold else two)
+            h3 = two * h3 + (one if Xf[o3 + np.uint64(n3.feature)] <= n3.threshold else two)
+            h4 = two * h4 + (one if Xf[o4 + np.uint64(n4.feature)] <= n4.threshold else two)
+            h5 = two * h5 + (one if Xf[o5 + np.uint64(n5.feature)] <= n5.threshold else two)
+            h6 = two * h6 + (one if Xf[o6 + np.uint64(n6.feature)] <= n6.threshold else two)
+            h7 = two * h7 + (one if Xf[o7 + np.uint64(n7.feature)] <= n7.threshold else two)
+            h8 = two * h8 + (one if Xf[o8 + np.uint64(n8.feature)] <= n8.threshold else two)
+            h9 = two * h9 + (one if Xf[o9 + np.uint64(n9.feature)] <= n9.threshold else two)
+            h10 = two * h10 + (one if Xf[o10 + np.uint64(n10.feature)] <= n10.threshold else two)
+            h11 = two * h11 + (one if Xf[o11 + np.uint64(n11.feature)] <= n11.threshold else two)
+            h12 = two * h12 + (one if Xf[o12 + np.uint64(n12.feature)] <= n12.threshold else two)
+            h13 = two * h13 + (one if Xf[o13 + np.uint64(n13.feature)] <= n13.threshold else two)
+            h14 = two * h14 + (one if Xf[o14 + np.uint64(n14.feature)] <= n14.threshold else two)
+            h15 = two * h15 + (one if Xf[o15 + np.uint64(n15.feature)] <= n15.threshold else two)
+        gt[rows[i + 0] - b0] = leaves[lb + h0]
         gt[rows[i + 1] - b0] = leaves[lb + h1]
         gt[rows[i + 2] - b0] = leaves[lb + h2]
         gt[rows[i + 3] - b0] = leaves[lb + h3]
@@ -255,11 +261,11 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
         gt[rows[i + 15] - b0] = leaves[lb + h15]
         i += 16
     while i < m:
-        o0 = rows[i] * d
-        h0 = 0
+        o0 = np.uint64(rows[i] * d)
+        h0 = np.uint64(0)
         for _ in range(D):
             n0 = heap[hb + h0]
-            h0 = 2 * h0 + (1 if Xf[o0 + n0.feature] <= n0.threshold else 2)
+            h0 = two * h0 + (one if Xf[o0 + np.uint64(n0.feature)] <= n0.threshold else two)
         gt[rows[i] - b0] = leaves[lb + h0]
         i += 1
 
