@@ -18,8 +18,8 @@ import csv
 import gzip
 import io
 import zlib
-from itertools import chain
-from operator import itemgetter
+from array import array
+from itertools import chain, repeat
 from datetime import datetime, timezone
 from typing import Any
 
@@ -206,54 +206,215 @@ async def os_batch(app: App, request: Request, entry: Entry) -> Response:
     return json_response(out)
 
 
+# The batch path. Each item's response is what ``POST /model/{id}`` answers for that item alone
+# (a validation message names ``requests[i]``), with the item's id echoed; the well-formed records
+# are scored together, once. The usual batch (every item an object with only "id" and
+# "arguments", the same argument names in the same order, numbers) is checked and transposed by
+# a few passes in C over the whole batch; any other is checked item by item.
+
+
 def _score_batch(model, items: list) -> list[dict[str, Any]]:
-    """Each record isolated: a bad record gets its own message, the others their results."""
-    responses: list[dict[str, Any]] = [{} for _ in items]
-    records, positions = [], []
+    """Each record isolated: a bad record gets its own message, the others their results.
+
+    A float output stays NaN where it is missing: orjson's README, "float": "``orjson.dumps()``
+    serializes Nan, Infinity, and -Infinity, which are not compliant JSON, as ``null``", which is
+    how a missing value is written (as ``POST /model/{id}`` writes the None it gets)."""
+    n = len(items)
+    records = _plain_records(items)
+    columns = _plain_columns(model, records) if records is not None else None
+    if columns is not None:
+        positions, messages = None, {}
+    else:
+        records, positions, messages = _checked_records(items)
+        columns = _columns(model, records) if records else {}
+    names, rows, errors = _score(model, columns, len(records))
+    if errors.count(None) != len(errors):
+        _restate(model, records, errors)
+    ids = _ids(items)
+    if positions is None and errors.count(None) == n:  # every record scored (the usual answer)
+        return _responses(names)(repeat(_MISSING, n) if ids is None else ids, rows)
+    results = map(dict, map(zip, repeat(names), rows))
+    responses: list[dict[str, Any]] = [{} if i is _MISSING else {"id": i} for i in (repeat(_MISSING, n) if ids is None else ids)]
+    for i, message in messages.items():
+        responses[i]["message"] = message
+    for i, error, result in zip(range(n) if positions is None else positions, errors, results):
+        if error is None:
+            responses[i]["results"] = result
+        else:
+            responses[i]["message"] = error
+    return responses
+
+
+_MISSING = object()
+"""An item without an id."""
+_EMPTY: dict = {}
+
+
+def _plain_records(items: list) -> list[dict[str, Any]] | None:
+    """The arguments of every item when each item is an object with no key but "id" and
+    "arguments" and its arguments an object (or absent), else None: _checked_records then judges
+    each item. One pass in C over the batch per check."""
+    if not items or set(map(type, items)) != {dict}:
+        return None
+    if not set(chain.from_iterable(items)) <= _EVALUATION_KEYS:  # the keys of every item
+        return None
+    records = list(map(dict.get, items, repeat("arguments"), repeat(_EMPTY)))
+    if set(map(type, records)) != {dict}:  # "arguments": null is allowed: _arguments reads it as {}
+        return None
+    return records
+
+
+def _plain_columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
+    """The columns of well-formed records (as _columns makes them), or None when an argument is
+    not a scalar (then _checked_records says which)."""
+    n = len(records)
+    names = list(records[0])
+    k = len(names)
+    if list(chain.from_iterable(records)) != names * n:  # not the same keys in the same order
+        if not set(map(type, chain.from_iterable(map(dict.values, records)))) <= _SCALAR_TYPES:
+            return None
+        return _columns(model, records)
+    # One flat list of the values, record after record: column j is every k-th value from j.
+    values = list(chain.from_iterable(map(dict.values, records)))
+    numeric = _numeric_fields(model)
+    if k and numeric.issuperset(names):
+        try:
+            # array('d') takes ints and floats (and booleans, looked for below); it refuses null,
+            # strings, lists and objects, in C.
+            flat = np.frombuffer(array("d", values), dtype=np.float64)
+        except (TypeError, OverflowError):  # a null, a string, an int beyond float64, ...
+            pass
+        else:
+            if not _has_booleans(values, flat):
+                return dict(zip(names, flat.reshape(n, k).T.copy()))
+    if not set(map(type, values)) <= _SCALAR_TYPES:
+        return None
+    return {name: _column(values[j::k], name in numeric) for j, name in enumerate(names)}
+
+
+def _has_booleans(values: list, flat: np.ndarray) -> bool:
+    """Is any of the values (as read into ``flat``) a boolean? Only one read as 0.0 or 1.0 can be."""
+    candidates = np.flatnonzero((flat == 0.0) | (flat == 1.0))
+    return candidates.size > 0 and bool in set(map(type, map(values.__getitem__, candidates.tolist())))
+
+
+def _restate(model, records: list[dict[str, Any]], errors: list) -> None:
+    """The message of each failed record as the one-record path words it: a number column read
+    as float64 shows an int 1 as 1.0 ("Invalid value '1.0' for field ..."), so the failed
+    records are scored again, together, with their values as given (the model reads each)."""
+    failed = [j for j, error in enumerate(errors) if error is not None]
+    again = [records[j] for j in failed]
+    columns = {name: np.array([r.get(name) for r in again], dtype=object) for name in dict.fromkeys(chain.from_iterable(again))}
+    _, messages = _predict(model, columns, len(failed))
+    for j, message in zip(failed, messages):
+        if message is not None:
+            errors[j] = message
+
+
+def _checked_records(items: list) -> tuple[list[dict[str, Any]], list[int], dict[int, str]]:
+    """Item by item: the arguments of the well-formed ones, their positions, and the message
+    of each malformed one (by position)."""
+    records, positions, messages = [], [], {}
     for i, item in enumerate(items):
-        if isinstance(item, dict) and "id" in item:
-            responses[i]["id"] = item["id"]
         try:
             records.append(_arguments(item, f"requests[{i}]"))
             positions.append(i)
         except HTTPError as exc:
-            responses[i]["message"] = exc.message
-    if records:
-        frame = model.predict(_columns(model, records))
-        errors = frame.pop("_error").tolist()
-        names = list(frame.columns)
-        rows = zip(*(_plain_column(frame[name].to_numpy()) for name in names))
-        for i, error, row in zip(positions, errors, rows):
-            if isinstance(error, str):
-                responses[i]["message"] = error
-            else:
-                responses[i]["results"] = dict(zip(names, row))
-    return responses
+            messages[i] = exc.message
+    return records, positions, messages
+
+
+def _ids(items: list) -> list | None:
+    """The id of each item (_MISSING where it has none), or None when no item has one."""
+    if set(map(type, items)) == {dict}:
+        having = set(map(dict.__contains__, items, repeat("id")))
+        if having == {True}:
+            return list(map(dict.__getitem__, items, repeat("id")))
+        if having == {False}:
+            return None
+        return list(map(dict.get, items, repeat("id"), repeat(_MISSING)))
+    ids = [item.get("id", _MISSING) if type(item) is dict else _MISSING for item in items]
+    return None if all(i is _MISSING for i in ids) else ids
+
+
+def _score(model, columns: dict[str, np.ndarray], n: int) -> tuple[list[str], Any, list]:
+    """Score n records together: the output names, an iterator of output rows (a tuple per
+    record, NaN or None where an output is missing) and each record's error (None if scored)."""
+    if n == 0:
+        return [], iter(()), []
+    outputs, errors = _predict(model, columns, n)
+    names = list(outputs)
+    columns = [values.tolist() if values.dtype.kind == "f" else _plain_column(values) for values in outputs.values()]
+    return names, zip(*columns) if columns else repeat((), n), errors
+
+
+def _predict(model, columns: dict[str, np.ndarray], n: int) -> tuple[dict[str, np.ndarray], list]:
+    """``model.predict(columns)`` (errors="column") as output arrays and each record's error
+    message (None when scored), without building its DataFrame; n is given, as a batch whose
+    records have no arguments has no column to count."""
+    try:
+        outputs, messages, _ = model._score_batch(columns, n)
+    except quickscore.QuickscoreError:
+        raise
+    except Exception:  # a defect: predict scores the records one by one, so that it costs only its own
+        frame = model.predict(columns or [{}] * n)  # n records without arguments: a list counts them
+        messages = frame.pop("_error").to_numpy()
+        outputs = {name: frame[name].to_numpy() for name in frame.columns}
+    errors = messages.tolist()
+    if errors.count(None) != n:
+        errors = [e if isinstance(e, str) else None for e in errors]
+    return outputs, errors
+
+
+_RESPONSES: dict[tuple, Any] = {}
+
+
+def _responses(names: list[str]) -> Any:
+    """``build(ids, rows)``: the responses of records all scored, ``{"id": id, "results":
+    {name: value, ...}}`` (no "id" for _MISSING), by a comprehension made for these output names:
+    a dict display with constant keys builds each results object at half the cost of
+    ``dict(zip(names, row))``."""
+    key = tuple(names)
+    build = _RESPONSES.get(key)
+    if build is None:
+        if len(_RESPONSES) > 256:
+            _RESPONSES.clear()
+        if all(type(name) is str for name in names) and names:
+            variables = ", ".join(f"v{j}" for j in range(len(names))) + ","
+            results = "{" + ", ".join(f"{name!r}: v{j}" for j, name in enumerate(names)) + "}"
+            build = eval(f"lambda ids, rows, M: [{{'results': {results}}} if i is M else {{'id': i, 'results': {results}}} "
+                         f"for i, ({variables}) in zip(ids, rows)]")
+        else:
+            def build(ids, rows, M):
+                return [{"results": r} if i is M else {"id": i, "results": r} for i, r in zip(ids, map(dict, map(zip, repeat(names), rows)))]
+        _RESPONSES[key] = build
+    return lambda ids, rows: build(ids, rows, _MISSING)
 
 
 _NUMBERS = frozenset({int, float, type(None)})
 _NUMERIC_FIELDS = frozenset({"double", "float"})
 
 
+def _numeric_fields(model) -> set[str]:
+    return {f.name for f in model.schema.inputs if f.data_type in _NUMERIC_FIELDS}
+
+
 def _columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Records as columns. A double/float field whose values are all numbers or null becomes one
     float64 array (null -> NaN, a missing value), which the model reads without converting each
     value; any other column stays as given, so the model judges (and reports) each value itself."""
-    numeric = {f.name for f in model.schema.inputs if f.data_type in _NUMERIC_FIELDS}
-    first = records[0]
+    numeric = _numeric_fields(model)
     names = list(dict.fromkeys(chain.from_iterable(records)))  # every key, in first-seen order
-    if len(names) == len(first) and all(len(r) == len(names) for r in records):
-        # Every record has the same keys (the usual case): transpose in C.
-        values = zip(*map(itemgetter(*names), records)) if len(names) > 1 else ([r[names[0]] for r in records],)
-    else:
-        values = ([r.get(name) for r in records] for name in names)
-    columns = {}
-    for name, column in zip(names, values):
-        if name in numeric and set(map(type, column)) <= _NUMBERS:
-            columns[name] = np.array(column, dtype=np.float64)
-        else:
-            columns[name] = np.array(column, dtype=object)
-    return columns
+    return {name: _column([r.get(name) for r in records], name in numeric) for name in names}
+
+
+def _column(column: list, numeric: bool) -> np.ndarray:
+    if numeric and set(map(type, column)) <= _NUMBERS:
+        try:
+            return np.array(column, dtype=np.float64)
+        except OverflowError:  # an int beyond float64: the model judges it
+            pass
+    return np.array(column, dtype=object)
 
 
 def _plain_column(values: np.ndarray) -> list:
