@@ -80,20 +80,22 @@ def cond_op(op, threshold, bitsets, set_values, x):
 
 
 def _step(i: int, ops: str, nan: bool, base: str, ind: str) -> list[str]:
-    """Advance lane i one test: s{i} = the exit for its row."""
+    """Advance lane i one test: s{i} = the exit for its row. Loads index with np.uint64 (a
+    test index s >= 0, a column offset): numba then leaves out the negative-index wraparound
+    (measured on the W1 forest: walk alone 307k -> 320k rows/s)."""
     s = f"s{i}"
     if ops == "le":
-        lines = [f"{ind}nd = fast[{s}]", f"{ind}x = Xf[{base}features[{s}]]"]
+        lines = [f"{ind}u = np.uint64({s})", f"{ind}nd = fast[u]", f"{ind}x = Xf[np.uint64({base}features[u])]"]
         if not nan:
             return lines + [f"{ind}{s} = nd.true_next if x <= nd.threshold else nd.false_next"]
         # The two-way select first (a cmov), then the rare NaN: a three-way if/elif would
         # compile to an unpredictable branch (measured 2x slower).
         return lines + [
-            f"{ind}mn = nodes[{s}].missing_next",
+            f"{ind}mn = nodes[u].missing_next",
             f"{ind}{s} = nd.true_next if x <= nd.threshold else nd.false_next",
             f"{ind}{s} = mn if x != x else {s}",
         ]
-    lines = [f"{ind}fo = features[{s}]", f"{ind}nd = fast[{s}]", f"{ind}x = Xf[{base}(fo & COLUMN_MASK)]"]
+    lines = [f"{ind}u = np.uint64({s})", f"{ind}fo = features[u]", f"{ind}nd = fast[u]", f"{ind}x = Xf[np.uint64({base}(fo & COLUMN_MASK))]"]
     body = [
         f"if fo <= COLUMN_MASK:",
         f"    {s} = nd.true_next if x <= nd.threshold else nd.false_next",
@@ -103,7 +105,7 @@ def _step(i: int, ops: str, nan: bool, base: str, ind: str) -> list[str]:
         f"    {s} = nd.false_next",
     ]
     if nan:
-        body = [f"if x != x:", f"    {s} = nodes[{s}].missing_next", "else:"] + ["    " + b for b in body]
+        body = [f"if x != x:", f"    {s} = nodes[u].missing_next", "else:"] + ["    " + b for b in body]
     return lines + [ind + b for b in body]
 
 

@@ -136,8 +136,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
     o7 = r7 * d
     while active > 0:
         if s0 >= 0:
-            nd = fast[s0]
-            x = Xf[o0 + features[s0]]
+            u = np.uint64(s0)
+            nd = fast[u]
+            x = Xf[np.uint64(o0 + features[u])]
             s0 = nd.true_next if x <= nd.threshold else nd.false_next
             if s0 < 0:
                 gbuf[r0 - b0] = -s0 - 2
@@ -149,8 +150,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = fast[s1]
-            x = Xf[o1 + features[s1]]
+            u = np.uint64(s1)
+            nd = fast[u]
+            x = Xf[np.uint64(o1 + features[u])]
             s1 = nd.true_next if x <= nd.threshold else nd.false_next
             if s1 < 0:
                 gbuf[r1 - b0] = -s1 - 2
@@ -162,8 +164,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = fast[s2]
-            x = Xf[o2 + features[s2]]
+            u = np.uint64(s2)
+            nd = fast[u]
+            x = Xf[np.uint64(o2 + features[u])]
             s2 = nd.true_next if x <= nd.threshold else nd.false_next
             if s2 < 0:
                 gbuf[r2 - b0] = -s2 - 2
@@ -175,8 +178,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = fast[s3]
-            x = Xf[o3 + features[s3]]
+            u = np.uint64(s3)
+            nd = fast[u]
+            x = Xf[np.uint64(o3 + features[u])]
             s3 = nd.true_next if x <= nd.threshold else nd.false_next
             if s3 < 0:
                 gbuf[r3 - b0] = -s3 - 2
@@ -188,8 +192,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = fast[s4]
-            x = Xf[o4 + features[s4]]
+            u = np.uint64(s4)
+            nd = fast[u]
+            x = Xf[np.uint64(o4 + features[u])]
             s4 = nd.true_next if x <= nd.threshold else nd.false_next
             if s4 < 0:
                 gbuf[r4 - b0] = -s4 - 2
@@ -201,8 +206,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = fast[s5]
-            x = Xf[o5 + features[s5]]
+            u = np.uint64(s5)
+            nd = fast[u]
+            x = Xf[np.uint64(o5 + features[u])]
             s5 = nd.true_next if x <= nd.threshold else nd.false_next
             if s5 < 0:
                 gbuf[r5 - b0] = -s5 - 2
@@ -214,8 +220,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = fast[s6]
-            x = Xf[o6 + features[s6]]
+            u = np.uint64(s6)
+            nd = fast[u]
+            x = Xf[np.uint64(o6 + features[u])]
             s6 = nd.true_next if x <= nd.threshold else nd.false_next
             if s6 < 0:
                 gbuf[r6 - b0] = -s6 - 2
@@ -227,8 +234,9 @@ def walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows, 
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = fast[s7]
-            x = Xf[o7 + features[s7]]
+            u = np.uint64(s7)
+            nd = fast[u]
+            x = Xf[np.uint64(o7 + features[u])]
             s7 = nd.true_next if x <= nd.threshold else nd.false_next
             if s7 < 0:
                 gbuf[r7 - b0] = -s7 - 2
@@ -320,9 +328,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
     o7 = r7 * d
     while active > 0:
         if s0 >= 0:
-            nd = fast[s0]
-            x = Xf[o0 + features[s0]]
-            mn = nodes[s0].missing_next
+            u = np.uint64(s0)
+            nd = fast[u]
+            x = Xf[np.uint64(o0 + features[u])]
+            mn = nodes[u].missing_next
             s0 = nd.true_next if x <= nd.threshold else nd.false_next
             s0 = mn if x != x else s0
             if s0 < 0:
@@ -335,9 +344,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = fast[s1]
-            x = Xf[o1 + features[s1]]
-            mn = nodes[s1].missing_next
+            u = np.uint64(s1)
+            nd = fast[u]
+            x = Xf[np.uint64(o1 + features[u])]
+            mn = nodes[u].missing_next
             s1 = nd.true_next if x <= nd.threshold else nd.false_next
             s1 = mn if x != x else s1
             if s1 < 0:
@@ -350,9 +360,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = fast[s2]
-            x = Xf[o2 + features[s2]]
-            mn = nodes[s2].missing_next
+            u = np.uint64(s2)
+            nd = fast[u]
+            x = Xf[np.uint64(o2 + features[u])]
+            mn = nodes[u].missing_next
             s2 = nd.true_next if x <= nd.threshold else nd.false_next
             s2 = mn if x != x else s2
             if s2 < 0:
@@ -365,9 +376,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = fast[s3]
-            x = Xf[o3 + features[s3]]
-            mn = nodes[s3].missing_next
+            u = np.uint64(s3)
+            nd = fast[u]
+            x = Xf[np.uint64(o3 + features[u])]
+            mn = nodes[u].missing_next
             s3 = nd.true_next if x <= nd.threshold else nd.false_next
             s3 = mn if x != x else s3
             if s3 < 0:
@@ -380,9 +392,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = fast[s4]
-            x = Xf[o4 + features[s4]]
-            mn = nodes[s4].missing_next
+            u = np.uint64(s4)
+            nd = fast[u]
+            x = Xf[np.uint64(o4 + features[u])]
+            mn = nodes[u].missing_next
             s4 = nd.true_next if x <= nd.threshold else nd.false_next
             s4 = mn if x != x else s4
             if s4 < 0:
@@ -395,9 +408,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = fast[s5]
-            x = Xf[o5 + features[s5]]
-            mn = nodes[s5].missing_next
+            u = np.uint64(s5)
+            nd = fast[u]
+            x = Xf[np.uint64(o5 + features[u])]
+            mn = nodes[u].missing_next
             s5 = nd.true_next if x <= nd.threshold else nd.false_next
             s5 = mn if x != x else s5
             if s5 < 0:
@@ -410,9 +424,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = fast[s6]
-            x = Xf[o6 + features[s6]]
-            mn = nodes[s6].missing_next
+            u = np.uint64(s6)
+            nd = fast[u]
+            x = Xf[np.uint64(o6 + features[u])]
+            mn = nodes[u].missing_next
             s6 = nd.true_next if x <= nd.threshold else nd.false_next
             s6 = mn if x != x else s6
             if s6 < 0:
@@ -425,9 +440,10 @@ def walk_rows_le_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m,
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = fast[s7]
-            x = Xf[o7 + features[s7]]
-            mn = nodes[s7].missing_next
+            u = np.uint64(s7)
+            nd = fast[u]
+            x = Xf[np.uint64(o7 + features[u])]
+            mn = nodes[u].missing_next
             s7 = nd.true_next if x <= nd.threshold else nd.false_next
             s7 = mn if x != x else s7
             if s7 < 0:
@@ -520,9 +536,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
     o7 = r7 * d
     while active > 0:
         if s0 >= 0:
-            fo = features[s0]
-            nd = fast[s0]
-            x = Xf[o0 + (fo & COLUMN_MASK)]
+            u = np.uint64(s0)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o0 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s0 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -539,9 +556,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s1 >= 0:
-            fo = features[s1]
-            nd = fast[s1]
-            x = Xf[o1 + (fo & COLUMN_MASK)]
+            u = np.uint64(s1)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o1 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s1 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -558,9 +576,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s2 >= 0:
-            fo = features[s2]
-            nd = fast[s2]
-            x = Xf[o2 + (fo & COLUMN_MASK)]
+            u = np.uint64(s2)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o2 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s2 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -577,9 +596,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s3 >= 0:
-            fo = features[s3]
-            nd = fast[s3]
-            x = Xf[o3 + (fo & COLUMN_MASK)]
+            u = np.uint64(s3)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o3 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s3 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -596,9 +616,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s4 >= 0:
-            fo = features[s4]
-            nd = fast[s4]
-            x = Xf[o4 + (fo & COLUMN_MASK)]
+            u = np.uint64(s4)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o4 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s4 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -615,9 +636,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s5 >= 0:
-            fo = features[s5]
-            nd = fast[s5]
-            x = Xf[o5 + (fo & COLUMN_MASK)]
+            u = np.uint64(s5)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o5 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s5 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -634,9 +656,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s6 >= 0:
-            fo = features[s6]
-            nd = fast[s6]
-            x = Xf[o6 + (fo & COLUMN_MASK)]
+            u = np.uint64(s6)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o6 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s6 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -653,9 +676,10 @@ def walk_rows_any_clean(nodes, fast, features, bitsets, set_values, Xf, d, rows,
                 else:
                     active -= 1
         if s7 >= 0:
-            fo = features[s7]
-            nd = fast[s7]
-            x = Xf[o7 + (fo & COLUMN_MASK)]
+            u = np.uint64(s7)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o7 + (fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s7 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -752,11 +776,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
     o7 = r7 * d
     while active > 0:
         if s0 >= 0:
-            fo = features[s0]
-            nd = fast[s0]
-            x = Xf[o0 + (fo & COLUMN_MASK)]
+            u = np.uint64(s0)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o0 + (fo & COLUMN_MASK))]
             if x != x:
-                s0 = nodes[s0].missing_next
+                s0 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s0 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -774,11 +799,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s1 >= 0:
-            fo = features[s1]
-            nd = fast[s1]
-            x = Xf[o1 + (fo & COLUMN_MASK)]
+            u = np.uint64(s1)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o1 + (fo & COLUMN_MASK))]
             if x != x:
-                s1 = nodes[s1].missing_next
+                s1 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s1 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -796,11 +822,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s2 >= 0:
-            fo = features[s2]
-            nd = fast[s2]
-            x = Xf[o2 + (fo & COLUMN_MASK)]
+            u = np.uint64(s2)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o2 + (fo & COLUMN_MASK))]
             if x != x:
-                s2 = nodes[s2].missing_next
+                s2 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s2 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -818,11 +845,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s3 >= 0:
-            fo = features[s3]
-            nd = fast[s3]
-            x = Xf[o3 + (fo & COLUMN_MASK)]
+            u = np.uint64(s3)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o3 + (fo & COLUMN_MASK))]
             if x != x:
-                s3 = nodes[s3].missing_next
+                s3 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s3 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -840,11 +868,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s4 >= 0:
-            fo = features[s4]
-            nd = fast[s4]
-            x = Xf[o4 + (fo & COLUMN_MASK)]
+            u = np.uint64(s4)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o4 + (fo & COLUMN_MASK))]
             if x != x:
-                s4 = nodes[s4].missing_next
+                s4 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s4 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -862,11 +891,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s5 >= 0:
-            fo = features[s5]
-            nd = fast[s5]
-            x = Xf[o5 + (fo & COLUMN_MASK)]
+            u = np.uint64(s5)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o5 + (fo & COLUMN_MASK))]
             if x != x:
-                s5 = nodes[s5].missing_next
+                s5 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s5 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -884,11 +914,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s6 >= 0:
-            fo = features[s6]
-            nd = fast[s6]
-            x = Xf[o6 + (fo & COLUMN_MASK)]
+            u = np.uint64(s6)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o6 + (fo & COLUMN_MASK))]
             if x != x:
-                s6 = nodes[s6].missing_next
+                s6 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s6 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -906,11 +937,12 @@ def walk_rows_any_nan(nodes, fast, features, bitsets, set_values, Xf, d, rows, m
                 else:
                     active -= 1
         if s7 >= 0:
-            fo = features[s7]
-            nd = fast[s7]
-            x = Xf[o7 + (fo & COLUMN_MASK)]
+            u = np.uint64(s7)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64(o7 + (fo & COLUMN_MASK))]
             if x != x:
-                s7 = nodes[s7].missing_next
+                s7 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s7 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1025,8 +1057,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
         s7 = -1
     while active > 0:
         if s0 >= 0:
-            nd = fast[s0]
-            x = Xf[features[s0]]
+            u = np.uint64(s0)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s0 = nd.true_next if x <= nd.threshold else nd.false_next
             if s0 < 0:
                 gbuf[t0] = -s0 - 2
@@ -1040,8 +1073,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = fast[s1]
-            x = Xf[features[s1]]
+            u = np.uint64(s1)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s1 = nd.true_next if x <= nd.threshold else nd.false_next
             if s1 < 0:
                 gbuf[t1] = -s1 - 2
@@ -1055,8 +1089,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = fast[s2]
-            x = Xf[features[s2]]
+            u = np.uint64(s2)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s2 = nd.true_next if x <= nd.threshold else nd.false_next
             if s2 < 0:
                 gbuf[t2] = -s2 - 2
@@ -1070,8 +1105,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = fast[s3]
-            x = Xf[features[s3]]
+            u = np.uint64(s3)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s3 = nd.true_next if x <= nd.threshold else nd.false_next
             if s3 < 0:
                 gbuf[t3] = -s3 - 2
@@ -1085,8 +1121,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = fast[s4]
-            x = Xf[features[s4]]
+            u = np.uint64(s4)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s4 = nd.true_next if x <= nd.threshold else nd.false_next
             if s4 < 0:
                 gbuf[t4] = -s4 - 2
@@ -1100,8 +1137,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = fast[s5]
-            x = Xf[features[s5]]
+            u = np.uint64(s5)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s5 = nd.true_next if x <= nd.threshold else nd.false_next
             if s5 < 0:
                 gbuf[t5] = -s5 - 2
@@ -1115,8 +1153,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = fast[s6]
-            x = Xf[features[s6]]
+            u = np.uint64(s6)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s6 = nd.true_next if x <= nd.threshold else nd.false_next
             if s6 < 0:
                 gbuf[t6] = -s6 - 2
@@ -1130,8 +1169,9 @@ def walk_trees_le_clean(nodes, fast, features, bitsets, set_values, Xf, roots, g
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = fast[s7]
-            x = Xf[features[s7]]
+            u = np.uint64(s7)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
             s7 = nd.true_next if x <= nd.threshold else nd.false_next
             if s7 < 0:
                 gbuf[t7] = -s7 - 2
@@ -1242,9 +1282,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
         s7 = -1
     while active > 0:
         if s0 >= 0:
-            nd = fast[s0]
-            x = Xf[features[s0]]
-            mn = nodes[s0].missing_next
+            u = np.uint64(s0)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s0 = nd.true_next if x <= nd.threshold else nd.false_next
             s0 = mn if x != x else s0
             if s0 < 0:
@@ -1259,9 +1300,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = fast[s1]
-            x = Xf[features[s1]]
-            mn = nodes[s1].missing_next
+            u = np.uint64(s1)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s1 = nd.true_next if x <= nd.threshold else nd.false_next
             s1 = mn if x != x else s1
             if s1 < 0:
@@ -1276,9 +1318,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = fast[s2]
-            x = Xf[features[s2]]
-            mn = nodes[s2].missing_next
+            u = np.uint64(s2)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s2 = nd.true_next if x <= nd.threshold else nd.false_next
             s2 = mn if x != x else s2
             if s2 < 0:
@@ -1293,9 +1336,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = fast[s3]
-            x = Xf[features[s3]]
-            mn = nodes[s3].missing_next
+            u = np.uint64(s3)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s3 = nd.true_next if x <= nd.threshold else nd.false_next
             s3 = mn if x != x else s3
             if s3 < 0:
@@ -1310,9 +1354,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = fast[s4]
-            x = Xf[features[s4]]
-            mn = nodes[s4].missing_next
+            u = np.uint64(s4)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s4 = nd.true_next if x <= nd.threshold else nd.false_next
             s4 = mn if x != x else s4
             if s4 < 0:
@@ -1327,9 +1372,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = fast[s5]
-            x = Xf[features[s5]]
-            mn = nodes[s5].missing_next
+            u = np.uint64(s5)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s5 = nd.true_next if x <= nd.threshold else nd.false_next
             s5 = mn if x != x else s5
             if s5 < 0:
@@ -1344,9 +1390,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = fast[s6]
-            x = Xf[features[s6]]
-            mn = nodes[s6].missing_next
+            u = np.uint64(s6)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s6 = nd.true_next if x <= nd.threshold else nd.false_next
             s6 = mn if x != x else s6
             if s6 < 0:
@@ -1361,9 +1408,10 @@ def walk_trees_le_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gbu
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = fast[s7]
-            x = Xf[features[s7]]
-            mn = nodes[s7].missing_next
+            u = np.uint64(s7)
+            nd = fast[u]
+            x = Xf[np.uint64(features[u])]
+            mn = nodes[u].missing_next
             s7 = nd.true_next if x <= nd.threshold else nd.false_next
             s7 = mn if x != x else s7
             if s7 < 0:
@@ -1475,9 +1523,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
         s7 = -1
     while active > 0:
         if s0 >= 0:
-            fo = features[s0]
-            nd = fast[s0]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s0)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s0 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1496,9 +1545,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s1 >= 0:
-            fo = features[s1]
-            nd = fast[s1]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s1)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s1 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1517,9 +1567,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s2 >= 0:
-            fo = features[s2]
-            nd = fast[s2]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s2)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s2 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1538,9 +1589,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s3 >= 0:
-            fo = features[s3]
-            nd = fast[s3]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s3)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s3 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1559,9 +1611,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s4 >= 0:
-            fo = features[s4]
-            nd = fast[s4]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s4)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s4 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1580,9 +1633,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s5 >= 0:
-            fo = features[s5]
-            nd = fast[s5]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s5)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s5 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1601,9 +1655,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s6 >= 0:
-            fo = features[s6]
-            nd = fast[s6]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s6)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s6 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1622,9 +1677,10 @@ def walk_trees_any_clean(nodes, fast, features, bitsets, set_values, Xf, roots, 
                 else:
                     active -= 1
         if s7 >= 0:
-            fo = features[s7]
-            nd = fast[s7]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s7)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if fo <= COLUMN_MASK:
                 s7 = nd.true_next if x <= nd.threshold else nd.false_next
             elif cond_op(fo >> OP_SHIFT, nd.threshold, bitsets, set_values, x):
@@ -1740,11 +1796,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
         s7 = -1
     while active > 0:
         if s0 >= 0:
-            fo = features[s0]
-            nd = fast[s0]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s0)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s0 = nodes[s0].missing_next
+                s0 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s0 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1764,11 +1821,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s1 >= 0:
-            fo = features[s1]
-            nd = fast[s1]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s1)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s1 = nodes[s1].missing_next
+                s1 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s1 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1788,11 +1846,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s2 >= 0:
-            fo = features[s2]
-            nd = fast[s2]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s2)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s2 = nodes[s2].missing_next
+                s2 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s2 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1812,11 +1871,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s3 >= 0:
-            fo = features[s3]
-            nd = fast[s3]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s3)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s3 = nodes[s3].missing_next
+                s3 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s3 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1836,11 +1896,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s4 >= 0:
-            fo = features[s4]
-            nd = fast[s4]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s4)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s4 = nodes[s4].missing_next
+                s4 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s4 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1860,11 +1921,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s5 >= 0:
-            fo = features[s5]
-            nd = fast[s5]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s5)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s5 = nodes[s5].missing_next
+                s5 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s5 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1884,11 +1946,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s6 >= 0:
-            fo = features[s6]
-            nd = fast[s6]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s6)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s6 = nodes[s6].missing_next
+                s6 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s6 = nd.true_next if x <= nd.threshold else nd.false_next
@@ -1908,11 +1971,12 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 else:
                     active -= 1
         if s7 >= 0:
-            fo = features[s7]
-            nd = fast[s7]
-            x = Xf[(fo & COLUMN_MASK)]
+            u = np.uint64(s7)
+            fo = features[u]
+            nd = fast[u]
+            x = Xf[np.uint64((fo & COLUMN_MASK))]
             if x != x:
-                s7 = nodes[s7].missing_next
+                s7 = nodes[u].missing_next
             else:
                 if fo <= COLUMN_MASK:
                     s7 = nd.true_next if x <= nd.threshold else nd.false_next

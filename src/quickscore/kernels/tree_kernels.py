@@ -43,7 +43,7 @@ BLOCK = 1024
 # lanes.py and constants from _layout.py. This hash of both (kept current by
 # ``python -m quickscore.kernels._codegen``, checked by a unit test) makes any change to them
 # an edit of this file.
-DEPENDENCY_FINGERPRINT = "31d9f8746fbc1a9b"
+DEPENDENCY_FINGERPRINT = "548a62ba3b45e3c0"
 
 
 @njit(**NJIT)
