@@ -183,7 +183,7 @@ async def os_evaluate(app: App, request: Request, entry: Entry) -> Response:
     body = parse_json(request.body)
     arguments = _arguments(body, "the request")
     try:
-        results = entry.model.predict(arguments)
+        results = await app.score_one(request, entry, arguments)
     except quickscore.EvaluationError as exc:
         raise HTTPError(400, str(exc)) from None
     response = {"id": body["id"], "results": results} if "id" in body else {"results": results}
