@@ -4,13 +4,16 @@ PMML with ``jpmml_evaluator.make_evaluator`` and calls ``evaluator.evaluate(dict
 record of the request.
 
 It answers ``POST /v2/models/{name}/infer`` (the same V2 JSON bodies bench/serve_load.py sends to
-quickscore) and ``GET /v2/health/ready``, on the same HTTP stack as quickscore (uvicorn with
-uvloop + httptools, orjson), so that the comparison measures the scorer, not the web framework.
+quickscore) and ``GET /v2/health/ready``, on the same HTTP stack as quickscore, so that the
+comparison measures the scorer, not the web framework: by default quickscore's own HTTP layer
+(quickscore.serve._http: httptools on uvloop, forked workers sharing one listening socket, orjson),
+the fastest stack measured for both servers; ``--http uvicorn`` runs the same code as an ASGI app on
+uvicorn (uvloop + httptools) instead.
 ``--backend py4j`` (the default) is what KServe's pmmlserver uses (``jpmml_evaluator.py4j``: a
 gateway JVM per worker, one socket round trip per call); ``--backend jpype`` runs the JVM
 in-process, the fastest of the package's backends. Heap capped with ``JPMML_XMX`` (default 2g).
 
-    python bench/jpmml_server.py MODEL_DIR --port 9000 --workers 2 [--backend jpype]
+    python bench/jpmml_server.py MODEL_DIR --port 9000 --workers 2 [--backend jpype] [--http uvicorn]
 """
 
 from __future__ import annotations
@@ -58,11 +61,35 @@ def _load(model_dir: Path) -> None:
     _READY = True
 
 
-async def _send(send, status: int, payload) -> None:
-    body = orjson.dumps(payload)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+class _Response:
+    __slots__ = ("status", "body", "content_type", "headers")
+
+    def __init__(self, status: int, payload) -> None:
+        self.status, self.body, self.content_type, self.headers = status, orjson.dumps(payload), b"application/json", ()
+
+
+async def handle(method: str, path: str, query: bytes, headers: dict, body: bytes) -> _Response:
+    """One request (quickscore's HTTP layer calls this directly; ``app`` wraps it for ASGI)."""
+    if path == "/v2/health/ready":
+        return _Response(200 if _READY else 503, {"ready": _READY})
+    parts = path.strip("/").split("/")
+    if method != "POST" or len(parts) != 4 or parts[:2] != ["v2", "models"] or parts[3] != "infer":
+        return _Response(404, {"error": "not found"})
+    evaluator = _MODELS.get(parts[2])
+    if evaluator is None:
+        return _Response(404, {"error": f"model {parts[2]} not found"})
+    try:
+        request = orjson.loads(body)
+        inputs = request["inputs"]
+        n = inputs[0]["shape"][0]
+        columns = {t["name"]: t["data"] for t in inputs}
+        results = [evaluator.evaluate({name: values[i] for name, values in columns.items()}) for i in range(n)]
+    except Exception as exc:  # noqa: BLE001 - a comparison server: report and go on
+        return _Response(400, {"error": f"{type(exc).__name__}: {exc}"})
+    names = list(results[0]) if results else []
+    outputs = [{"name": name, "datatype": "BYTES" if isinstance(results[0][name], str) else "FP64", "shape": [n],
+                "data": [r[name] for r in results]} for name in names]
+    return _Response(200, {"model_name": parts[2], "outputs": outputs})
 
 
 async def app(scope, receive, send) -> None:
@@ -75,37 +102,76 @@ async def app(scope, receive, send) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    path = scope["path"]
-    if path == "/v2/health/ready":
-        await _send(send, 200 if _READY else 503, {"ready": _READY})
-        return
-    parts = path.strip("/").split("/")
-    if scope["method"] != "POST" or len(parts) != 4 or parts[:2] != ["v2", "models"] or parts[3] != "infer":
-        await _send(send, 404, {"error": "not found"})
-        return
-    evaluator = _MODELS.get(parts[2])
-    if evaluator is None:
-        await _send(send, 404, {"error": f"model {parts[2]} not found"})
-        return
     chunks = []
     while True:
         message = await receive()
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             break
-    try:
-        request = orjson.loads(b"".join(chunks))
-        inputs = request["inputs"]
-        n = inputs[0]["shape"][0]
-        columns = {t["name"]: t["data"] for t in inputs}
-        results = [evaluator.evaluate({name: values[i] for name, values in columns.items()}) for i in range(n)]
-    except Exception as exc:  # noqa: BLE001 - a comparison server: report and go on
-        await _send(send, 400, {"error": f"{type(exc).__name__}: {exc}"})
-        return
-    names = list(results[0]) if results else []
-    outputs = [{"name": name, "datatype": "BYTES" if isinstance(results[0][name], str) else "FP64", "shape": [n],
-                "data": [r[name] for r in results]} for name in names]
-    await _send(send, 200, {"model_name": parts[2], "outputs": outputs})
+    response = await handle(scope["method"], scope["path"], scope["query_string"], dict(scope["headers"]), b"".join(chunks))
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode())]})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _serve_quickscore_http(host: str, port: int, workers: int) -> None:
+    """Forked workers on one listening socket, each running ``handle`` on quickscore's HTTP layer."""
+    import asyncio
+    import signal
+    import socket
+
+    from quickscore.serve._http import HttpServer
+    from quickscore.serve._server import run_loop
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+
+    async def worker() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        _load(Path(os.environ["JPMML_SERVER_MODELS"]))
+        server = HttpServer(handle, max_body_bytes=64 << 20, read_timeout=60, keep_alive=30,
+                            error_body=lambda status, message, method, target: (b"application/json", orjson.dumps({"error": message})))
+        await server.start(sock, 2048)
+        await stop.wait()
+        await server.shutdown(5)
+
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                run_loop(worker())
+            except BaseException:  # noqa: BLE001 - never return into the parent's loop
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def stop(signum, frame) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for pid in children:
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
 
 
 def main() -> None:
@@ -116,9 +182,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--backend", choices=["py4j", "jpype"], default="py4j",
                         help="py4j: as KServe's pmmlserver (default); jpype: the JVM in-process")
+    parser.add_argument("--http", choices=["quickscore", "uvicorn"], default="quickscore",
+                        help="HTTP layer: quickscore's own (default, the faster), or uvicorn (ASGI)")
     args = parser.parse_args()
     os.environ["JPMML_SERVER_MODELS"] = str(args.model_dir.resolve())
     os.environ["JPMML_SERVER_BACKEND"] = args.backend
+    if args.http == "quickscore":
+        _serve_quickscore_http(args.host, args.port, args.workers)
+        return
     import uvicorn
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -18,8 +18,8 @@ PMML), served as ``forest``; W2, the logistic regression, served as ``logistic``
 * batch: V2 infer with 1,000 rows, and Openscoring ``POST /model/{m}/batch`` with 1,000 records.
 
 The comparison servers (bench/jpmml_server.py) answer the same single-record V2 bodies with
-JPMML-Evaluator called per record through the ``jpmml_evaluator`` package, on the same HTTP stack,
-with the same worker counts: with its py4j backend, as KServe's own pmmlserver does, and with
+JPMML-Evaluator called per record through the ``jpmml_evaluator`` package, on the same HTTP stack
+(``--http``: quickscore's own HTTP layer by default, or uvicorn), with the same worker counts: with its py4j backend, as KServe's own pmmlserver does, and with
 its JPype backend (the JVM in-process, the harder baseline).
 
 Writes bench/results/serve-<date>.json and .md and prints the table.
@@ -60,10 +60,10 @@ BATCH_ROWS = 1000
 class QuickscoreServer:
     """``python -m quickscore.serve DIR --port 0``; the port comes from its JSON "listening" log line."""
 
-    def __init__(self, model_dir: Path, workers: int, *extra: str):
+    def __init__(self, model_dir: Path, workers: int, *extra: str, http: str = "quickscore"):
         self.started = time.perf_counter()
         cmd = [sys.executable, "-m", "quickscore.serve", str(model_dir), "--host", "127.0.0.1", "--port", "0",
-               "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60", *extra]
+               "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60", "--http", http, *extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.port: int | None = None
         self.logs: list[dict] = []
@@ -91,11 +91,11 @@ class QuickscoreServer:
 
 
 class JpmmlServer:
-    def __init__(self, model_dir: Path, workers: int, backend: str):
+    def __init__(self, model_dir: Path, workers: int, backend: str, http: str = "quickscore"):
         self.started = time.perf_counter()
         self.port = _free_port()
         self.proc = subprocess.Popen([sys.executable, str(BENCH / "jpmml_server.py"), str(model_dir), "--port",
-                                      str(self.port), "--workers", str(workers), "--backend", backend],
+                                      str(self.port), "--workers", str(workers), "--backend", backend, "--http", http],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                      env={"JPMML_XMX": "4g", **os.environ})  # the 90 MB forest needs more than 2 GB
 
@@ -240,6 +240,8 @@ def main() -> None:
     parser.add_argument("--no-jpmml", action="store_true", help="leave out the JPMML comparison server")
     parser.add_argument("--jpmml-backends", default="py4j,jpype",
                         help="JPMML servers to compare with: py4j (as KServe's pmmlserver), jpype (in-process JVM)")
+    parser.add_argument("--http", choices=["quickscore", "uvicorn"], default="quickscore",
+                        help="HTTP layer of both the quickscore and the JPMML servers (default: quickscore's own)")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement")
     parser.add_argument("--kinds", default="single,batch_v2,batch_os",
                         help="requests to measure: single, batch_v2, batch_os (default all; JPMML runs with single)")
@@ -257,7 +259,8 @@ def main() -> None:
     results: dict = {"date": today, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                      "settings": {"duration_s": duration, "connections": args.connections, "batch_connections": args.batch_connections,
-                                  "max_requests": args.max_requests, "batch_rows": BATCH_ROWS, "wrk_threads": 1},
+                                  "max_requests": args.max_requests, "batch_rows": BATCH_ROWS, "wrk_threads": 1,
+                                  "http": args.http},
                      "runs": []}
     with tempfile.TemporaryDirectory(prefix="qs-serve-load-") as tmp:
         tmp = Path(tmp)
@@ -284,7 +287,7 @@ def main() -> None:
                   f"errors {r['socket_errors'] + r['timeouts'] + r['other']}", file=sys.stderr, flush=True)
 
         for workers in worker_counts:
-            qs = QuickscoreServer(model_dir, workers)
+            qs = QuickscoreServer(model_dir, workers, http=args.http)
             try:
                 ready = qs.wait_ready(900)
                 results.setdefault("startup_s", {})[f"quickscore_w{workers}"] = round(ready, 1)
@@ -294,7 +297,7 @@ def main() -> None:
                     if kind in kinds:
                         measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
                 for backend in ([] if args.no_jpmml or "single" not in kinds else args.jpmml_backends.split(",")):
-                    jp = JpmmlServer(model_dir, workers, backend)
+                    jp = JpmmlServer(model_dir, workers, backend, http=args.http)
                     label = f"jpmml-{backend}"
                     try:
                         ready = jp.wait_ready(900)

@@ -1,9 +1,11 @@
 """The ASGI application: routing, limits, timeouts, errors, metrics and access logs.
 
 A bare ASGI app (no framework): the route table below is the whole dispatch, and a request
-costs one regex match, one JSON parse and one JSON dump around the model's own work. Single
-records are scored inline on the event loop (they take microseconds); batches go to a
-scoring thread under the request timeout.
+costs one (cached) route match, one JSON parse and one JSON dump around the model's own work.
+``App.handle`` answers one request; quickscore's HTTP layer (serve/_http.py) calls it directly,
+``App.__call__`` is the ASGI entry for uvicorn or any other ASGI server. Single records of a
+model that scores one in microseconds are scored inline on the event loop; batches, and single
+records of slower models, go to a scoring thread under the request timeout (see score_one).
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ class App:
                     self._handlers[name] = getattr(module, name)
         self._handlers.update(metrics=_ops_metrics, openapi=_ops_openapi, root=_ops_root)
         self._token = config.admin_token.encode() if config.admin_token else None
+        self._inline_limit = min(config.inline_record_seconds, config.request_timeout / 10)
         self._flusher: asyncio.Task | None = None
 
     async def _flush_metrics(self) -> None:
@@ -187,63 +190,87 @@ class App:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.registry.start()
+                    await self.startup()
                 except Exception as exc:  # pragma: no cover - defensive
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
-                self._flusher = asyncio.get_running_loop().create_task(self._flush_metrics(), name="quickscore-metrics")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._flusher is not None:
-                    self._flusher.cancel()
-                _metrics.flush()
-                await self.registry.stop()
-                self._scorer.shutdown(wait=False, cancel_futures=True)
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    async def startup(self) -> None:
+        """Start watching the model directory and flushing metrics (ASGI lifespan startup)."""
+        await self.registry.start()
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_metrics(), name="quickscore-metrics")
+
+    async def shutdown(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        _metrics.flush()
+        await self.registry.stop()
+        self._scorer.shutdown(wait=False, cancel_futures=True)
+
     async def _http(self, scope, receive, send) -> None:
+        method = scope["method"]
+        response = await self.handle(method, scope["path"], scope["query_string"], dict(scope["headers"]), receive)
+        await send({
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode()),
+                        *response.headers],
+        })
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
+
+    async def handle(self, method: str, path: str, query: bytes, headers: dict[bytes, bytes],
+                     body: bytes | Callable[[], Awaitable[dict]]) -> Response:
+        """Answer one request; never raises. ``headers`` has lower-case names; ``body`` is the whole
+        body (quickscore's HTTP layer, which enforced the body limits) or an ASGI ``receive``."""
         start = time.perf_counter()
-        method, path = scope["method"], scope["path"]
         route = ["unmatched", OPS, ""]  # endpoint, protocol, model label: filled in as they are known
         response: Response | None = None
         _metrics.in_flight += 1
         try:
             try:
-                response = await self._respond(scope, receive, method, path, route)
+                response = await self._respond(method, path, query, headers, body, route)
             except HTTPError as exc:
                 response = Response(exc.status, orjson.dumps({_ERROR_KEY[route[1]]: exc.message}), JSON, tuple(exc.headers))
             except Exception as exc:  # a defect: answer 500 and log it, never hang
                 log.exception("internal error", extra={"path": path, "method": method})
                 response = Response(500, orjson.dumps({_ERROR_KEY[route[1]]: f"internal error: {type(exc).__name__}: {exc}"}))
-            await send({
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode()),
-                            *response.headers],
-            })
-            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
+            return response
         finally:  # also when the request is cancelled (the client went away)
-            seconds = time.perf_counter() - start
             _metrics.in_flight -= 1
-            endpoint, _, model_label = route
-            if response is not None and endpoint != "metrics":
-                _metrics.observe_request(model_label, endpoint, response.status, seconds)
-            if self.config.access_log and response is not None:
-                access.info("request", extra={"method": method, "path": path, "status": response.status,
-                                              "model": model_label or None, "ms": round(seconds * 1000, 3)})
+            if response is not None:
+                self._observe(method, path, route, response.status, time.perf_counter() - start)
 
-    async def _respond(self, scope, receive, method: str, path: str, route: list) -> Response:
+    def _observe(self, method: str, path: str, route: list, status: int, seconds: float) -> None:
+        endpoint, _, model_label = route
+        if endpoint != "metrics":
+            _metrics.observe_request(model_label, endpoint, status, seconds)
+        if self.config.access_log:
+            access.info("request", extra={"method": method, "path": path, "status": status,
+                                          "model": model_label or None, "ms": round(seconds * 1000, 3)})
+
+    def protocol_error(self, status: int, message: str, method: str, target: bytes) -> tuple[bytes, bytes]:
+        """The body of an error quickscore's HTTP layer answers itself (malformed request, limits,
+        slow client), in the error format of the protocol the path belongs to; counted and logged."""
+        path = target.partition(b"?")[0].decode("latin-1")[:200]
+        protocol = V2 if path.startswith("/v2") else OPENSCORING if "/model" in path else OPS
+        self._observe(method, path, ["unmatched", protocol, ""], status, 0.0)
+        return JSON, orjson.dumps({_ERROR_KEY[protocol]: message})
+
+    async def _respond(self, method: str, path: str, query: bytes, headers: dict[bytes, bytes], body, route: list) -> Response:
         try:
             handler, route[0], route[1], params = self.router.match(method, path)
         except _Routed as routed:
             route[1] = routed.protocol
             raise routed.error from None
-        headers = dict(scope["headers"])
         deadline = asyncio.get_running_loop().time() + self.config.request_timeout
-        body = await self._body(headers, receive, deadline) if method in ("POST", "PUT") else b""
-        query = parse_qs(scope["query_string"].decode("latin-1")) if scope["query_string"] else {}
-        request = Request(method, path, query, headers, body, params, deadline)
+        if type(body) is not bytes:  # ASGI: read it now, within the limits
+            body = await self._body(headers, body, deadline) if method in ("POST", "PUT") else b""
+        request = Request(method, path, parse_qs(query.decode("latin-1")) if query else {}, headers, body, params, deadline)
         name = params.get("model")
         if name is None:
             return await self._handlers[handler](self, request, None)
@@ -297,6 +324,15 @@ class App:
         return entry
 
     # --- helpers for handlers -------------------------------------------------------------------
+
+    async def score_one(self, request: Request, entry: Entry, record: dict) -> dict:
+        """One record's outputs. A model that scored its warm-up record within the inline budget
+        (``ServeConfig.inline_record_seconds``, at most a tenth of the request timeout) is scored
+        here, on the event loop: a thread hand-off costs more than such a record. Any other goes
+        to the scoring thread under the request timeout (504 past it), like a batch."""
+        if entry.record_seconds <= self._inline_limit:
+            return entry.model.predict(record)
+        return await self.in_thread(request, entry.model.predict, record)
 
     async def in_thread(self, request: Request, fn: Callable, *args) -> Any:
         """Run ``fn(*args)`` on the scoring thread, answering 504 past the request's deadline."""

@@ -60,12 +60,18 @@ class ServeConfig:
     """Seconds between scans of the model directory."""
     keep_alive: float = 30.0
     score_threads: int = 1
-    """Threads per worker that score batches (single records are scored inline)."""
+    """Threads per worker that score batches (and single records of slow models)."""
+    inline_record_seconds: float = 0.001
+    """Single records of a model that scored one within this at warm-up (and within a tenth of the
+    request timeout) are scored inline on the event loop; others on the scoring thread, under the
+    request timeout."""
     model_threads: int | None = None
     """Kernel threads of one batch (``quickscore.load(n_threads=)``); None: cores / workers."""
     access_log: bool = False
     log_level: str = "info"
     backlog: int = 2048
+    http: str = "quickscore"
+    """The HTTP layer: "quickscore" (serve/_http.py, the faster) or "uvicorn" (the app as a plain ASGI app)."""
 
     def kernel_threads(self) -> int:
         if self.model_threads is not None:

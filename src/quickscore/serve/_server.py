@@ -1,7 +1,8 @@
 """The process model: a supervisor binds the port, forks the workers and restarts any that die.
 
-Each worker runs the ASGI app on uvicorn (uvloop + httptools when installed) on the socket the
-supervisor bound, so the kernel spreads connections over the workers. Forking (rather than
+Each worker serves the app on the socket the supervisor bound, so the kernel spreads connections
+over the workers: with quickscore's own HTTP layer (serve/_http.py: httptools on uvloop, the
+default) or with uvicorn (``--http uvicorn``: the app as a plain ASGI app). Forking (rather than
 spawning) lets the workers share the imported libraries' pages and a generation counter in
 shared memory (see _registry). Metrics are written per process into one directory
 (prometheus_client's multiprocess mode) and summed by whichever worker answers /metrics.
@@ -9,6 +10,7 @@ shared memory (see _registry). Metrics are written per process into one director
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -48,6 +50,7 @@ def run(config: ServeConfig) -> None:
         import uvicorn  # noqa: F401
 
         import quickscore.models  # noqa: F401
+        import quickscore.serve._http  # noqa: F401
         from quickscore.serve._shared import SharedGeneration
 
         generation = SharedGeneration(shared=True)
@@ -141,12 +144,19 @@ class _Supervisor:
 
 def _worker(config: ServeConfig, sock: socket.socket, model_dir: Path, generation) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own graceful handlers
-    import uvicorn
-
+        signal.signal(sig, signal.SIG_DFL)  # the HTTP layer installs its own graceful handlers
     from quickscore.serve._app import App
 
     app = App(config, generation=generation, model_dir=model_dir)
+    if config.http == "uvicorn":
+        _run_uvicorn(app, config, sock)
+    else:
+        _run_quickscore_http(app, config, sock)
+
+
+def _run_uvicorn(app, config: ServeConfig, sock: socket.socket) -> None:
+    import uvicorn
+
     server = uvicorn.Server(uvicorn.Config(
         app,
         lifespan="on",
@@ -158,3 +168,34 @@ def _worker(config: ServeConfig, sock: socket.socket, model_dir: Path, generatio
         backlog=config.backlog,
     ))
     server.run(sockets=[sock])
+
+
+def _run_quickscore_http(app, config: ServeConfig, sock: socket.socket) -> None:
+    """The app's ``handle`` on quickscore's HTTP layer; SIGTERM/SIGINT stop it gracefully."""
+    from quickscore.serve._http import HttpServer
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await app.startup()
+        server = HttpServer(app.handle, max_body_bytes=config.max_body_bytes, read_timeout=config.request_timeout,
+                            keep_alive=config.keep_alive, error_body=app.protocol_error)
+        await server.start(sock, config.backlog)
+        await stop.wait()
+        await server.shutdown(SHUTDOWN_GRACE - 2)
+        await app.shutdown()
+
+    run_loop(main())
+
+
+def run_loop(main) -> None:
+    """Run a coroutine on uvloop when installed (as uvicorn does), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is part of the serve extra
+        asyncio.run(main)
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(main)

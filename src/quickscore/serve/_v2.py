@@ -118,16 +118,17 @@ async def v2_infer(app: App, request: Request, entry: Entry) -> Response:
     inputs = body.get("inputs")
     record = _one_record(inputs, entry.input_names) if type(inputs) is list else None
     if record is not None:
-        columns, n = {name: [value] for name, value in record.items()}, 1
+        n = 1
     else:
         columns, n = _columns(inputs, entry)
+        if n == 1:
+            record = {name: values[0] for name, values in columns.items()}
     _, _, types = _signature(entry)
     names = _requested(body.get("outputs"), types)
     model = entry.model
     if n == 1:
-        record = {name: values[0] for name, values in columns.items()}
         try:
-            result = model.predict(record)
+            result = await app.score_one(request, entry, record)
         except quickscore.EvaluationError as exc:
             raise HTTPError(400, f"record 0: {exc}") from None
         data = {name: [_one(result.get(name), types[name])] for name in names}
