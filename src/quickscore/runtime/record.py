@@ -36,6 +36,8 @@ from quickscore import kernels
 from quickscore.ir import FieldRef, TruePredicate
 from quickscore.ir.types import DataType
 from quickscore.kernels import UNSEEN
+from quickscore.kernels import row as row_kernels
+from quickscore.kernels.row_pack import pack_sum
 from quickscore.outputs.fields import _text
 
 if TYPE_CHECKING:
@@ -295,13 +297,27 @@ class _Fused:
         self.row = _KernelRow(arrays)
         if self.kind == "values" and self.method not in ("sum", "weightedSum", "average", "weightedAverage"):
             raise _Unsupported(self.method)
+        self.packed = None
+
+    def _sum(self, x: np.ndarray) -> tuple:
+        """``kernels.sum_values_row``, the batch kernels' one-row entry point: for the rows
+        ``kernels.row.sum_values`` does not cover (a NaN in a tested column) and forests it
+        does not cover (``row_pack.pack_sum`` None; the packed form is built at the first
+        record: ``sync_layout`` takes ~0.5 s on a 500-tree forest)."""
+        return kernels.sum_values_row(x, self.arrays, self.table, weights=self.weights, weighted=self.weighted, float32=self.float32)
 
     def __call__(self, values: Mapping[str, float]):
         x = self.row.row(values)
         if self.kind == "values":
-            total, wsum, count, wmiss = kernels.sum_values_row(
-                x, self.arrays, self.table, weights=self.weights, weighted=self.weighted, float32=self.float32
-            )
+            packed = self.packed
+            if packed is None:
+                packed = self.packed = _pack_sum(self) or False
+            result = None
+            if packed and x.shape[0] >= packed.n_features:
+                result = row_kernels.sum_values(packed.F, packed.I, packed.fast, packed.features, x)
+                if result[2] < 0.0:  # a NaN in a tested column
+                    result = None
+            total, wsum, count, wmiss = result or self._sum(x)
             # kernels.combine_values
             if count == 0 or _combine_missing(self.n_trees, count, wmiss, self.total_weight, self.treatment, self.threshold, False):
                 return NAN
@@ -325,6 +341,10 @@ class _Fused:
         if winner[0] < 0:
             return None
         return _Voted(probs[0].tolist(), int(winner[0]))
+
+
+def _pack_sum(fused: "_Fused"):
+    return pack_sum(fused.arrays, fused.table, fused.weights, fused.weighted, fused.float32)
 
 
 class _Tree:
@@ -456,7 +476,11 @@ def _regression_core(compiled: "CompiledModel"):
             out[j] = p
         return out
 
-    return _Linear(tables, evaluate, finish_classification, f32 or powered)
+    linear = _Linear(tables, evaluate, finish_classification, f32 or powered)
+    # finish_classification is then [1 / (1 + exp(-y0)), 1 - that] when no y is NaN and
+    # -y0 < 709 (RecordPath writes this case out in its generated code).
+    linear.binary_logit = binary and method != "none" and first_link == "logit" and in_order and not f32 and k == 2
+    return linear
 
 
 class _Linear:
@@ -469,12 +493,60 @@ class _Linear:
         self.special = special  # float32 rounding or powers: no generated code
 
     def __call__(self, values: Mapping[str, float]):
+        by_name = self.by_name
+        if by_name is None:
+            by_name = self.by_name = self.generate_by_name() or False
+        if by_name:
+            return self.finish(by_name(values))
         return self.finish([self.evaluate(values, *t) for t in self.tables])
 
-    def generate(self, inputs: list, names: frozenset) -> Callable | None:
-        """Python code for ``record -> ys`` with the inputs inlined (plain inputs: a float is
-        used as given; others through their ``_Input.prepare``), or None. The sums are written
-        out in ``Table.evaluate``'s order; the floats are passed in, not printed."""
+    by_name = None
+    binary_logit = False
+
+    def generate_by_name(self) -> Callable | None:
+        """Python code for ``values -> ys`` (the prepared values by name, as ``table_value``
+        reads them: a numeric predictor's value must be a float, else the batch path scores
+        the record), or None for tables with float32 rounding, powers or categorical
+        predictors. The sums are written out in ``Table.evaluate``'s order."""
+        if self.special or any(categorical for *_, categorical in self.tables):
+            return None
+        consts: list[float] = []
+        names: list[str] = []
+
+        def const(v: float) -> str:
+            consts.append(float(v))
+            return f"C[{len(consts) - 1}]"
+
+        def name(n: str) -> str:
+            names.append(n)
+            return f"V[N[{len(names) - 1}]]"
+
+        lines = ["def linear(V):"]
+        ys = []
+        for t, (numeric, terms, intercept, _) in enumerate(self.tables):
+            lines.append(f"    y{t} = 0.0")
+            for field, coef, _ in numeric:
+                lines.append(f"    x = {name(field)}")
+                lines.append("    if type(x) is not float: raise FALLBACK")
+                lines.append(f"    y{t} = y{t} + {const(coef)} * x")
+            for fields, coef in terms:
+                product = f"{const(coef)} * {name(fields[0])}"
+                for f in fields[1:]:
+                    product = f"({product}) * {name(f)}"
+                lines.append(f"    y{t} = y{t} + {product}")
+            lines.append(f"    y{t} = y{t} + {const(intercept)}")
+            ys.append(f"y{t}")
+        lines.append(f"    return [{', '.join(ys)}]")
+        namespace = {"C": tuple(consts), "N": tuple(names), "FALLBACK": _Fallback}
+        exec(compile("\n".join(lines), "<quickscore linear record path, by name>", "exec"), namespace)  # noqa: S102 - our own code
+        return namespace["linear"]
+
+    def generate(self, inputs: list, names: frozenset, tail: "tuple[list[str], dict] | None" = None) -> Callable | None:
+        """Python code for ``record -> finish(ys)`` with the inputs inlined (plain inputs: a
+        float is used as given; others through their ``_Input.prepare``), or None. The sums
+        are written out in ``Table.evaluate``'s order; the floats are passed in as default
+        arguments (local variables), not printed. ``tail``: the lines (and their names) that
+        end the function instead of ``return FINISH([y0, ...])``, reading ``y0``, ``y1``..."""
         numeric_inputs = {name for name, inp in inputs if not isinstance(inp, _TextInput)}
         if self.special or any(categorical for *_, categorical in self.tables):
             return None
@@ -485,10 +557,10 @@ class _Linear:
 
         def const(v: float) -> str:
             consts.append(float(v))
-            return f"C[{len(consts) - 1}]"
+            return f"c{len(consts) - 1}"
 
         xs = ", ".join(f"x{j}" for j in range(len(inputs)))
-        lines = ["def linear(record):"]
+        lines = []
         if inputs:
             # Every input in one C call (operator.itemgetter); a record without some of them
             # takes them one by one (absent = None).
@@ -509,8 +581,14 @@ class _Linear:
                 lines.append(f"    y{t} = y{t} + {product}")
             lines.append(f"    y{t} = y{t} + {const(intercept)}")
             ys.append(f"y{t}")
-        lines.append(f"    return FINISH([{', '.join(ys)}])")
+        if tail is None:
+            lines.append(f"    return FINISH([{', '.join(ys)}])")
+        else:
+            lines += tail[0]
+        defaults = "".join(f", c{j}=C[{j}]" for j in range(len(consts)))
+        lines.insert(0, f"def linear(record{defaults}):")
         namespace = {
+            **(tail[1] if tail is not None else {}),
             "ITEMS": operator.itemgetter(*(name for name, _ in inputs)) if len(inputs) > 1 else (lambda r: (r[inputs[0][0]],)),
             "N": tuple(name for name, _ in inputs),
             "P": tuple(inp.prepare if inp is not None else _prepare_plain for _, inp in inputs),
@@ -707,7 +785,7 @@ class _Step:
             last = step
         if last.classification != self.classification:
             value, probs = (None, None) if self.classification else (NAN, None)
-        elif self.classification and probs is not None:
+        elif self.classification and probs is not None and last.classes != self.classes:
             mapped = [0.0] * len(self.classes)
             for c, p in zip(last.classes, probs):
                 if c in self.classes:
@@ -715,10 +793,12 @@ class _Step:
             probs = mapped
         elif self.classification and value is None:
             probs = None
-        if not self.classification:
+        if not self.classification and self.target is not None:
             value = self._target(value)
         own = self._outputs(value, probs, values)
-        return value, probs, {**last_outputs, **own}
+        if not last_outputs:
+            return value, probs, own
+        return value, probs, {**last_outputs, **own} if own else last_outputs
 
 
 def _argmax(classes: tuple, probs: list) -> Any:
@@ -749,6 +829,12 @@ class RecordPath:
         if model._global:
             raise _Unsupported("TransformationDictionary")
         inputs = [_TextInput(step) if step.decl.data_type is DataType.STRING else _Input(step) for step in model._plan.steps]
+        self.step = _Step(model._compiled)
+        rows = self.step.kernel_rows()
+        if len(rows) == 1 and rows[0].dense:
+            # The inputs in the kernel's column order: the input vector is then the kernel row.
+            column = {n: c for n, c in rows[0].slots}
+            inputs.sort(key=lambda i: column.get(i.name, len(column)))
         self.text = any(isinstance(i, _TextInput) for i in inputs)
         # (name, None) for a plain input (a float is used as given), else (name, the _Input)
         self.inputs = [(i.name, None if i.plain else i) for i in inputs]
@@ -761,7 +847,8 @@ class RecordPath:
         ints = [j for j, i in enumerate(inputs) if i.integer]
         self.int_idx = np.array(ints, dtype=np.intp) if ints else None
         self.special = [(j, i) for j, i in enumerate(inputs) if i.special]
-        self.step = _Step(model._compiled)
+        # All inputs in one C call (operator.itemgetter) from a plain dict holding them all.
+        self.items = operator.itemgetter(*self.input_names) if len(inputs) > 1 else (lambda r: (r[self.input_names[0]],)) if inputs else (lambda r: ())
         decl = model._target_decl
         if decl.data_type is DataType.BOOLEAN or model._extra_targets:
             raise _Unsupported("boolean or several targets")
@@ -786,12 +873,91 @@ class RecordPath:
             self.default_probabilities = [(f"probability({_text(c)})", j) for j, c in enumerate(step.classes)]
         if model.output_names != [self.target_name, *[n for n in self.outputs if n != self.target_name], *[n for n, _ in self.default_probabilities]]:
             raise _Unsupported("output layout")
+        tail = self._logit_tail() if self.linear is not None and core.binary_logit else None
+        # record -> the output dict in one generated function (None: self.linear + complete)
+        self.fast = core.generate(self.inputs, self.names, tail) if tail is not None else None
+
+    def _logit_tail(self) -> "tuple[list[str], dict] | None":
+        """The end of the generated code of a binary logistic regression (``_Linear.
+        generate``): ``finish_classification``, ``_Step.complete`` and ``score`` written out
+        for y0, y1 not NaN and -y0 < 709 (the output dict as a literal, keys in ``score``'s
+        order); other ys take those functions. None when an output field is not a class
+        probability or the predicted value as they are (no dataType conversion)."""
+        step = self.step
+        if step.target is not None or len(step.classes) != 2:
+            return None
+        specs = {spec[0]: spec for spec in step.outputs}  # _outputs: the last one of a name wins
+        consts: dict[str, Any] = {}
+
+        def label(k: int, for_output: bool) -> str:
+            v = step.classes[k]
+            if for_output:  # _Step._outputs' predictedValue
+                v = (NAN if v is None else float(v)) if step.numeric_label else v
+            elif self.numeric_label and v is not None:  # score's label
+                v = float(v)
+            name = f"K{len(consts)}"
+            consts[name] = _py(v)
+            return name
+
+        def entries(k: int) -> str | None:
+            items = [f"T: {label(k, False)}"]
+            for j, name in enumerate(self.outputs):
+                spec = specs.get(name)
+                if spec is None:
+                    expr = "None"
+                else:
+                    _, feature, _, to, index = spec
+                    if to is not None:
+                        return None
+                    if feature == "probability":
+                        expr = f"p{index}" if index >= 0 else "0.0"
+                    elif feature == "predictedValue":
+                        expr = label(k, True)
+                    else:
+                        return None
+                items.append(f"O[{j}]: {expr}")
+            items += [f"D[{j}]: p{index}" for j, (_, index) in enumerate(self.default_probabilities)]
+            return "{" + ", ".join(items) + "}"
+
+        first, second = entries(0), entries(1)
+        if first is None or second is None:
+            return None
+        lines = [
+            "    if y0 == y0 and y1 == y1 and -y0 < 709.0:",
+            "        p0 = 1.0 / (1.0 + float(EXP(-y0)))",
+            "        p1 = 1.0 - p0",
+            "        if p0 >= p1:",  # _argmax of two probabilities without NaN
+            f"            return {first}",
+            f"        return {second}",
+            "    return SLOW([y0, y1])",
+        ]
+        core = step.core
+
+        def slow(ys: list) -> dict[str, Any]:
+            return self._out(*step.complete(core.finish(ys), {}))
+
+        namespace = {
+            **consts,
+            "T": self.target_name,
+            "O": tuple(self.outputs),
+            "D": tuple(name for name, _ in self.default_probabilities),
+            "EXP": np.exp,
+            "SLOW": slow,
+        }
+        return lines, namespace
 
     def _values(self, record: Mapping[str, Any]) -> _Values:
         """The prepared inputs: one numpy conversion when every value is a float or an int
         (then float32 rounding, integer checks and the fields with treatments), else field by
         field."""
-        raw = list(map(record.get, self.input_names))
+        raw = None
+        if type(record) is dict:  # (a defaultdict's item lookup would insert the missing keys)
+            try:
+                raw = self.items(record)
+            except KeyError:
+                pass
+        if raw is None:
+            raw = tuple(map(record.get, self.input_names))
         values = _Values()
         if self.text:  # by name only (no input vector)
             prepare = self.prepare
@@ -829,12 +995,18 @@ class RecordPath:
     def score(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
         """The model's outputs for ``record``, or None when the batch path must score it."""
         try:
+            if self.fast is not None:
+                return self.fast(record)
             if self.linear is not None:
                 value, probs, outputs = self.step.complete(self.linear(record), {})
             else:
                 value, probs, outputs = self.step(self._values(record))
         except Exception:  # _Fallback, or anything unexpected: the batch path scores this
             return None  # record, and reports its errors (a defect as an EvaluationError)
+        return self._out(value, probs, outputs)
+
+    def _out(self, value, probs, outputs: dict) -> dict[str, Any]:
+        """The output dict from the model's (value, probabilities, output fields)."""
         step = self.step
         if step.classification:
             label = value
@@ -844,10 +1016,15 @@ class RecordPath:
             label = value
         out = {self.target_name: _py(label)}
         for name in self.outputs:
-            out[name] = _py(outputs.get(name))
+            v = outputs.get(name)
+            out[name] = v if type(v) is float and v == v else _py(v)
         if self.default_probabilities:
             for name, j in self.default_probabilities:
-                out[name] = None if probs is None else _py(probs[j])
+                if probs is None:
+                    out[name] = None
+                else:
+                    v = probs[j]
+                    out[name] = v if type(v) is float and v == v else _py(v)
         return out
 
 
