@@ -18,7 +18,6 @@ import csv
 import gzip
 import io
 import zlib
-from array import array
 from itertools import chain, repeat
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +27,7 @@ import pandas as pd
 
 import quickscore
 from quickscore.serve._app import App, HTTPError, Request, Response, TEXT, json_response, parse_json
+from quickscore.serve._batch import floats, predict_columns
 from quickscore.serve._registry import MODEL_ID, Entry
 
 MISSING_STRINGS = frozenset(("", "NA", "N/A", "NaN", "null"))
@@ -278,34 +278,24 @@ def _plain_columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray
     values = list(chain.from_iterable(map(dict.values, records)))
     numeric = _numeric_fields(model)
     if k and numeric.issuperset(names):
-        try:
-            # array('d') takes ints and floats (and booleans, looked for below); it refuses null,
-            # strings, lists and objects, in C.
-            flat = np.frombuffer(array("d", values), dtype=np.float64)
-        except (TypeError, OverflowError):  # a null, a string, an int beyond float64, ...
-            pass
-        else:
-            if not _has_booleans(values, flat):
-                return dict(zip(names, flat.reshape(n, k).T.copy()))
+        flat = floats(values)
+        if flat is not None:  # every value a number: one float64 matrix, a row per field
+            return dict(zip(names, flat.reshape(n, k).T.copy()))
     if not set(map(type, values)) <= _SCALAR_TYPES:
         return None
     return {name: _column(values[j::k], name in numeric) for j, name in enumerate(names)}
 
 
-def _has_booleans(values: list, flat: np.ndarray) -> bool:
-    """Is any of the values (as read into ``flat``) a boolean? Only one read as 0.0 or 1.0 can be."""
-    candidates = np.flatnonzero((flat == 0.0) | (flat == 1.0))
-    return candidates.size > 0 and bool in set(map(type, map(values.__getitem__, candidates.tolist())))
-
-
 def _restate(model, records: list[dict[str, Any]], errors: list) -> None:
     """The message of each failed record as the one-record path words it: a number column read
-    as float64 shows an int 1 as 1.0 ("Invalid value '1.0' for field ..."), so the failed
-    records are scored again, together, with their values as given (the model reads each)."""
+    as float64 shows an int 1 as 1.0 ("Invalid value '1.0' for field ..."), so failed records
+    holding an int are scored again, together, with their values as given (the model reads each)."""
     failed = [j for j, error in enumerate(errors) if error is not None]
     again = [records[j] for j in failed]
+    if int not in set(map(type, chain.from_iterable(map(dict.values, again)))):
+        return  # a float, a string, a boolean or null reads the same either way
     columns = {name: np.array([r.get(name) for r in again], dtype=object) for name in dict.fromkeys(chain.from_iterable(again))}
-    _, messages = _predict(model, columns, len(failed))
+    _, messages = predict_columns(model, columns, len(failed))
     for j, message in zip(failed, messages):
         if message is not None:
             errors[j] = message
@@ -342,28 +332,10 @@ def _score(model, columns: dict[str, np.ndarray], n: int) -> tuple[list[str], An
     record, NaN or None where an output is missing) and each record's error (None if scored)."""
     if n == 0:
         return [], iter(()), []
-    outputs, errors = _predict(model, columns, n)
+    outputs, errors = predict_columns(model, columns, n)
     names = list(outputs)
     columns = [values.tolist() if values.dtype.kind == "f" else _plain_column(values) for values in outputs.values()]
     return names, zip(*columns) if columns else repeat((), n), errors
-
-
-def _predict(model, columns: dict[str, np.ndarray], n: int) -> tuple[dict[str, np.ndarray], list]:
-    """``model.predict(columns)`` (errors="column") as output arrays and each record's error
-    message (None when scored), without building its DataFrame; n is given, as a batch whose
-    records have no arguments has no column to count."""
-    try:
-        outputs, messages, _ = model._score_batch(columns, n)
-    except quickscore.QuickscoreError:
-        raise
-    except Exception:  # a defect: predict scores the records one by one, so that it costs only its own
-        frame = model.predict(columns or [{}] * n)  # n records without arguments: a list counts them
-        messages = frame.pop("_error").to_numpy()
-        outputs = {name: frame[name].to_numpy() for name in frame.columns}
-    errors = messages.tolist()
-    if errors.count(None) != n:
-        errors = [e if isinstance(e, str) else None for e in errors]
-    return outputs, errors
 
 
 _RESPONSES: dict[tuple, Any] = {}
