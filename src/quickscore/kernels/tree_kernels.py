@@ -462,43 +462,97 @@ def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
 def proba_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: total[r, :] += w' * probs[g, :] and wsum[r] += w' (w' = w if
     weighted else 1.0) for trees with probabilities; wmiss[r] += w and nmiss[r] += 1 for the
-    others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``.)"""
+    others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``, into
+    block-local accumulators ``_proba_block``.)"""
     n_trees = roots.shape[0]
     k = total.shape[1]
     block = max(1, min(block, r1 - r0))
     gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    acc = np.empty((k + 3, block))
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
-        m = b1 - b0
         _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
-        for r in range(b0, b1):
+        _proba_block(gbuf, probs, weights, weighted, acc, b1 - b0)
+        for i in range(b1 - b0):
+            r = b0 + i
             for j in range(k):
-                total[r, j] = 0.0
-            wsum[r] = 0.0
-            wmiss[r] = 0.0
-            nmiss[r] = 0.0
-        for t in range(n_trees):
-            w = weights[t]
-            ww = w if weighted else 1.0
-            for i in range(m):
-                g = gbuf[t, i]
-                r = b0 + i
-                p0 = probs[g, 0] if g >= 0 else np.nan
-                if p0 != p0:
-                    wmiss[r] += w
-                    nmiss[r] += 1.0
-                    continue
-                total[r, 0] += ww * p0
-                if k == 2:  # the common class counts, unrolled (measured ~25% faster than the loop)
-                    total[r, 1] += ww * probs[g, 1]
-                elif k == 3:
-                    total[r, 1] += ww * probs[g, 1]
-                    total[r, 2] += ww * probs[g, 2]
-                else:
-                    for j in range(1, k):
-                        total[r, j] += ww * probs[g, j]
-                wsum[r] += ww
+                total[r, j] = acc[j, i]
+            wsum[r] = acc[k, i]
+            wmiss[r] = acc[k + 1, i]
+            nmiss[r] = acc[k + 2, i]
+
+
+@njit(**NJIT)
+def _proba_block(gbuf, probs, weights, weighted, acc, m):
+    """``proba_range``'s accumulation for one block of m rows, tree-major: acc[j, i] for
+    class j < k, then wsum, wmiss, nmiss (k = probs.shape[1]). Contiguous rows per class,
+    unsigned indices (no wraparound) and the class count dispatched outside the loops:
+    measured on W1 0.0223 -> 0.0203 s per 100k rows for this pass alone (a k == 3 case
+    inside the row loop made it 0.0268). Each row's additions stay in tree order, so the
+    sums are those of the row-by-row loop."""
+    k = probs.shape[1]
+    for j in range(k + 3):
+        for i in range(m):
+            acc[j, i] = 0.0
+    for t in range(gbuf.shape[0]):
+        w = weights[t]
+        if k == 2:  # the common class counts, unrolled (measured ~25% faster than the loop)
+            _proba_tree2(gbuf[t], probs, w, w if weighted else 1.0, acc[0], acc[1], acc[2], acc[3], acc[4], m)
+        elif k == 3:
+            _proba_tree3(gbuf[t], probs, w, w if weighted else 1.0, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], m)
+        else:
+            _proba_tree_k(gbuf[t], probs, w, w if weighted else 1.0, acc, m)
+
+
+@njit(**NJIT)
+def _proba_tree2(gt, probs, w, ww, a0, a1, aw, am, an, m):
+    """One tree's share of ``_proba_block``, 2 classes."""
+    for i in range(m):
+        g = gt[i]
+        ug = np.uint64(g)
+        p0 = probs[ug, np.uint64(0)] if g >= 0 else np.nan
+        if p0 != p0:
+            am[i] += w
+            an[i] += 1.0
+            continue
+        a0[i] += ww * p0
+        a1[i] += ww * probs[ug, np.uint64(1)]
+        aw[i] += ww
+
+
+@njit(**NJIT)
+def _proba_tree3(gt, probs, w, ww, a0, a1, a2, aw, am, an, m):
+    """One tree's share of ``_proba_block``, 3 classes."""
+    for i in range(m):
+        g = gt[i]
+        ug = np.uint64(g)
+        p0 = probs[ug, np.uint64(0)] if g >= 0 else np.nan
+        if p0 != p0:
+            am[i] += w
+            an[i] += 1.0
+            continue
+        a0[i] += ww * p0
+        a1[i] += ww * probs[ug, np.uint64(1)]
+        a2[i] += ww * probs[ug, np.uint64(2)]
+        aw[i] += ww
+
+
+@njit(**NJIT)
+def _proba_tree_k(gt, probs, w, ww, acc, m):
+    """One tree's share of ``_proba_block``, any class count."""
+    k = probs.shape[1]
+    for i in range(m):
+        g = gt[i]
+        ug = np.uint64(g)
+        p0 = probs[ug, np.uint64(0)] if g >= 0 else np.nan
+        if p0 != p0:
+            acc[k + 1, i] += w
+            acc[k + 2, i] += 1.0
+            continue
+        for j in range(k):
+            acc[j, i] += ww * probs[ug, j]
+        acc[k, i] += ww
 
 
 @njit(**NJIT_PARALLEL)
