@@ -21,6 +21,7 @@ import numpy as np
 
 import quickscore
 from quickscore.serve._app import App, HTTPError, Request, Response, json_response, parse_json
+from quickscore.serve._batch import floats, predict_columns
 from quickscore.serve._registry import Entry
 
 # Spec: "Tensor Data Types": BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES.
@@ -35,6 +36,7 @@ DATATYPES: dict[str, frozenset] = {
     "BYTES": frozenset({str, _NONE}),
 }
 _NUMERIC = frozenset(t for t in DATATYPES if t not in ("BOOL", "BYTES"))
+_FLOATS = frozenset(t for t, allowed in DATATYPES.items() if allowed == _NUMBERS)
 
 # PMML / quickscore data types -> tensor data type.
 _FIELD_DATATYPE = {"double": "FP64", "float": "FP32", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
@@ -202,11 +204,11 @@ def _score_batch(model, columns: dict[str, Any], names: list[str], types: dict[s
     """Score a batch (in the scoring thread); the first record that fails answers 400."""
     if n == 0:
         return {name: [] for name in names}
-    try:
-        frame = model.predict(columns, errors="raise")
-    except quickscore.EvaluationError as exc:
-        raise HTTPError(400, str(exc)) from None
-    return {name: _column(frame[name].to_numpy(), types[name]) for name in names}
+    outputs, errors = predict_columns(model, columns, n)
+    if errors.count(None) != n:  # as model.predict(errors="raise") words it
+        i = next(i for i, error in enumerate(errors) if error is not None)
+        raise HTTPError(400, f"Record {i}: {errors[i]}")
+    return {name: _column(outputs[name], types[name]) for name in names}
 
 
 _ONE = [1]
@@ -258,7 +260,9 @@ def _columns(inputs: Any, entry: Entry) -> tuple[dict[str, Any], int]:
             data = _flat(data, _where(i, name))
         if len(data) != size:
             raise HTTPError(400, f"{_where(i, name)}: shape {shape} holds {size} values but 'data' has {len(data)}")
-        if not (type(data[0]) in allowed if size == 1 else set(map(type, data)) <= allowed):
+        # Numbers of a float tensor, read in C (None if any value needs a look: null, a string...).
+        flat = floats(data) if rows > 1 and datatype in _FLOATS else None
+        if flat is None and not (type(data[0]) in allowed if size == 1 else set(map(type, data)) <= allowed):
             bad = next(v for v in data if type(v) not in allowed)
             raise HTTPError(400, f"{_where(i, name)}: datatype {datatype} cannot hold the value {bad!r} ({_kind(bad)})")
         if name in fields:
@@ -266,11 +270,11 @@ def _columns(inputs: Any, entry: Entry) -> tuple[dict[str, Any], int]:
                 raise HTTPError(400, f"{_where(i, name)}: a field's tensor has shape [N] or [N, 1], not {shape}")
             if name in columns:
                 raise HTTPError(400, f"{_where(i, name)}: the input '{name}' is given twice")
-            columns[name] = _values(data, datatype, rows)
+            columns[name] = _values(data, datatype, rows) if flat is None else flat
         elif len(inputs) == 1 and len(shape) == 2 and shape[1] == len(fields) and fields:
             width = shape[1]
             for j, field in enumerate(f.name for f in entry.model.schema.inputs):
-                columns[field] = _values(data[j::width], datatype, rows)
+                columns[field] = _values(data[j::width], datatype, rows) if flat is None else flat[j::width].copy()
         else:
             raise HTTPError(400, f"{_where(i, name)}: unknown input '{name}': model '{entry.name}' has the inputs "
                                  f"{', '.join(sorted(fields)) or '(none)'}")
@@ -365,7 +369,7 @@ def _column(values: np.ndarray, datatype: str) -> Any:
     if values.dtype.kind == "f":
         if datatype[0] in "IU" and not np.isnan(values).any():
             return values.astype(np.int64)
-        return values  # orjson writes NaN as null
+        return np.ascontiguousarray(values)  # orjson writes NaN as null (and a C-contiguous array only)
     return [_one(v, datatype) for v in values.tolist()]
 
 
