@@ -477,9 +477,13 @@ def _regression_core(compiled: "CompiledModel"):
         return out
 
     linear = _Linear(tables, evaluate, finish_classification, f32 or powered)
-    # finish_classification is then [1 / (1 + exp(-y0)), 1 - that] when no y is NaN and
-    # -y0 < 709 (RecordPath writes this case out in its generated code).
-    linear.binary_logit = binary and method != "none" and first_link == "logit" and in_order and not f32 and k == 2
+    # finish_classification: the probability of class order[0] is 1 / (1 + exp(-y0)), of
+    # order[1] 1 minus that, when no y is NaN and -y0 < 709 (RecordPath writes this case out
+    # in its generated code).
+    # With float32 arithmetic (f32), each table's sum and each probability is rounded to float32.
+    if binary and method != "none" and first_link == "logit" and not powered and k == 2 and n_classes == 2:
+        linear.logit_order = tuple(order)
+        linear.f32 = f32
     return linear
 
 
@@ -501,7 +505,8 @@ class _Linear:
         return self.finish([self.evaluate(values, *t) for t in self.tables])
 
     by_name = None
-    binary_logit = False
+    logit_order: "tuple[int, int] | None" = None
+    f32 = False
 
     def generate_by_name(self) -> Callable | None:
         """Python code for ``values -> ys`` (the prepared values by name, as ``table_value``
@@ -873,47 +878,67 @@ class RecordPath:
             self.default_probabilities = [(f"probability({_text(c)})", j) for j, c in enumerate(step.classes)]
         if model.output_names != [self.target_name, *[n for n in self.outputs if n != self.target_name], *[n for n, _ in self.default_probabilities]]:
             raise _Unsupported("output layout")
-        tail = self._logit_tail() if self.linear is not None and core.binary_logit else None
-        # record -> the output dict in one generated function (None: self.linear + complete)
-        self.fast = core.generate(self.inputs, self.names, tail) if tail is not None else None
+        # record -> the output dict in one generated function (None: the generic path)
+        self.fast = None
+        if self.linear is not None and core.logit_order is not None and not core.f32:
+            tail = self._logit_tail([step], {}, core.logit_order, False)
+            self.fast = core.generate(self.inputs, self.names, tail) if tail is not None else None
+        elif step.chain is not None:
+            self.fast = self._gbm_chain()
 
-    def _logit_tail(self) -> "tuple[list[str], dict] | None":
-        """The end of the generated code of a binary logistic regression (``_Linear.
-        generate``): ``finish_classification``, ``_Step.complete`` and ``score`` written out
-        for y0, y1 not NaN and -y0 < 709 (the output dict as a literal, keys in ``score``'s
-        order); other ys take those functions. None when an output field is not a class
-        probability or the predicted value as they are (no dataType conversion)."""
+    def _logit_tail(self, layers: list, refs: dict[str, str], order: tuple, f32: bool) -> "tuple[list[str], dict] | None":
+        """The end of generated code (``_Linear.generate``, ``_gbm_chain``) whose last model is
+        a binary logistic regression with ys ``y0``, ``y1``: ``finish_classification``,
+        ``_Step.complete``, the output fields of ``layers`` (that step, then the chains
+        holding it: a later one's field of the same name wins, as in ``_Step._chain``) and
+        ``score`` written out for y0, y1 not NaN and -y0 < 709 (the output dict as a literal,
+        keys in ``score``'s order); other records take the generic path (``SLOW(record)``).
+        None when an output field is not a class probability, the predicted value or one of
+        ``refs`` (field name -> expression), or converts to an integer. ``f32``: the
+        regression's float32 arithmetic (the probabilities rounded to float32)."""
         step = self.step
-        if step.target is not None or len(step.classes) != 2:
+        last = layers[0]
+        if step.target is not None or len(step.classes) != 2 or any(s.classes != last.classes or s.target is not None for s in layers):
             return None
-        specs = {spec[0]: spec for spec in step.outputs}  # _outputs: the last one of a name wins
+        specs = {}
+        for s in layers:
+            for spec in s.outputs:  # _outputs: the last one of a name wins
+                specs[spec[0]] = (s, spec)
         consts: dict[str, Any] = {}
 
-        def label(k: int, for_output: bool) -> str:
-            v = step.classes[k]
-            if for_output:  # _Step._outputs' predictedValue
-                v = (NAN if v is None else float(v)) if step.numeric_label else v
-            elif self.numeric_label and v is not None:  # score's label
-                v = float(v)
+        def const(v: Any) -> str:
             name = f"K{len(consts)}"
-            consts[name] = _py(v)
+            consts[name] = v
             return name
 
+        def label(k: int, s) -> str:
+            v = last.classes[k]
+            if s is None:  # score's label
+                if self.numeric_label and v is not None:
+                    v = float(v)
+            elif s.numeric_label:  # _Step._outputs' predictedValue
+                v = NAN if v is None else float(v)
+            return const(_py(v))
+
         def entries(k: int) -> str | None:
-            items = [f"T: {label(k, False)}"]
+            items = [f"T: {label(k, None)}"]
             for j, name in enumerate(self.outputs):
-                spec = specs.get(name)
-                if spec is None:
+                found = specs.get(name)
+                if found is None:
                     expr = "None"
                 else:
-                    _, feature, _, to, index = spec
-                    if to is not None:
-                        return None
+                    s, (_, feature, field, to, index) = found
                     if feature == "probability":
                         expr = f"p{index}" if index >= 0 else "0.0"
                     elif feature == "predictedValue":
-                        expr = label(k, True)
+                        expr = label(k, s)
+                    elif feature == "ref" and field in refs:
+                        expr = refs[field]
                     else:
+                        return None
+                    if to is DataType.FLOAT:
+                        expr = f"F32({expr})"
+                    elif to is not None:
                         return None
                 items.append(f"O[{j}]: {expr}")
             items += [f"D[{j}]: p{index}" for j, (_, index) in enumerate(self.default_probabilities)]
@@ -924,27 +949,71 @@ class RecordPath:
             return None
         lines = [
             "    if y0 == y0 and y1 == y1 and -y0 < 709.0:",
-            "        p0 = 1.0 / (1.0 + float(EXP(-y0)))",
-            "        p1 = 1.0 - p0",
+            "        q = 1.0 / (1.0 + float(EXP(-y0)))",
+            f"        p{order[0]} = F32(q)" if f32 else f"        p{order[0]} = q",
+            f"        p{order[1]} = F32(1.0 - q)" if f32 else f"        p{order[1]} = 1.0 - q",
             "        if p0 >= p1:",  # _argmax of two probabilities without NaN
             f"            return {first}",
             f"        return {second}",
-            "    return SLOW([y0, y1])",
+            "    return SLOW(record)",
         ]
-        core = step.core
-
-        def slow(ys: list) -> dict[str, Any]:
-            return self._out(*step.complete(core.finish(ys), {}))
-
         namespace = {
             **consts,
             "T": self.target_name,
             "O": tuple(self.outputs),
             "D": tuple(name for name, _ in self.default_probabilities),
             "EXP": np.exp,
-            "SLOW": slow,
+            "F32": _f32,
+            "SLOW": self._generic,
         }
         return lines, namespace
+
+    def _gbm_chain(self) -> Callable | None:
+        """Generated code for a modelChain of a tree ensemble's sum (a regression, one output
+        field: its predicted value) and a binary logistic regression of that value (a GBM
+        classifier: LightGBM, XGBoost): the ensemble through ``_Fused`` (and ``_Step._target``
+        for a Target), then the regression's sums and ``_logit_tail``. None for other chains."""
+        top = self.step
+        if len(top.chain) != 2 or not top.classification or top.target is not None:
+            return None
+        first, second = top.chain
+        if not isinstance(first.core, _Fused) or first.core.kind != "values" or first.classification or first.chain is not None:
+            return None
+        if len(first.outputs) != 1 or first.outputs[0][1] != "predictedValue" or first.outputs[0][3] not in (None, DataType.FLOAT):
+            return None
+        name, _, _, to, _ = first.outputs[0]
+        lin = second.core
+        if not isinstance(lin, _Linear) or lin.logit_order is None or second.chain is not None:
+            return None
+        if any(terms or categorical or any(f != name for f, _, _ in numeric) for numeric, terms, _, categorical in lin.tables):
+            return None
+        tail = self._logit_tail([second, top], {name: "v"}, lin.logit_order, lin.f32)
+        if tail is None:
+            return None
+        consts: list[float] = []
+
+        def const(v: float) -> str:
+            consts.append(float(v))
+            return f"c{len(consts) - 1}"
+
+        body = ["    v = FUSED(VALUES(record))"]
+        if first.target is not None:
+            body.append("    v = TARGET(v)")
+        if to is DataType.FLOAT:
+            body.append("    v = F32(v)")
+        body.append("    if type(v) is not float: return SLOW(record)")
+        for t, (numeric, _, intercept, _) in enumerate(lin.tables):
+            body.append(f"    y{t} = 0.0")
+            for _, coef, _ in numeric:
+                body.append(f"    y{t} = y{t} + {const(coef)} * v")
+            body.append(f"    y{t} = y{t} + {const(intercept)}")
+            if lin.f32:  # evaluate: the table's value in float32
+                body.append(f"    y{t} = F32(y{t})")
+        defaults = "".join(f", c{j}=C[{j}]" for j in range(len(consts)))
+        lines = [f"def gbm(record{defaults}):", *body, *tail[0]]
+        namespace = {**tail[1], "C": tuple(consts), "FUSED": first.core, "TARGET": first._target, "VALUES": self._values}
+        exec(compile("\n".join(lines), "<quickscore GBM chain record path>", "exec"), namespace)  # noqa: S102 - our own code
+        return namespace["gbm"]
 
     def _values(self, record: Mapping[str, Any]) -> _Values:
         """The prepared inputs: one numpy conversion when every value is a float or an int
@@ -997,12 +1066,16 @@ class RecordPath:
         try:
             if self.fast is not None:
                 return self.fast(record)
-            if self.linear is not None:
-                value, probs, outputs = self.step.complete(self.linear(record), {})
-            else:
-                value, probs, outputs = self.step(self._values(record))
+            return self._generic(record)
         except Exception:  # _Fallback, or anything unexpected: the batch path scores this
             return None  # record, and reports its errors (a defect as an EvaluationError)
+
+    def _generic(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """``score`` step by step (raises _Fallback & co.)."""
+        if self.linear is not None:
+            value, probs, outputs = self.step.complete(self.linear(record), {})
+        else:
+            value, probs, outputs = self.step(self._values(record))
         return self._out(value, probs, outputs)
 
     def _out(self, value, probs, outputs: dict) -> dict[str, Any]:
