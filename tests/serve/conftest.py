@@ -3,6 +3,10 @@
 ``quickscore serve`` is started with ``--port 0``; the supervisor binds a free port and logs it
 (``{"message": "listening", "port": N}``), which the fixture reads from the JSON log lines on
 stderr. Readiness is polled, never slept for.
+
+The servers run the default HTTP layer (quickscore's own, serve/_http.py). The suite runs
+unchanged on uvicorn too, through the option's environment variable:
+``QUICKSCORE_HTTP=uvicorn python -m pytest tests/serve``.
 """
 
 from __future__ import annotations

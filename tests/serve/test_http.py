@@ -225,11 +225,15 @@ def test_malformed_request_line_answers_400(harness):
         assert reader.closed()
 
 
-def test_a_malformed_request_after_good_pipelined_ones(harness):
+@pytest.mark.parametrize("second", ["/ok", "/slow?0.05"])
+def test_a_malformed_request_after_good_pipelined_ones(harness, second):
+    # The good requests before it are answered first, in order (also when they wait), then 400.
     with harness.connect() as conn:
-        conn.sendall(_get("/slow?0.05") + _get("/ok") + b"GARBAGE\r\n\r\n")
+        conn.sendall(_get("/slow?0.05") + _get(second) + b"GARBAGE\r\n\r\n")
         reader = _Reader(conn)
-        assert [reader.response()[0] for _ in range(3)] == [200, 200, 400]
+        answers = [reader.response() for _ in range(3)]
+        assert [a[0] for a in answers] == [200, 200, 400]
+        assert orjson.loads(answers[1][2])["path"] == second.split("?")[0]
         assert reader.closed()
 
 

@@ -48,6 +48,9 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
 MAX_PIPELINED = 64
 """Complete requests queued on one connection before the server stops reading from it."""
+SWEEP_SECONDS = 0.25
+"""How often the server checks its connections' deadlines (idle keep-alive, slow client): one
+timer per server instead of a timer set and cancelled on every request."""
 
 Handler = Callable[[str, str, bytes, dict, bytes], Awaitable[Any]]
 
@@ -121,13 +124,23 @@ class HttpServer:
         self.connections: set[HttpProtocol] = set()
         self.stopping = False
         self.date = b""
+        self._second = -1
         self._server: asyncio.base_events.Server | None = None
         self._date_timer: asyncio.TimerHandle | None = None
 
     def _tick(self) -> None:
-        now = time.time()
-        self.date = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
-        self._date_timer = asyncio.get_running_loop().call_later(1.0 - now % 1.0 + 0.001, self._tick)
+        """Every SWEEP_SECONDS: the Date header (RFC 9110 6.6.1: an origin server with a clock
+        "MUST generate a Date header field" in 2xx-4xx responses) and the connections' deadlines."""
+        loop = asyncio.get_running_loop()
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self.date = b"date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
+        now = loop.time()
+        for connection in [c for c in self.connections if c.on_deadline is not None and c.deadline <= now]:
+            callback, connection.on_deadline = connection.on_deadline, None
+            callback()
+        self._date_timer = loop.call_later(SWEEP_SECONDS, self._tick)
 
     async def start(self, sock: socket.socket, backlog: int) -> None:
         self._tick()
@@ -165,8 +178,10 @@ class HttpProtocol(asyncio.Protocol):
         self.closing = False  # no more requests: close once the queued ones are answered
         self.paused = False  # writing is paused (the client reads slowly)
         self.queue_full = False  # reading is paused: MAX_PIPELINED requests wait
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop.time() at which on_deadline is called (checked by the server's sweep)
+        self.on_deadline: Callable[[], None] | None = None
         self.continue_pending = False
+        self.final: bytes | None = None  # an error answer to write (and close) after the queued ones
         self._reset()
 
     def _reset(self) -> None:
@@ -289,7 +304,8 @@ class HttpProtocol(asyncio.Protocol):
     # --- answering ------------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Answer the queued requests in order, as long as their handlers do not wait."""
+        """Answer the queued requests in order, as long as their handlers do not wait; then the
+        protocol's own error answer, if any; then wait for the next request."""
         while self.queue and self.task is None:
             request = self.queue.popleft()
             method, url, headers, body, keep_alive, version = request
@@ -311,7 +327,12 @@ class HttpProtocol(asyncio.Protocol):
             self.task = task
             task.add_done_callback(lambda t, r=request: self._done(t, r))
             return
-        if not self.queue and not self.closing:
+        if self.final is not None and not self.queue and self.task is None:
+            if not self.transport.is_closing():
+                self.transport.write(self.final)
+                self.transport.close()
+            self.final = None
+        elif not self.queue and not self.closing:
             if self.continue_pending:  # a request whose body waits for 100 Continue
                 self.continue_pending = False
                 self.transport.write(_CONTINUE)
@@ -362,7 +383,8 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
 
     def _reject(self, status: int, message: str) -> None:
-        """Answer an error the protocol found itself (after the earlier requests' answers) and close."""
+        """Answer an error the protocol found itself, after the answers to the requests before it,
+        and close the connection."""
         self.closing = True
         self._cancel_timer()
         try:
@@ -370,42 +392,28 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - no method parsed yet
             method = ""
         content_type, body = self.server.error_body(status, message, method, self.url)
-        answer = b"".join([_STATUS_LINES.get(status) or _status_line(status), self.server.date, b"content-type: ",
-                           content_type, b"\r\ncontent-length: ", str(len(body)).encode(),
-                           b"\r\nconnection: close\r\n\r\n", body])
+        self.final = b"".join([_STATUS_LINES.get(status) or _status_line(status), self.server.date, b"content-type: ",
+                               content_type, b"\r\ncontent-length: ", str(len(body)).encode(),
+                               b"\r\nconnection: close\r\n\r\n", body])
         if self.task is None:
-            self.queue.clear()
-            self.transport.write(answer)
-            self.transport.close()
-        else:  # the request in flight is answered first; the queued ones after the bad one are dropped
-            self.task.add_done_callback(lambda t: self._write_and_close(answer))
-
-    def _write_and_close(self, answer: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(answer)
-            self.transport.close()
+            self._next()
 
     # --- timers and shutdown --------------------------------------------------------------------
 
     def _set_timer(self, seconds: float, callback) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.loop.call_later(seconds, callback)
+        self.deadline = self.loop.time() + seconds
+        self.on_deadline = callback
 
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.on_deadline = None
 
     def _idle_timeout(self) -> None:
-        self.timer = None
         if self.task is None and not self.queue and not self.reading:
             self.closing = True
             self.transport.close()
 
     def _read_timeout(self) -> None:
         """A client that began a request and did not finish it within read_timeout: 408, closed."""
-        self.timer = None
         if self.reading and self.task is None and not self.queue:
             self._reject(408, f"request not received within {self.server.read_timeout:g} s")
 
