@@ -19,6 +19,7 @@ import gzip
 import io
 import zlib
 from itertools import chain, repeat
+from operator import itemgetter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -247,6 +248,7 @@ def _score_batch(model, items: list) -> list[dict[str, Any]]:
 
 _MISSING = object()
 """An item without an id."""
+_ID = itemgetter("id")
 _EMPTY: dict = {}
 
 
@@ -317,14 +319,13 @@ def _checked_records(items: list) -> tuple[list[dict[str, Any]], list[int], dict
 def _ids(items: list) -> list | None:
     """The id of each item (_MISSING where it has none), or None when no item has one."""
     if set(map(type, items)) == {dict}:
-        having = set(map(dict.__contains__, items, repeat("id")))
-        if having == {True}:
-            return list(map(dict.__getitem__, items, repeat("id")))
-        if having == {False}:
-            return None
-        return list(map(dict.get, items, repeat("id"), repeat(_MISSING)))
-    ids = [item.get("id", _MISSING) if type(item) is dict else _MISSING for item in items]
-    return None if all(i is _MISSING for i in ids) else ids
+        try:
+            return list(map(_ID, items))  # every item has one (the usual batch)
+        except KeyError:
+            ids = list(map(dict.get, items, repeat("id"), repeat(_MISSING)))
+    else:
+        ids = [item.get("id", _MISSING) if type(item) is dict else _MISSING for item in items]
+    return None if ids.count(_MISSING) == len(ids) else ids
 
 
 def _score(model, columns: dict[str, np.ndarray], n: int) -> tuple[list[str], Any, list]:
