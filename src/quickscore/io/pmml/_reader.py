@@ -251,6 +251,10 @@ class PMMLReader:
         self.frames: list[list] = []
         self.parser: Any = None
         self.sd_cache: dict[tuple, ScoreDistribution] = {}
+        self.fed = False  # any bytes given to expat yet
+        self.fast_tree: Any = None  # set by _trees.read_tree for _trees.feed
+        self.fast_at: int | None = None
+        self.fast_bodies = 0  # TreeModel bodies read from their bytes (_fastscan)
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -415,15 +419,18 @@ class PMMLReader:
         P.NotationDeclHandler = entity
 
         frames.append([0, doc_spec, {}, None, None, None, None, doc_spec.children])
-        fed = False
+        self.fed = False
         try:
-            for chunk in chunks:
-                if chunk:
-                    fed = True
-                    P.Parse(chunk, False)
-            P.Parse(b"", True)
+            if self.flat:  # TreeModel bodies may be read from the bytes (see _trees.feed)
+                _trees.feed(self, P, chunks)
+            else:
+                for chunk in chunks:
+                    if chunk:
+                        self.fed = True
+                        P.Parse(chunk, False)
+                P.Parse(b"", True)
         except pyexpat.ExpatError as e:
-            raise self.xml_error(e, fed) from None
+            raise self.xml_error(e, self.fed) from None
         except (LookupError, ValueError) as e:
             # expat hands encodings it does not know to Python's codecs: an unknown name is a
             # LookupError, a multi-byte codec a ValueError. Nothing else raises these here.
@@ -431,8 +438,9 @@ class PMMLReader:
         except RecursionError:  # cannot happen (nothing recurses); never leak it
             raise InvalidMarkup(f"Document too deeply nested{self._in_source()}") from None
         finally:
-            P.StartElementHandler = P.EndElementHandler = P.CharacterDataHandler = None
+            P.StartElementHandler = P.EndElementHandler = P.CharacterDataHandler = P.XmlDeclHandler = None
             self.parser = None
+            self.fast_tree = None
 
         for local, value in st:
             if local == "PMML":

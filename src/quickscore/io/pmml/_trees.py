@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from quickscore.io.pmml import _fastscan
 from quickscore.io.pmml import _schema as S
 from quickscore.ir.flat import (
     HAS_CONFIDENCE,
@@ -56,6 +57,11 @@ _to_number = S.to_number
 _CACHE_MAX = 1 << 20  # converted attribute sets kept per tree
 _OBJECT_BASE = 1 << 40  # pred_conv entries from here on: objects[entry - _OBJECT_BASE]
 _DIRECT = -2  # pred_conv entry of a SimplePredicate read without the cache (sp_field, ...)
+_OPS_BYTES = {xml.encode("ascii"): code for xml, code in _OPS.items()}
+_FAST_CAP = 32 << 20  # a tree body longer than this is read by the expat handlers
+#: Declared encodings in which the scanned subset (printable ASCII) means the same characters.
+_FAST_ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1",
+                             "iso-latin-1", "windows-1252", "cp1252"})
 
 
 def _optional(column: np.ndarray, bound: int) -> np.ndarray | None:
@@ -368,9 +374,106 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             pred_conv_append(_OBJECT_BASE + len(objects))  # an object
             objects.append(value)
 
+    # --- the body read from its bytes (_fastscan) ------------------------------------------------
+
+    def fast_fill(region: bytes, tag_newlines: int) -> bool:
+        """Read the root Node's content and end tag from ``region`` (see ``feed``) into the
+        lists the handlers fill, as they would fill them; False (nothing changed) if the
+        region is not in ``_fastscan``'s subset or a value would be refused (the handlers
+        then read it, and report the error)."""
+        sc = _fastscan.scan(region, limit)
+        if sc is None or len(parent) != 1 or pred_node or sd_node:
+            return False
+        # the attribute texts, each converted once (as new_node_conv / new_sd_conv do)
+        node_rows: dict[bytes, tuple] = {}
+        for text in dict.fromkeys(sc.node_attrs):
+            a = _fastscan.attributes(text)
+            if a is None:
+                return False
+            rc, f = 0.0, 0
+            v = a.get(b"recordCount")
+            if v is not None:
+                try:
+                    rc, f = _to_number(v.decode("ascii")), HAS_RECORD_COUNT
+                except ValueError:
+                    return False
+            node_rows[text] = (a.get(b"score"), a.get(b"id"), a.get(b"defaultChild"), rc, f) if a else None
+        sd_rows: dict[bytes, tuple] = {}
+        for text in dict.fromkeys(sc.sd_attrs):
+            a = _fastscan.attributes(text)
+            if a is None or b"value" not in a or b"recordCount" not in a:
+                return False
+            try:
+                f = 0
+                conf = prob = 0.0
+                v = a.get(b"confidence")
+                if v is not None:
+                    conf, f = _to_number(v.decode("ascii")), f | HAS_CONFIDENCE
+                v = a.get(b"probability")
+                if v is not None:
+                    prob, f = _to_number(v.decode("ascii")), f | HAS_PROBABILITY
+                rc = _to_number(a[b"recordCount"].decode("ascii"))
+            except ValueError:
+                return False
+            sd_rows[text] = (a[b"value"], rc, f, conf, prob)
+        if sc.sp:
+            fields, op_texts, values = zip(*sc.sp)
+            ops = [_OPS_BYTES.get(o) for o in op_texts]
+            if None in ops:
+                return False
+        else:
+            fields = op_texts = values = ()
+            ops = []
+        # string indices in order of first use, as the handlers number them: per element in
+        # document order; a Node's score, id, defaultChild; a SimplePredicate's field, value;
+        # a ScoreDistribution's value
+        rows = [node_rows[t] for t in sc.node_attrs]
+        rows_n = [r_ or (None, None, None) for r_ in rows]
+        node_tag, sp_tag, sd_tag = sc.node_tag * 4, sc.sp_tag * 4, sc.sd_tag * 4
+        keys = np.concatenate([node_tag, node_tag + 1, node_tag + 2, sp_tag, sp_tag + 1, sd_tag])
+        texts = np.empty(len(keys), dtype=object)
+        texts[:] = ([r_[0] for r_ in rows_n] + [r_[1] for r_ in rows_n] + [r_[2] for r_ in rows_n]
+                    + list(fields) + list(values) + [sd_rows[t][0] for t in sc.sd_attrs])
+        ids: dict = {None: -1}
+        for b in dict.fromkeys(texts[np.argsort(keys, kind="stable")].tolist()):
+            if b is not None:
+                ids[b] = sindex(b.decode("ascii"), len(table))
+        node_ci: dict[bytes, int] = {}
+        for text, row in node_rows.items():
+            if row is None:
+                node_ci[text] = -1
+            else:
+                node_ci[text] = len(node_convs)
+                node_convs.append((ids[row[0]], ids[row[1]], ids[row[2]], row[3], row[4]))
+        sd_ci: dict[bytes, int] = {}
+        for text, row in sd_rows.items():
+            sd_ci[text] = len(sd_convs)
+            sd_convs.append((ids[row[0]], *row[1:]))
+        kinds = sc.pred_kind
+        conv = np.full(len(kinds), _DIRECT, dtype=np.int64)
+        for k in (_TRUE, _FALSE):
+            if (kinds == k).any():
+                key = (k,)
+                ci = pred_get(key)
+                conv[kinds == k] = new_pred_conv(key, k, 0, {}) if ci is None else ci
+        first = lines[0] + tag_newlines
+        parent.extend(sc.node_parent.tolist())
+        lines.extend((sc.node_line + first).tolist())
+        node_conv.extend(map(node_ci.__getitem__, sc.node_attrs))
+        pred_node.extend(sc.pred_node.tolist())
+        pred_line.extend((sc.pred_line + first).tolist())
+        pred_conv.extend(conv.tolist())
+        sp_field.extend(map(ids.__getitem__, fields))
+        sp_op.extend(ops)
+        sp_value.extend(map(ids.__getitem__, values))
+        sd_node.extend(sc.sd_node.tolist())
+        sd_conv.extend(map(sd_ci.__getitem__, sc.sd_attrs))
+        return True
+
     # --- the end of the root Node -------------------------------------------------------------
 
     def finish() -> None:
+        r.fast_tree = None
         P.ordered_attributes = False
         P.StartElementHandler = normal_start
         P.EndElementHandler = normal_end
@@ -462,4 +565,103 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     P.ordered_attributes = True  # cheaper than a dict per element; restored at the end
     P.StartElementHandler = start
     P.EndElementHandler = end
+    r.fast_at = P.CurrentByteIndex  # where the root's start tag is: see feed
     start("Node", [x for kv in attrs.items() for x in kv])  # the root Node itself
+    r.fast_tree = fast_fill
+
+
+def feed(r: Any, P: Any, chunks: Any) -> None:
+    """Give the document's bytes to the expat parser ``P`` of the reader ``r``, reading
+    TreeModel bodies in ``_fastscan``'s subset from the bytes instead.
+
+    Expat reads everything; where a ``<TreeModel`` is followed by ``<Node``, the bytes are
+    given up to the end of that start tag only. If expat then reports that a TreeModel's root
+    Node started exactly there (``read_tree`` sets ``r.fast_tree`` and ``r.fast_at``), the
+    Node's body (up to its end tag) is scanned; if ``read_tree``'s ``fast_fill`` takes it,
+    expat gets, instead of the body, as many line feeds and blanks (so that the lines and
+    columns of what follows stay the same) and the end tag, which ends the tree as usual.
+    Anything else is given to expat as it is.
+    """
+    it = iter(chunks)
+    buf = b""  # bytes received, not given to expat yet
+    fed = 0  # bytes given to expat
+    eof = False
+    encoding_ok = True
+
+    def xml_decl(version: str | None, encoding: str | None, standalone: int) -> None:
+        nonlocal encoding_ok
+        encoding_ok = encoding is None or encoding.lower() in _FAST_ENCODINGS
+
+    def pull() -> None:  # the next non-empty chunk onto buf (eof: none left)
+        nonlocal buf, eof
+        for chunk in it:
+            if chunk:
+                r.fed = True
+                buf = buf + chunk if buf else chunk
+                return
+        eof = True
+
+    def give(k: int) -> None:  # buf[:k] to expat
+        nonlocal buf, fed
+        if k > 0:
+            P.Parse(buf[:k], False)
+            buf = buf[k:]
+            fed += k
+
+    P.XmlDeclHandler = xml_decl
+    r.fast_tree = r.fast_at = None
+    r.fed = False
+    in_tree = False  # after a "<TreeModel": looking for its root Node
+    while True:
+        if not in_tree:
+            i = buf.find(b"<TreeModel")
+            if i < 0:
+                if eof:
+                    break
+                give(len(buf) - 9)  # keep what may be the start of "<TreeModel"
+                pull()
+                continue
+            give(i + 10)
+            in_tree = True
+        j = buf.find(b"<Node")
+        e = buf.find(b">", j) if j >= 0 else -1
+        if e < 0:
+            if eof:
+                break
+            give(len(buf) - 5 if j < 0 else j)
+            pull()
+            continue
+        if buf[j + 5 : j + 6] not in (b" ", b"\t", b"\n", b"\r", b">", b"/"):
+            give(j + 5)  # "<NodeX...": not a Node
+            continue
+        in_tree = False
+        tag = buf[j : e + 1]
+        expected = fed + j  # expat's byte index of the tag
+        r.fast_tree = None
+        give(e + 1)
+        fill = r.fast_tree
+        if fill is None or r.fast_at != expected or tag.endswith(b"/>") or b"\r" in tag or not encoding_ok:
+            continue
+        while b"</TreeModel" not in buf and not eof and len(buf) <= _FAST_CAP:
+            pull()  # (the end of the tree is before it: fewer find_end calls)
+        end = -1
+        while True:
+            end = _fastscan.find_end(buf, 0)
+            if end >= 0 or eof or len(buf) > _FAST_CAP:
+                break
+            pull()
+        if end < 0:
+            continue
+        region = buf[:end]
+        if not fill(region, tag.count(b"\n")):
+            continue
+        close = region.rfind(b"<")
+        last = region.rfind(b"\n", 0, close)
+        stand_in = b"\n" * region.count(b"\n", 0, close) + b" " * (close - last - 1) + region[close:]
+        buf = buf[end:]
+        r.fast_bodies += 1
+        P.Parse(stand_in, False)
+        fed += len(stand_in)
+    if buf:
+        P.Parse(buf, False)
+    P.Parse(b"", True)
