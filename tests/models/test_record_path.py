@@ -105,3 +105,94 @@ def test_threads_and_batch_sizes_give_identical_results():
         for k, v in single.items():
             assert _same(v, a[k].iloc[i] if not pd.isna(a[k].iloc[i]) else None) or _same(float(v), float(a[k].iloc[i]))
             assert _same(a[k].iloc[i], b[k].iloc[i]) or (pd.isna(a[k].iloc[i]) and pd.isna(b[k].iloc[i]))
+
+
+# --- generated code: binary logistic regressions and GBM chains ------------------------------------
+
+_BINARY_LR = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary>
+    <DataField name="y" optype="categorical" dataType="{target_type}"><Value value="{c0}"/><Value value="{c1}"/></DataField>
+    <DataField name="a" optype="continuous" dataType="double"/>
+    <DataField name="b" optype="continuous" dataType="double"/>
+    <DataField name="c" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <RegressionModel functionName="classification" normalizationMethod="logit">
+    <MiningSchema><MiningField name="y" usageType="target"/><MiningField name="a"/><MiningField name="b"/><MiningField name="c"/></MiningSchema>
+    {output}
+    <RegressionTable intercept="0.3" targetCategory="{first}">
+      <NumericPredictor name="a" coefficient="1.7"/><NumericPredictor name="b" coefficient="-0.45"/><NumericPredictor name="c" coefficient="3e-3"/>
+    </RegressionTable>
+    <RegressionTable intercept="0.0" targetCategory="{second}"/>
+  </RegressionModel>
+</PMML>"""
+
+_OUTPUTS = {
+    "none": "",
+    "probabilities": '<Output><OutputField name="p1" feature="probability" value="{c1}" dataType="double"/>'
+    '<OutputField name="p0" feature="probability" value="{c0}" dataType="double"/></Output>',
+    "float": '<Output><OutputField name="p1" feature="probability" value="{c1}" dataType="float"/>'
+    '<OutputField name="label" feature="predictedValue" dataType="{target_type}"/></Output>',
+}
+
+
+def _binary_records(rng: random.Random, n: int) -> list[dict]:
+    """Records around the decision boundary, extreme margins (-y0 >= 709: the generic path)
+    and odd values."""
+    out = []
+    for i in range(n):
+        r = {"a": rng.gauss(0, 2), "b": rng.gauss(0, 3), "c": rng.uniform(-1e3, 1e3)}
+        if i % 7 == 0:
+            r["a"] = rng.choice([-1e3, 1e3, -420.0, 417.3, math.inf, -math.inf])
+        if i % 5 == 0:
+            r = _odd_values(rng, r, ["a", "b", "c"])
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("target_type, c0, c1", [("integer", "0", "1"), ("string", "no", "yes"), ("double", "0.0", "1.0")])
+@pytest.mark.parametrize("order", ["first_class_first", "second_class_first"])
+@pytest.mark.parametrize("output", sorted(_OUTPUTS))
+def test_binary_logistic_regression_in_generated_code(target_type, c0, c1, order, output):
+    first, second = (c0, c1) if order == "first_class_first" else (c1, c0)
+    text = _BINARY_LR.format(target_type=target_type, c0=c0, c1=c1, first=first, second=second, output=_OUTPUTS[output].format(c0=c0, c1=c1, target_type=target_type))
+    model = quickscore.load(text.encode())
+    assert model._record is not None and model._record.fast is not None
+    scored = 0
+    for record in _binary_records(random.Random(11), 300):
+        one, batch = _single(model, record), _batch(model, record)
+        assert _same(one, batch), f"{record}: record path {one} != batch path {batch}"
+        scored += model._record.fast(record) is not None if all(type(v) is float for v in record.values()) else 0
+    assert scored > 200  # the generated code scored them (not the batch path)
+
+
+def test_gbm_chains_take_generated_code():
+    """sklearn2pmml's LightGBM classifier (a tree sum chained to a logit): one generated function."""
+    model = quickscore.load(DATA / "LGBMClassifierAuditNA.pmml")
+    assert model._record is not None and model._record.fast is not None
+    records = _records(DATA / "LGBMClassifierAuditNA.input.csv", limit=100)
+    for record in records:
+        assert _same(_single(model, record), _batch(model, record))
+    assert sum(model._record.score(r) is not None for r in records) > 50
+
+
+BENCH = ROOT / "bench" / ".cache"
+
+
+@pytest.mark.parametrize("path", ["w2/model.pmml", "w3/model.pmml", "w3/model.txt", "w4/model.pmml", "w4/model.json"])
+def test_benchmark_workloads_record_path_equals_the_batch_path(path):
+    """The benchmark's W2-W4 models (bench/.cache, built by ``python bench/workloads.py``):
+    300 test rows through ``predict(dict)`` and ``predict(DataFrame)``, bit for bit."""
+    if not (BENCH / path).exists() or not (BENCH / "data" / "X_test.npy").exists():
+        pytest.skip("bench/.cache has no workloads (python bench/workloads.py builds them)")
+    X = np.load(BENCH / "data" / "X_test.npy")[:300]
+    names = [f"x{i}" for i in range(1, X.shape[1] + 1)]
+    model = quickscore.load(BENCH / path)
+    assert model._record is not None and model._record.fast is not None
+    frame = model.predict(pd.DataFrame(X, columns=names))
+    for i, row in enumerate(X):
+        one = model._record.fast(dict(zip(names, map(float, row))))  # the generated code itself
+        for k, v in one.items():
+            b = frame[k].iloc[i]
+            assert _same(v, None if pd.isna(b) else float(b)), (path, i, k, v, b)
