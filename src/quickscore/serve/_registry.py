@@ -232,6 +232,8 @@ class Registry:
         if replaced is not None:
             del replaced, files, models
             _release_memory()
+        else:
+            _freeze()
 
     # --- deploy / undeploy (from a request, in the loader thread) -------------------------------
 
@@ -307,6 +309,7 @@ def _release_memory() -> None:
     every 20 s grew by ~40 MB per reload), and glibc keeps freed pages unless asked to return them."""
     import gc
 
+    gc.unfreeze()  # the replaced model's objects are frozen (see _freeze)
     gc.collect()
     try:
         import ctypes
@@ -314,6 +317,20 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+    gc.freeze()
+
+
+def _freeze() -> None:
+    """Keep the loaded models out of the collector's full collections. Python's gc.freeze: "Freeze
+    all the objects tracked by the garbage collector; move them to a permanent generation and
+    ignore them in all the future collections." A 90 MB forest leaves ~170k tracked objects, and
+    a full collection walking them took 125 ms; a /batch request allocates thousands of dicts,
+    which set one off every ~40 requests (3.3 ms per request on average, and those requests' p99).
+    Collected first, so that no garbage of the load is kept frozen; _release_memory unfreezes."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 WARM_UP_TIMINGS = 5
