@@ -996,7 +996,53 @@ class RecordPath:
             consts.append(float(v))
             return f"c{len(consts) - 1}"
 
-        body = ["    v = FUSED(VALUES(record))"]
+        fused = first.core
+        row = fused.row
+        direct = (
+            fused.arrays.all_le
+            and fused.method in ("sum", "weightedSum")
+            and fused.treatment in ("returnMissing", "continue")
+            and fused.n_trees > 0
+            and row.identity
+            and row.perm is not None
+            and all(inp is None for _, inp in self.inputs)
+            and not self.by_name
+        )
+        namespace: dict[str, Any] = {}
+        if direct:
+            # _values, _Fused and kernels.combine_values written out for plain inputs (a float
+            # or an int as given) already in the kernel's column order: the sum is the value
+            # when every tree has one (returnMissing / continue); other records take the
+            # generic path. The packed forest is built at the first record (FIRST).
+            body = [
+                "    if type(record) is not dict: return SLOW(record)",
+                "    try:",
+                "        raw = ITEMS(record)",
+                "    except KeyError:",
+                "        return SLOW(record)",
+                "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
+                "    if PF is None: return FIRST(record)",
+                "    r = SUM(PF, PI, PFAST, PFEATURES, ARRAY(raw, FLOAT64))",
+                "    if r[2] != NT: return SLOW(record)",
+                "    v = r[0]",
+            ]
+
+            def first_record(record):
+                packed = fused.packed
+                if packed is None:
+                    packed = fused.packed = _pack_sum(fused) or False
+                if packed:
+                    namespace.update(PF=packed.F, PI=packed.I, PFAST=packed.fast, PFEATURES=packed.features)
+                else:
+                    namespace.update(PF=False, SUM=lambda *_: (NAN, NAN, -1.0, NAN))  # always the generic path
+                return namespace["gbm"](record)
+
+            namespace.update(
+                ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, SUM=row_kernels.sum_values, ARRAY=np.array,
+                FLOAT64=np.float64, NT=float(fused.n_trees),
+            )
+        else:
+            body = ["    v = FUSED(VALUES(record))"]
         if first.target is not None:
             body.append("    v = TARGET(v)")
         if to is DataType.FLOAT:
@@ -1011,7 +1057,7 @@ class RecordPath:
                 body.append(f"    y{t} = F32(y{t})")
         defaults = "".join(f", c{j}=C[{j}]" for j in range(len(consts)))
         lines = [f"def gbm(record{defaults}):", *body, *tail[0]]
-        namespace = {**tail[1], "C": tuple(consts), "FUSED": first.core, "TARGET": first._target, "VALUES": self._values}
+        namespace.update(tail[1], C=tuple(consts), FUSED=first.core, TARGET=first._target, VALUES=self._values)
         exec(compile("\n".join(lines), "<quickscore GBM chain record path>", "exec"), namespace)  # noqa: S102 - our own code
         return namespace["gbm"]
 
