@@ -98,21 +98,21 @@ class Scan(NamedTuple):
     max_depth: int  # deepest element, the root Node being depth 1
 
 
-def find_end(buf: bytes, start: int) -> int:
+def find_end(buf: bytes, start: int, stop: int = -1) -> int:
     """The end (exclusive) of the ``</Node>`` that closes the Node whose start tag ends at
-    ``start`` (depth counted over ``<Node`` / ``</Node>`` tags only), or -1 if ``buf`` ends
-    first. Anything that fools this count (a comment, an empty ``<Node/>``) is refused by
+    ``start``, looking before ``stop`` (-1: to the end of ``buf``), or -1 if not found there.
+    Depth is counted over the tags ``<N...`` (opening) and ``</N...`` (closing) only: anything
+    that fools this count (a comment, an empty ``<Node/>``, another element) is refused by
     ``scan`` afterwards."""
-    B = np.frombuffer(buf, dtype=np.uint8)[start:]
+    B = np.frombuffer(buf, dtype=np.uint8)[start : len(buf) if stop < 0 else stop]
     lt = np.flatnonzero(B == 0x3C)
     if not len(lt):
         return -1
     B = np.concatenate([B, np.zeros(_PAD, dtype=np.uint8)])
-    opens = _is_tag(B, lt, b"Node")
-    closes = _is_tag(B, lt, b"/Node")
-    delta = opens.astype(np.int64) - closes
-    depth = 1 + np.cumsum(delta)
-    hit = np.flatnonzero(depth == 0)
+    first = B[lt + 1]
+    delta = (first == 0x4E).astype(np.int64)  # "<N"
+    delta[(first == 0x2F) & (B[lt + 2] == 0x4E)] = -1  # "</N"
+    hit = np.flatnonzero(np.cumsum(delta) == -1)
     if not len(hit):
         return -1
     gt = buf.find(b">", start + int(lt[hit[0]]))

@@ -426,18 +426,30 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             ops = []
         # string indices in order of first use, as the handlers number them: per element in
         # document order; a Node's score, id, defaultChild; a SimplePredicate's field, value;
-        # a ScoreDistribution's value
-        rows = [node_rows[t] for t in sc.node_attrs]
-        rows_n = [r_ or (None, None, None) for r_ in rows]
-        node_tag, sp_tag, sd_tag = sc.node_tag * 4, sc.sp_tag * 4, sc.sd_tag * 4
-        keys = np.concatenate([node_tag, node_tag + 1, node_tag + 2, sp_tag, sp_tag + 1, sd_tag])
-        texts = np.empty(len(keys), dtype=object)
-        texts[:] = ([r_[0] for r_ in rows_n] + [r_[1] for r_ in rows_n] + [r_[2] for r_ in rows_n]
-                    + list(fields) + list(values) + [sd_rows[t][0] for t in sc.sd_attrs])
-        ids: dict = {None: -1}
-        for b in dict.fromkeys(texts[np.argsort(keys, kind="stable")].tolist()):
-            if b is not None:
-                ids[b] = sindex(b.decode("ascii"), len(table))
+        # a ScoreDistribution's value. Each distinct text is a candidate at its first element.
+        cand: list = []
+        keys: list = []
+        for texts, tags, sub in ((fields, sc.sp_tag, 0), (values, sc.sp_tag, 1)):
+            first = dict(zip(reversed(texts), range(len(texts) - 1, -1, -1)))  # text -> its first position
+            cand.extend(first)
+            keys.append(tags[np.fromiter(first.values(), dtype=np.int64, count=len(first))] * 4 + sub)
+        node_tag, sd_tag = sc.node_tag.tolist(), sc.sd_tag.tolist()
+        for text, i in dict(zip(reversed(sc.node_attrs), range(len(sc.node_attrs) - 1, -1, -1))).items():
+            row = node_rows[text]
+            if row is not None:
+                cand.extend(row[:3])
+                keys.append(np.array([node_tag[i] * 4, node_tag[i] * 4 + 1, node_tag[i] * 4 + 2]))
+        for text, i in dict(zip(reversed(sc.sd_attrs), range(len(sc.sd_attrs) - 1, -1, -1))).items():
+            cand.append(sd_rows[text][0])
+            keys.append(np.array([sd_tag[i] * 4]))
+        order = np.argsort(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64), kind="stable").tolist()
+        uniq = [b for b in dict.fromkeys([cand[i] for i in order]) if b is not None]
+        decoded = b"\x00".join(uniq).decode("ascii").split("\x00") if uniq else []  # (no NUL in a region)
+        n0 = len(table)
+        new = [t for t in decoded if t not in table]
+        table.update(zip(new, range(n0, n0 + len(new))))
+        ids: dict = dict(zip(uniq, map(table.__getitem__, decoded)))
+        ids[None] = -1
         node_ci: dict[bytes, int] = {}
         for text, row in node_rows.items():
             if row is None:
@@ -583,7 +595,8 @@ def feed(r: Any, P: Any, chunks: Any) -> None:
     Anything else is given to expat as it is.
     """
     it = iter(chunks)
-    buf = b""  # bytes received, not given to expat yet
+    buf = b""  # bytes received; buf[pos:] not given to expat yet
+    pos = 0
     fed = 0  # bytes given to expat
     eof = False
     encoding_ok = True
@@ -593,20 +606,21 @@ def feed(r: Any, P: Any, chunks: Any) -> None:
         encoding_ok = encoding is None or encoding.lower() in _FAST_ENCODINGS
 
     def pull() -> None:  # the next non-empty chunk onto buf (eof: none left)
-        nonlocal buf, eof
+        nonlocal buf, pos, eof
         for chunk in it:
             if chunk:
                 r.fed = True
-                buf = buf + chunk if buf else chunk
+                buf = buf[pos:] + chunk if pos < len(buf) else chunk
+                pos = 0
                 return
         eof = True
 
-    def give(k: int) -> None:  # buf[:k] to expat
-        nonlocal buf, fed
-        if k > 0:
-            P.Parse(buf[:k], False)
-            buf = buf[k:]
-            fed += k
+    def give(upto: int) -> None:  # buf[pos:upto] to expat
+        nonlocal pos, fed
+        if upto > pos:
+            P.Parse(memoryview(buf)[pos:upto], False)
+            fed += upto - pos
+            pos = upto
 
     P.XmlDeclHandler = xml_decl
     r.fast_tree = r.fast_at = None
@@ -614,7 +628,7 @@ def feed(r: Any, P: Any, chunks: Any) -> None:
     in_tree = False  # after a "<TreeModel": looking for its root Node
     while True:
         if not in_tree:
-            i = buf.find(b"<TreeModel")
+            i = buf.find(b"<TreeModel", pos)
             if i < 0:
                 if eof:
                     break
@@ -623,7 +637,7 @@ def feed(r: Any, P: Any, chunks: Any) -> None:
                 continue
             give(i + 10)
             in_tree = True
-        j = buf.find(b"<Node")
+        j = buf.find(b"<Node", pos)
         e = buf.find(b">", j) if j >= 0 else -1
         if e < 0:
             if eof:
@@ -636,32 +650,34 @@ def feed(r: Any, P: Any, chunks: Any) -> None:
             continue
         in_tree = False
         tag = buf[j : e + 1]
-        expected = fed + j  # expat's byte index of the tag
+        expected = fed + j - pos  # expat's byte index of the tag
         r.fast_tree = None
         give(e + 1)
         fill = r.fast_tree
         if fill is None or r.fast_at != expected or tag.endswith(b"/>") or b"\r" in tag or not encoding_ok:
             continue
-        while b"</TreeModel" not in buf and not eof and len(buf) <= _FAST_CAP:
-            pull()  # (the end of the tree is before it: fewer find_end calls)
-        end = -1
-        while True:
-            end = _fastscan.find_end(buf, 0)
-            if end >= 0 or eof or len(buf) > _FAST_CAP:
-                break
+        # the end of the body: before the next "</TreeModel" (if that is the tree's end)
+        while (stop := buf.find(b"</TreeModel", pos)) < 0 and not eof and len(buf) - pos <= _FAST_CAP:
             pull()
+        end = _fastscan.find_end(buf, pos, stop)
+        if end < 0 and stop >= 0:  # not before it: anywhere
+            while True:
+                end = _fastscan.find_end(buf, pos)
+                if end >= 0 or eof or len(buf) - pos > _FAST_CAP:
+                    break
+                pull()
         if end < 0:
             continue
-        region = buf[:end]
+        region = buf[pos:end]
         if not fill(region, tag.count(b"\n")):
             continue
         close = region.rfind(b"<")
         last = region.rfind(b"\n", 0, close)
         stand_in = b"\n" * region.count(b"\n", 0, close) + b" " * (close - last - 1) + region[close:]
-        buf = buf[end:]
+        pos = end
         r.fast_bodies += 1
         P.Parse(stand_in, False)
         fed += len(stand_in)
-    if buf:
-        P.Parse(buf, False)
+    if pos < len(buf):
+        P.Parse(memoryview(buf)[pos:], False)
     P.Parse(b"", True)
