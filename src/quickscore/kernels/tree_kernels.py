@@ -378,48 +378,72 @@ def sum_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_col
     * wmiss[r]: the sum of w over trees whose value is missing.
 
     Accumulation is tree-major over the block (a tree's values stay in cache), which keeps
-    each row's additions in tree order.
+    each row's additions in tree order (``_sum_block``).
     """
     n_trees = roots.shape[0]
     block = max(1, min(block, r1 - r0))
     gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    acc = np.empty((4, block))
     acc32 = np.empty(block, dtype=np.float32)
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
         _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _sum_block(gbuf, values, weights, weighted, f32, acc, acc32, m)
         for i in range(m):
-            acc32[i] = 0.0
-            total[b0 + i] = 0.0
-            wsum[b0 + i] = 0.0
-            count[b0 + i] = 0.0
-            wmiss[b0 + i] = 0.0
-        for t in range(n_trees):
-            w = weights[t]
-            w32 = np.float32(w)
-            ww = w if weighted else 1.0
-            for i in range(m):
-                g = gbuf[t, i]
-                r = b0 + i
-                v = values[g] if g >= 0 else np.nan
-                if v != v:
-                    wmiss[r] += w
-                    continue
-                if f32:
-                    if weighted:
-                        acc32[i] = acc32[i] + np.float32(v) * w32
-                    else:
-                        acc32[i] = acc32[i] + np.float32(v)
-                elif weighted:
-                    total[r] = total[r] + v * w
-                else:
-                    total[r] = total[r] + v
-                wsum[r] += ww
-                count[r] += 1.0
+            r = b0 + i
+            total[r] = np.float64(acc32[i]) if f32 else acc[0, i]
+            wsum[r] = acc[1, i]
+            count[r] = acc[2, i]
+            wmiss[r] = acc[3, i]
+
+
+@njit(**NJIT)
+def _sum_block(gbuf, values, weights, weighted, f32, acc, acc32, m):
+    """``sum_range``'s accumulation for one block of m rows, tree-major, into block-local
+    rows: acc32[i] (f32) or acc[0, i] the total, then acc[1..3, i] wsum, count, wmiss. The
+    float32 / float64 and weighted cases are chosen per tree, outside the row loop. An
+    unweighted tree multiplies by 1.0 (``v * 1.0 == v`` exactly for every non-NaN v, in
+    float32 as in float64), so it adds what ``total + v`` adds."""
+    for j in range(4):
+        for i in range(m):
+            acc[j, i] = 0.0
+    for i in range(m):
+        acc32[i] = 0.0
+    for t in range(gbuf.shape[0]):
+        w = weights[t]
+        mult = w if weighted else 1.0
         if f32:
-            for i in range(m):
-                total[b0 + i] = np.float64(acc32[i])
+            _sum_tree32(gbuf[t], values, w, np.float32(mult), mult, acc32, acc[1], acc[2], acc[3], m)
+        else:
+            _sum_tree64(gbuf[t], values, w, mult, acc[0], acc[1], acc[2], acc[3], m)
+
+
+@njit(**NJIT)
+def _sum_tree64(gt, values, w, mult, a, ws, cnt, wm, m):
+    for i in range(m):
+        g = gt[i]
+        v = values[np.uint64(g)] if g >= 0 else np.nan
+        if v != v:
+            wm[i] += w
+            continue
+        a[i] = a[i] + v * mult
+        ws[i] += mult
+        cnt[i] += 1.0
+
+
+@njit(**NJIT)
+def _sum_tree32(gt, values, w, mult32, mult, a32, ws, cnt, wm, m):
+    for i in range(m):
+        g = gt[i]
+        v = values[np.uint64(g)] if g >= 0 else np.nan
+        if v != v:
+            wm[i] += w
+            continue
+        a32[i] = a32[i] + np.float32(v) * mult32
+        ws[i] += mult
+        cnt[i] += 1.0
 
 
 @njit(**NJIT)
