@@ -19,8 +19,9 @@ PMML), served as ``forest``; W2, the logistic regression, served as ``logistic``
 
 The comparison servers (bench/jpmml_server.py) answer the same single-record V2 bodies with
 JPMML-Evaluator called per record through the ``jpmml_evaluator`` package, on the same HTTP stack
-(``--http``: quickscore's own HTTP layer by default, or uvicorn), with the same worker counts: with its py4j backend, as KServe's own pmmlserver does, and with
-its JPype backend (the JVM in-process, the harder baseline).
+(``--http``: quickscore's own HTTP layer by default, or uvicorn), with the same worker counts:
+with its py4j backend, as KServe's own pmmlserver does, and with its JPype backend (the JVM
+in-process, the harder baseline).
 
 Writes bench/results/serve-<date>.json and .md and prints the table.
 """

@@ -310,7 +310,8 @@ class HttpProtocol(asyncio.Protocol):
             request = self.queue.popleft()
             method, url, headers, body, keep_alive, version = request
             path, query = _split(url)
-            if path is None:
+            if path is None:  # the requests after it are not answered
+                self.queue.clear()
                 self._reject(400, f"malformed request target: {url[:100]!r}")
                 return
             coro = self.handler(method, path, query, headers, body)
