@@ -88,3 +88,26 @@ def test_pass_through_tests_ignore_columns_the_tree_does_not_test():
     finally:
         layout[4][:] = 2
     assert np.array_equal(in_step, plain) and (in_step[:, 0] >= 0).sum() == 3
+
+
+def test_unbalanced_trees_take_the_in_step_walk_on_any_thread_count():
+    """Unbalanced trees (cut short at random, walks of different lengths) mostly take the
+    in-step walk (mean leaf depth >= 60% of the longest walk), a few the plain one; leaves and
+    float32 sums equal the plain walk's on 1 and 2 threads (rows with NaN, ±inf)."""
+    rng = np.random.default_rng(7)
+    arrays = lower_trees(_forest(rng, 60, 8, 0.7), encodings({f: DataType.DOUBLE for f in FIELDS}))
+    layout = E.sync_layout(arrays)
+    taken = layout[4] > 0
+    assert taken.any() and not taken.all(), "a mix of in-step and plain trees"
+    X = _rows(rng, 6000)  # > 2 chunks: 2 threads really split the rows
+    values = rng.normal(size=arrays.n_nodes)
+    got = {n: (E.leaf_indices(X, arrays, n_threads=n), E.sum_values(X, arrays, values, n_threads=n, float32=True).total) for n in (1, 2)}
+    saved = layout[4].copy()
+    layout[4][:] = 0
+    try:
+        plain = (E.leaf_indices(X, arrays, n_threads=1), E.sum_values(X, arrays, values, n_threads=1, float32=True).total)
+    finally:
+        layout[4][:] = saved
+    for n in (1, 2):
+        assert np.array_equal(got[n][0], plain[0])
+        assert np.array_equal(got[n][1], plain[1], equal_nan=True)
