@@ -116,6 +116,9 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
     sd_convs: list[tuple] = []  # (value, recordCount, flags, confidence, probability)
     sd_cache: dict[tuple, int] = {}
     objects: list = []
+    # the columns of the nodes after the root, when the body was read from its bytes
+    # (fast_fill): appended to the lists above by finish
+    fast: dict[str, np.ndarray] = {}
 
     parent_append, lines_append, node_conv_append = parent.append, lines.append, node_conv.append
     pred_node_append, pred_conv_append, pred_line_append = pred_node.append, pred_conv.append, pred_line.append
@@ -382,7 +385,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         region is not in ``_fastscan``'s subset or a value would be refused (the handlers
         then read it, and report the error)."""
         sc = _fastscan.scan(region, limit)
-        if sc is None or len(parent) != 1 or pred_node or sd_node:
+        if sc is None or len(parent) != 1 or pred_node or sd_node or fast:
             return False
         # the attribute texts, each converted once (as new_node_conv / new_sd_conv do)
         node_rows: dict[bytes, tuple] = {}
@@ -418,7 +421,7 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
             sd_rows[text] = (a[b"value"], rc, f, conf, prob)
         if sc.sp:
             fields, op_texts, values = zip(*sc.sp)
-            ops = [_OPS_BYTES.get(o) for o in op_texts]
+            ops = list(map(_OPS_BYTES.get, op_texts))
             if None in ops:
                 return False
         else:
@@ -469,17 +472,16 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
                 ci = pred_get(key)
                 conv[kinds == k] = new_pred_conv(key, k, 0, {}) if ci is None else ci
         first = lines[0] + tag_newlines
-        parent.extend(sc.node_parent.tolist())
-        lines.extend((sc.node_line + first).tolist())
-        node_conv.extend(map(node_ci.__getitem__, sc.node_attrs))
-        pred_node.extend(sc.pred_node.tolist())
-        pred_line.extend((sc.pred_line + first).tolist())
-        pred_conv.extend(conv.tolist())
-        sp_field.extend(map(ids.__getitem__, fields))
-        sp_op.extend(ops)
-        sp_value.extend(map(ids.__getitem__, values))
-        sd_node.extend(sc.sd_node.tolist())
-        sd_conv.extend(map(sd_ci.__getitem__, sc.sd_attrs))
+        fast.update(
+            parent=sc.node_parent, lines=sc.node_line + first,
+            node_conv=np.fromiter(map(node_ci.__getitem__, sc.node_attrs), dtype=np.int64, count=len(sc.node_attrs)),
+            pred_node=sc.pred_node, pred_line=sc.pred_line + first, pred_conv=conv,
+            sp_field=np.fromiter(map(ids.__getitem__, fields), dtype=np.int64, count=len(fields)),
+            sp_op=np.array(ops, dtype=np.int64),
+            sp_value=np.fromiter(map(ids.__getitem__, values), dtype=np.int64, count=len(values)),
+            sd_node=sc.sd_node,
+            sd_conv=np.fromiter(map(sd_ci.__getitem__, sc.sd_attrs), dtype=np.int64, count=len(sc.sd_attrs)),
+        )
         return True
 
     # --- the end of the root Node -------------------------------------------------------------
@@ -489,26 +491,35 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         P.ordered_attributes = False
         P.StartElementHandler = normal_start
         P.EndElementHandler = normal_end
-        n = len(parent)
-        owners = np.array(pred_node, dtype=np.int64)
+        def column(values: list, key: str) -> np.ndarray:  # a list, then its fast_fill part
+            a = np.array(values, dtype=np.int64)
+            tail = fast.get(key)
+            return a if tail is None else np.concatenate([a, tail])
+
+        parent_a = column(parent, "parent")
+        n = len(parent_a)
+        owners = column(pred_node, "pred_node")
         count = np.bincount(owners, minlength=n)
         if (count != 1).any():
             i = int(np.flatnonzero(count != 1)[0])
+            if fast:  # (frame_of reads the lists)
+                parent[:], lines[:] = parent_a.tolist(), column(lines, "lines").tolist()
             raise r.invalid(frame_of(i), "Node has no predicate" if count[i] == 0 else "Node has more than one predicate")
         order = np.argsort(owners, kind="stable")
-        conv_of = np.array(pred_conv, dtype=np.int64)
+        conv_of = column(pred_conv, "pred_conv")
         # rows (kind, field, operator, value): the cached conversions, then the direct SimplePredicates
         table_p = np.array(pred_convs or [(0, -1, 0, -1)], dtype=np.int64)
-        if sp_field:
-            direct = np.empty((len(sp_field), 4), dtype=np.int64)
+        sp_field_a = column(sp_field, "sp_field")
+        if len(sp_field_a):
+            direct = np.empty((len(sp_field_a), 4), dtype=np.int64)
             direct[:, 0] = PRED_SIMPLE
-            direct[:, 1] = sp_field
-            direct[:, 2] = sp_op
-            direct[:, 3] = sp_value
+            direct[:, 1] = sp_field_a
+            direct[:, 2] = column(sp_op, "sp_op")
+            direct[:, 3] = column(sp_value, "sp_value")
             base = len(table_p)
             table_p = np.concatenate([table_p, direct])
             is_direct = conv_of == _DIRECT  # the k-th of them (document order) is row base + k
-            conv_of[is_direct] = np.arange(base, base + len(sp_field))
+            conv_of[is_direct] = np.arange(base, base + len(sp_field_a))
         conv_of = conv_of[order]
         is_object = conv_of >= _OBJECT_BASE
         rows = table_p[np.where(is_object, 0, conv_of)]
@@ -517,16 +528,16 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         pvalue = rows[:, 3].astype(np.int32)
         pvalue[is_object] = conv_of[is_object] - _OBJECT_BASE
 
-        node_ci = np.array(node_conv, dtype=np.int64)
+        node_ci = column(node_conv, "node_conv")
         table_n = np.array(node_convs or [(-1, -1, -1, 0.0, 0)], dtype=np.float64)
         nrows = table_n[np.maximum(node_ci, 0)]
         nrows[node_ci < 0] = (-1, -1, -1, 0.0, 0)
 
-        sd_owners = np.array(sd_node, dtype=np.int64)
+        sd_owners = column(sd_node, "sd_node")
         sd_order = None
         if sd_owners.size and np.any(sd_owners[1:] < sd_owners[:-1]):  # ScoreDistributions after child Nodes
             sd_order = np.argsort(sd_owners, kind="stable")
-        sd_ci = np.array(sd_conv, dtype=np.int64)
+        sd_ci = column(sd_conv, "sd_conv")
         if sd_order is not None:
             sd_ci = sd_ci[sd_order]
         table_s = np.array(sd_convs or [(0, 0.0, 0, 0.0, 0.0)], dtype=np.float64)
@@ -535,14 +546,12 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         offsets = np.zeros(n + 1, dtype=np.int32)
         if sd_owners.size:
             np.cumsum(np.bincount(sd_owners, minlength=n), out=offsets[1:])
-        node_lines = np.array(lines, dtype=np.int32)
-        predicate_lines = np.array(pred_line, dtype=np.int32)[order]
-        strings = [""] * len(table)
-        for text, j in table.items():
-            strings[j] = text
-        bound = max(n + 1, len(table), len(objects), len(sd_node) + 1)  # every index is below it
+        node_lines = column(lines, "lines").astype(np.int32)
+        predicate_lines = column(pred_line, "pred_line").astype(np.int32)[order]
+        strings = list(table)  # (numbered in insertion order: see sindex)
+        bound = max(n + 1, len(table), len(objects), len(sd_owners) + 1)  # every index is below it
         flat = FlatTree(
-            parent=narrow(np.array(parent), bound),
+            parent=narrow(parent_a, bound),
             pred_kind=kinds,
             pred_field=narrow(rows[:, 1], bound),
             pred_op=rows[:, 2].astype(np.int8),
@@ -571,7 +580,8 @@ def read_tree(r: Any, P: Any, top: list, seg: str, attrs: dict, st: list, frames
         # The handlers refer to each other (a reference cycle the paused GC would not free):
         # empty the per-tree containers now.
         for container in (table, parent, lines, node_conv, node_convs, node_cache, pred_node, pred_conv, pred_line,
-                          pred_convs, pred_cache, sd_node, sd_conv, sd_convs, sd_cache, objects, sp_field, sp_op, sp_value):
+                          pred_convs, pred_cache, sd_node, sd_conv, sd_convs, sd_cache, objects, sp_field, sp_op, sp_value,
+                          fast):
             container.clear()
 
     P.ordered_attributes = True  # cheaper than a dict per element; restored at the end
