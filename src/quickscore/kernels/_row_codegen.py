@@ -31,7 +31,8 @@ kernels' one-row entry points for everything else (``sum_values`` returns count 
   (``lanes.walk_trees_le_clean`` over a list of trees; measured: a test layout inside ``I``
   and ``F`` instead of the 16-byte ``fast`` records was ~10% slower on W3).
 
-Exactness: the walks end on the terminals the batch kernels' walks end on (the same tests,
+Indices are cast to np.uint64 before each load, so that numba leaves out the negative-index
+wraparound (as the batch kernels' lanes). Exactness: the walks end on the terminals the batch kernels' walks end on (the same tests,
 compared the same way), and the accumulation is ``tree_kernels.sum_row``'s, in tree order.
 """
 
@@ -91,8 +92,9 @@ def _plain() -> str:
     for i in range(n):
         out += [
             f"        if s{i} >= 0:",
-            f"            nd = fast[s{i}]",
-            f"            s{i} = nd.true_next if x[features[s{i}]] <= nd.threshold else nd.false_next",
+            f"            u = np.uint64(s{i})",
+            f"            nd = fast[u]",
+            f"            s{i} = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next",
             f"            if s{i} < 0:",
             f"                g[t{i}] = -s{i} - 2",
             f"                while nxt < n and I[p0 + 2 * nxt + 1] < 0:",
@@ -129,7 +131,7 @@ def _sync() -> str:
     out.append("        " + " = ".join(f"h{i}" for i in range(n)) + " = 0")
     out.append("        for _ in range(D):")
     for i in range(n):
-        out.append(f"            h{i} = 2 * h{i} + (1 if x[I[hf + b{i} + h{i}]] <= F[ht + b{i} + h{i}] else 2)")
+        out.append(f"            h{i} = 2 * h{i} + (1 if x[np.uint64(I[np.uint64(hf + b{i} + h{i})])] <= F[np.uint64(ht + b{i} + h{i})] else 2)")
     for i in range(n):
         out.append(f"        g[I[q + {3 + 3 * i}]] = I[lv + I[q + {2 + 3 * i}] + h{i}]")
     out.append("        q += GROUP_SIZE")
@@ -162,7 +164,8 @@ def sum_values(F, I, fast, features, x):
     wmiss = 0.0
     for t in range(n_trees):
         w = F[wb + t]
-        v = F[vb + g[t]] if g[t] >= 0 else np.nan
+        gt = g[t]
+        v = F[np.uint64(vb + gt)] if gt >= 0 else np.nan
         if v != v:
             wmiss += w
             continue

@@ -17,7 +17,8 @@ kernels' one-row entry points for everything else (``sum_values`` returns count 
   (``lanes.walk_trees_le_clean`` over a list of trees; measured: a test layout inside ``I``
   and ``F`` instead of the 16-byte ``fast`` records was ~10% slower on W3).
 
-Exactness: the walks end on the terminals the batch kernels' walks end on (the same tests,
+Indices are cast to np.uint64 before each load, so that numba leaves out the negative-index
+wraparound (as the batch kernels' lanes). Exactness: the walks end on the terminals the batch kernels' walks end on (the same tests,
 compared the same way), and the accumulation is ``tree_kernels.sum_row``'s, in tree order.
 """
 
@@ -65,14 +66,14 @@ def _walk_sync(F, I, x, g):
         b7 = I[q + 22]
         h0 = h1 = h2 = h3 = h4 = h5 = h6 = h7 = 0
         for _ in range(D):
-            h0 = 2 * h0 + (1 if x[I[hf + b0 + h0]] <= F[ht + b0 + h0] else 2)
-            h1 = 2 * h1 + (1 if x[I[hf + b1 + h1]] <= F[ht + b1 + h1] else 2)
-            h2 = 2 * h2 + (1 if x[I[hf + b2 + h2]] <= F[ht + b2 + h2] else 2)
-            h3 = 2 * h3 + (1 if x[I[hf + b3 + h3]] <= F[ht + b3 + h3] else 2)
-            h4 = 2 * h4 + (1 if x[I[hf + b4 + h4]] <= F[ht + b4 + h4] else 2)
-            h5 = 2 * h5 + (1 if x[I[hf + b5 + h5]] <= F[ht + b5 + h5] else 2)
-            h6 = 2 * h6 + (1 if x[I[hf + b6 + h6]] <= F[ht + b6 + h6] else 2)
-            h7 = 2 * h7 + (1 if x[I[hf + b7 + h7]] <= F[ht + b7 + h7] else 2)
+            h0 = 2 * h0 + (1 if x[np.uint64(I[np.uint64(hf + b0 + h0)])] <= F[np.uint64(ht + b0 + h0)] else 2)
+            h1 = 2 * h1 + (1 if x[np.uint64(I[np.uint64(hf + b1 + h1)])] <= F[np.uint64(ht + b1 + h1)] else 2)
+            h2 = 2 * h2 + (1 if x[np.uint64(I[np.uint64(hf + b2 + h2)])] <= F[np.uint64(ht + b2 + h2)] else 2)
+            h3 = 2 * h3 + (1 if x[np.uint64(I[np.uint64(hf + b3 + h3)])] <= F[np.uint64(ht + b3 + h3)] else 2)
+            h4 = 2 * h4 + (1 if x[np.uint64(I[np.uint64(hf + b4 + h4)])] <= F[np.uint64(ht + b4 + h4)] else 2)
+            h5 = 2 * h5 + (1 if x[np.uint64(I[np.uint64(hf + b5 + h5)])] <= F[np.uint64(ht + b5 + h5)] else 2)
+            h6 = 2 * h6 + (1 if x[np.uint64(I[np.uint64(hf + b6 + h6)])] <= F[np.uint64(ht + b6 + h6)] else 2)
+            h7 = 2 * h7 + (1 if x[np.uint64(I[np.uint64(hf + b7 + h7)])] <= F[np.uint64(ht + b7 + h7)] else 2)
         g[I[q + 3]] = I[lv + I[q + 2] + h0]
         g[I[q + 6]] = I[lv + I[q + 5] + h1]
         g[I[q + 9]] = I[lv + I[q + 8] + h2]
@@ -181,8 +182,9 @@ def _walk_plain(F, I, fast, features, x, g):
         s7 = -1
     while active > 0:
         if s0 >= 0:
-            nd = fast[s0]
-            s0 = nd.true_next if x[features[s0]] <= nd.threshold else nd.false_next
+            u = np.uint64(s0)
+            nd = fast[u]
+            s0 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s0 < 0:
                 g[t0] = -s0 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -195,8 +197,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = fast[s1]
-            s1 = nd.true_next if x[features[s1]] <= nd.threshold else nd.false_next
+            u = np.uint64(s1)
+            nd = fast[u]
+            s1 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s1 < 0:
                 g[t1] = -s1 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -209,8 +212,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = fast[s2]
-            s2 = nd.true_next if x[features[s2]] <= nd.threshold else nd.false_next
+            u = np.uint64(s2)
+            nd = fast[u]
+            s2 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s2 < 0:
                 g[t2] = -s2 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -223,8 +227,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = fast[s3]
-            s3 = nd.true_next if x[features[s3]] <= nd.threshold else nd.false_next
+            u = np.uint64(s3)
+            nd = fast[u]
+            s3 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s3 < 0:
                 g[t3] = -s3 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -237,8 +242,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = fast[s4]
-            s4 = nd.true_next if x[features[s4]] <= nd.threshold else nd.false_next
+            u = np.uint64(s4)
+            nd = fast[u]
+            s4 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s4 < 0:
                 g[t4] = -s4 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -251,8 +257,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = fast[s5]
-            s5 = nd.true_next if x[features[s5]] <= nd.threshold else nd.false_next
+            u = np.uint64(s5)
+            nd = fast[u]
+            s5 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s5 < 0:
                 g[t5] = -s5 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -265,8 +272,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = fast[s6]
-            s6 = nd.true_next if x[features[s6]] <= nd.threshold else nd.false_next
+            u = np.uint64(s6)
+            nd = fast[u]
+            s6 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s6 < 0:
                 g[t6] = -s6 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -279,8 +287,9 @@ def _walk_plain(F, I, fast, features, x, g):
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = fast[s7]
-            s7 = nd.true_next if x[features[s7]] <= nd.threshold else nd.false_next
+            u = np.uint64(s7)
+            nd = fast[u]
+            s7 = nd.true_next if x[np.uint64(features[u])] <= nd.threshold else nd.false_next
             if s7 < 0:
                 g[t7] = -s7 - 2
                 while nxt < n and I[p0 + 2 * nxt + 1] < 0:
@@ -318,7 +327,8 @@ def sum_values(F, I, fast, features, x):
     wmiss = 0.0
     for t in range(n_trees):
         w = F[wb + t]
-        v = F[vb + g[t]] if g[t] >= 0 else np.nan
+        gt = g[t]
+        v = F[np.uint64(vb + gt)] if gt >= 0 else np.nan
         if v != v:
             wmiss += w
             continue
