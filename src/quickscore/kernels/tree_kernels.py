@@ -24,7 +24,12 @@ The one-row entry points (``*_row``) walk 8 trees at a time instead (lanes.walk_
 Missing levels are only computed for rows with a NaN (``_walk_levels``); other rows have none.
 
 The fused kernels (sums, votes, probabilities) accumulate per row in tree order with the
-same operations as ``models/mining.py``, so results are bit-identical to it.
+same operations as ``models/mining.py``, so results are bit-identical to it (sums and
+probabilities into block-local rows, one per accumulator, copied out after the block).
+
+Hot loads index with ``np.uint64``: numba adds a negative-index wraparound (a sign test and
+an add) to every load with a signed index, and the walks are bound by instructions per test
+(measured, 1 thread, process_time: W4 walk alone 268k -> 430k rows/s, W1 +8%, W3 +8%).
 """
 
 from __future__ import annotations
