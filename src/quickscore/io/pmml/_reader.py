@@ -29,8 +29,10 @@ attributes and are read (``x-mathContext``, ``x-missingPredictionTreatment``,
 ``x-missingThreshold``, ``x-invalidValueReplacement``, ``x-wordRE``, ``x-report``,
 ``x-multiModelChain``, ``x-weightedSum`` ...: see ``_schema.RENAMES`` and ``ENUMS``).
 
-Cost: for a 90 MB forest most of the time is expat's callbacks. TreeModel bodies are read
-into arrays (``ir.FlatTree``, by ``_trees``) with no object per Node; the cyclic GC is paused
+Cost: for a 90 MB forest most of the time was expat's callbacks (~3 M Python calls). TreeModel
+bodies are read into arrays (``ir.FlatTree``, by ``_trees``) with no object per Node, and a body
+in the strict XML subset the exporters write is read from its bytes with no callback per
+element (``_trees.feed``, ``_fastscan``; expat still checks everything else); the cyclic GC is paused
 while reading; Node / SimplePredicate objects, where they are built (``read_pmml(flat=False)``,
 predicates inside compound ones), come from ``fast_constructor`` (see there).
 """

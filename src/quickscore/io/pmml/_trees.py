@@ -15,6 +15,13 @@ rest is handled as the general reader handles it:
 
 Attribute values are converted by the same ``_schema`` converters; a value they refuse is
 reported by the general reader's ``convert`` (same message, element path and line).
+
+The fast path: ``feed`` gives the document to expat, but a TreeModel body written in the
+strict subset of ``_fastscan`` (what the usual exporters write) is read from its bytes with
+numpy and ``re`` (``read_tree``'s ``fast_fill``) into the same columns the handlers fill, and
+expat gets line feeds and blanks in its place. Anything outside the subset, and any value a
+converter refuses, is left to the handlers, so results and errors are the same either way
+(tests/unit/io/test_fast_tree_scan.py reads documents both ways).
 """
 
 from __future__ import annotations
