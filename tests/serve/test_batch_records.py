@@ -121,7 +121,7 @@ def test_clean_batches_equal_each_record_alone(models, name):
     assert_isolated(model, [{"id": i, "arguments": r} for i, r in enumerate(plain)][:1])
     numeric = [f.name for f in model.schema.inputs if f.data_type in ("double", "float")]
     if numeric:
-        for value in (True, 0, 1, 0.0, 1.0, "1", None, 10**30):
+        for value in (True, 0, 1, 0.0, 1.0, "1", None, 10**30, 10**400):
             changed = [dict(r) for r in plain]
             changed[7][numeric[0]] = value
             assert_isolated(model, [{"id": i, "arguments": r} for i, r in enumerate(changed)])

@@ -227,7 +227,7 @@ def _score_batch(model, items: list) -> list[dict[str, Any]]:
         positions, messages = None, {}
     else:
         records, positions, messages = _checked_records(items)
-        columns = _columns(model, records) if records else {}
+        columns = (_plain_columns(model, records) or _columns(model, records)) if records else {}
     names, rows, errors = _score(model, columns, len(records))
     if errors.count(None) != len(errors):
         _restate(model, records, errors)
@@ -283,8 +283,16 @@ def _plain_columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray
         flat = floats(values)
         if flat is not None:  # every value a number: one float64 matrix, a row per field
             return dict(zip(names, flat.reshape(n, k).T.copy()))
-    if not set(map(type, values)) <= _SCALAR_TYPES:
+    types = set(map(type, values))
+    if not types <= _SCALAR_TYPES:
         return None
+    if k and types <= _NUMBERS and numeric.issuperset(names):
+        try:
+            matrix = np.array(values, dtype=np.float64)  # numbers and null (NaN: missing), as _column reads them
+        except OverflowError:  # an int beyond float64: column by column, the model judges it
+            pass
+        else:
+            return dict(zip(names, matrix.reshape(n, k).T.copy()))
     return {name: _column(values[j::k], name in numeric) for j, name in enumerate(names)}
 
 
@@ -380,7 +388,12 @@ def _columns(model, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     value; any other column stays as given, so the model judges (and reports) each value itself."""
     numeric = _numeric_fields(model)
     names = list(dict.fromkeys(chain.from_iterable(records)))  # every key, in first-seen order
-    return {name: _column([r.get(name) for r in records], name in numeric) for name in names}
+    if len(names) > 1 and set(map(len, records)) == {len(names)}:
+        # Every record has every key (in its own order): transposed in C.
+        columns = zip(*map(itemgetter(*names), records))
+    else:
+        columns = ([r.get(name) for r in records] for name in names)
+    return {name: _column(list(column), name in numeric) for name, column in zip(names, columns)}
 
 
 def _column(column: list, numeric: bool) -> np.ndarray:
