@@ -9,7 +9,8 @@ JSON numbers into float64 in one C pass where it can.
 from __future__ import annotations
 
 from array import array
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def predict_columns(model, columns: Mapping[str, Any], n: int) -> tuple[dict[str
         outputs, messages, _ = model._score_batch(columns, n)
     except quickscore.QuickscoreError:
         raise
-    except Exception:  # a defect: predict scores the records one by one, so that it costs only its own
+    except Exception:  # noqa: BLE001 - a defect: predict scores the records one by one, so that it costs only its own
         frame = model.predict(columns or [{}] * n)  # a list of n empty records counts them
         messages = frame.pop("_error").to_numpy()
         outputs = {name: frame[name].to_numpy() for name in frame.columns}

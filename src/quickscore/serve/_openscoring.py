@@ -18,16 +18,24 @@ import csv
 import gzip
 import io
 import zlib
+from datetime import datetime, timezone
 from itertools import chain, repeat
 from operator import itemgetter
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import quickscore
-from quickscore.serve._app import App, HTTPError, Request, Response, TEXT, json_response, parse_json
+from quickscore.serve._app import (
+    TEXT,
+    App,
+    HTTPError,
+    Request,
+    Response,
+    json_response,
+    parse_json,
+)
 from quickscore.serve._batch import floats, predict_columns
 from quickscore.serve._registry import MODEL_ID, Entry
 
@@ -366,7 +374,7 @@ def _responses(names: list[str]) -> Any:
             # The names enter the code only as repr() string literals.
             source = (f"lambda ids, rows, M: [{{'results': {results}}} if i is M else {{'id': i, 'results': {results}}} "
                       f"for i, ({variables}) in zip(ids, rows)]")
-            build = eval(compile(source, "<quickscore /batch responses>", "eval"))  # noqa: S307 - our own code
+            build = eval(compile(source, "<quickscore /batch responses>", "eval"))
         else:
             def build(ids, rows, M):
                 return [{"results": r} if i is M else {"id": i, "results": r} for i, r in zip(ids, map(dict, map(zip, repeat(names), rows)))]
