@@ -344,3 +344,13 @@ def sum_values(F, I, fast, features, x):
         wsum += w if weighted else 1.0
         count += 1.0
     return (np.float64(acc32) if f32 else acc), wsum, count, wmiss
+
+
+@njit(**NJIT)
+def sum_values_float32_inputs(F, I, fast, features, x):
+    """``sum_values`` after rounding x to float32 in place, as the record path's
+    ``x.astype(np.float32).astype(np.float64)`` for fields of dataType float (the same C cast:
+    round to nearest even, +-inf beyond float32's range; numba warns of no overflow)."""
+    for j in range(x.shape[0]):
+        x[j] = np.float64(np.float32(x[j]))
+    return sum_values(F, I, fast, features, x)

@@ -1013,13 +1013,17 @@ class RecordPath:
             and fused.n_trees > 0
             and row.identity
             and row.perm is not None
-            and all(inp is None for _, inp in self.inputs)
             and not self.by_name
         )
+        plain = all(inp is None for _, inp in self.inputs)
+        # fields of dataType float without other treatments: the kernel rounds the row
+        rounded = not plain and self.f32_all and self.int_idx is None and not self.special
+        direct = direct and (plain or rounded)
         namespace: dict[str, Any] = {}
         if direct:
             # _values, _Fused and kernels.combine_values written out for plain inputs (a float
-            # or an int as given) already in the kernel's column order: the sum is the value
+            # or an int as given; for fields of dataType float, rounded to float32 in the
+            # kernel) already in the kernel's column order: the sum is the value
             # when every tree has one (returnMissing / continue); other records take the
             # generic path. The packed forest is built at the first record (FIRST).
             body = [
@@ -1046,7 +1050,8 @@ class RecordPath:
                 return namespace["gbm"](record)
 
             namespace.update(
-                ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, SUM=row_kernels.sum_values, ARRAY=np.array,
+                ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, ARRAY=np.array,
+                SUM=row_kernels.sum_values_float32_inputs if rounded else row_kernels.sum_values,
                 FLOAT64=np.float64, NT=float(fused.n_trees),
             )
         else:

@@ -67,3 +67,19 @@ def test_packed_sum_matches_the_batch_kernels(depth, full, n_trees, weighted, fl
     assert dirty < len(X)
     if depth <= 8 and full >= 0.9:
         assert packed.I[row.H_N_GROUPS] > 0, "depth-limited trees are walked in step"
+
+
+def test_float32_inputs_round_like_numpy():
+    """``sum_values_float32_inputs`` = ``sum_values`` of ``x.astype(np.float32).astype(np.float64)``
+    (beyond float32's range: +-inf), with no warning."""
+    rng = np.random.default_rng(5)
+    arrays = lower_trees(_forest(rng, 16, 6, 0.9), encodings({f: DataType.DOUBLE for f in FIELDS}))
+    values = rng.normal(size=arrays.n_nodes)
+    packed = pack_sum(arrays, values, np.ones(arrays.n_trees), False, False)
+    for _ in range(300):
+        x = rng.choice([0.1, 1.0 + 2.0**-30, 0.5 - 1e-9, 1e39, -1e39, 3.4028235677973366e38, rng.normal()], size=len(FIELDS))
+        with np.errstate(over="ignore"):
+            rounded = x.astype(np.float32).astype(np.float64)
+        with np.errstate(all="raise"):
+            got = row.sum_values_float32_inputs(packed.F, packed.I, packed.fast, packed.features, x.copy())
+        assert got == row.sum_values(packed.F, packed.I, packed.fast, packed.features, rounded)
