@@ -42,7 +42,7 @@ from quickscore.kernels._layout import OP_BITS, OP_EQ, OP_LE
 from quickscore.kernels.lanes import _in_bits, _in_sorted
 from quickscore.kernels.options import NJIT, NJIT_PARALLEL
 
-BLOCK = 1024
+BLOCK = 2048
 
 # numba's on-disk cache notices edits to this file only; the kernels here inline code from
 # lanes.py and constants from _layout.py. This hash of both (kept current by
