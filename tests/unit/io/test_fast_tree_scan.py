@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_flat_trees import CHAINS, STRATEGIES, doc, leaf, sd, sp
 
 from quickscore.errors import QuickscoreError
 from quickscore.io.pmml import _fastscan, _reader, read_pmml
 from quickscore.ir import MiningModel, TreeModel
-
-from test_flat_trees import CHAINS, STRATEGIES, doc, leaf, sd, sp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"

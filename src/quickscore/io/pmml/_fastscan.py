@@ -71,11 +71,9 @@ _OPEN, _SP, _TRUE, _FALSE, _SD, _CLOSE = range(6)
 _KIND_OF_FIRST = np.full(256, -1, dtype=np.int8)  # by the byte after "<" (S: see scan)
 for _c, _k in ((b"N", _OPEN), (b"T", _TRUE), (b"F", _FALSE), (b"/", _CLOSE)):
     _KIND_OF_FIRST[_c[0]] = _k
-_PAD = 8  # bytes of padding after a buffer, so that tag names can be compared past its end
+_PAD = 8  # bytes of padding after a buffer, so that the bytes after a '<' can be read past its end
 # the bytes a region may hold: printable ASCII but "&", and tab, line feed
 _ALLOWED = bytes(sorted(set(range(0x20, 0x7F)) - {ord("&")} | {0x09, 0x0A}))
-_FOLLOW = np.zeros(256, dtype=bool)  # bytes that may follow an element name in a tag
-_FOLLOW[[0x20, 0x09, 0x0A, ord("/"), ord(">")]] = True
 
 
 class Scan(NamedTuple):
@@ -117,14 +115,6 @@ def find_end(buf: bytes, start: int, stop: int = -1) -> int:
         return -1
     gt = buf.find(b">", start + int(lt[hit[0]]))
     return -1 if gt < 0 else gt + 1
-
-
-def _is_tag(B: np.ndarray, lt: np.ndarray, name: bytes) -> np.ndarray:
-    """Which ``<`` positions start a tag named ``name`` (B padded past its end)."""
-    ok = np.ones(len(lt), dtype=bool)
-    for k, c in enumerate(name):
-        ok &= B[lt + 1 + k] == c
-    return ok & _FOLLOW[B[lt + 1 + len(name)]]
 
 
 def _spelled(raw: np.ndarray, lt: np.ndarray, length: np.ndarray, text: bytes) -> bool:
