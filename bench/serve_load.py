@@ -61,10 +61,12 @@ BATCH_ROWS = 1000
 class QuickscoreServer:
     """``python -m quickscore.serve DIR --port 0``; the port comes from its JSON "listening" log line."""
 
-    def __init__(self, model_dir: Path, workers: int, *extra: str, http: str = "quickscore"):
+    def __init__(self, model_dir: Path, workers: int, *extra: str, http: str | None = None):
         self.started = time.perf_counter()
+        self.workers = workers
         cmd = [sys.executable, "-m", "quickscore.serve", str(model_dir), "--host", "127.0.0.1", "--port", "0",
-               "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60", "--http", http, *extra]
+               "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60",
+               *(["--http", http] if http else []), *extra]  # no --http: the server's default (or QUICKSCORE_HTTP)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.port: int | None = None
         self.logs: list[dict] = []
@@ -83,9 +85,18 @@ class QuickscoreServer:
                 self._found.set()
 
     def wait_ready(self, timeout: float) -> float:
+        """Ready when every worker has loaded its models: /v2/health/ready answers 200 as soon as
+        the worker that takes the probe's connection is ready, while another may still be loading
+        (and answering 503 for the models it has not loaded yet)."""
         if not self._found.wait(60):
             raise RuntimeError("quickscore serve did not start")
-        return _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
+        _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
+        deadline = time.monotonic() + timeout
+        while len({r.get("pid") for r in list(self.logs) if r.get("message") == "models loaded"}) < self.workers:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("not every worker loaded its models")
+            time.sleep(0.1)
+        return time.perf_counter() - self.started
 
     def stop(self) -> None:
         _stop(self.proc)
