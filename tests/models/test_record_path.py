@@ -196,3 +196,15 @@ def test_benchmark_workloads_record_path_equals_the_batch_path(path):
         for k, v in one.items():
             b = frame[k].iloc[i]
             assert _same(v, None if pd.isna(b) else float(b)), (path, i, k, v, b)
+
+
+def test_generated_code_gives_the_same_results_on_several_threads():
+    """The generated GBM path and its packed kernel hold no per-call shared state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = quickscore.load(DATA / "LGBMClassifierAuditNA.pmml")
+    records = _records(DATA / "LGBMClassifierAuditNA.input.csv", limit=100) * 20
+    one = [model.predict(r) for r in records]
+    with ThreadPoolExecutor(4) as ex:
+        many = list(ex.map(model.predict, records))
+    assert all(_same(a, b) for a, b in zip(one, many))
