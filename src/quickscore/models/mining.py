@@ -189,9 +189,10 @@ class MiningCore:
                     for c in p.classes:
                         if c in self.classes:
                             mask[self.classes.index(c)] = True
-                    sub = out.probabilities[rows]
-                    sub[:, ~mask] = np.where(p.missing()[:, None], np.nan, 0.0)
-                    out.probabilities[rows] = sub
+                    if not mask.all():
+                        sub = out.probabilities[rows]
+                        sub[:, ~mask] = np.where(p.missing()[:, None], np.nan, 0.0)
+                        out.probabilities[rows] = sub
                 if p.confidences is not None:
                     if confidences is None:
                         confidences = np.full((n, len(self.classes)), np.nan)

@@ -42,7 +42,8 @@ class Prediction:
     def missing(self) -> np.ndarray:
         if self.value.dtype.kind == "f":
             return np.isnan(self.value)
-        return np.fromiter((v is None for v in self.value), dtype=bool, count=self.n)
+        # One C loop over the labels (str, int, float or None: "== None" is "is None" for them).
+        return np.equal(self.value, None)
 
     def probability(self, label: Any) -> np.ndarray:
         if self.probabilities is None:
