@@ -23,6 +23,12 @@ JPMML-Evaluator called per record through the ``jpmml_evaluator`` package, on th
 with its py4j backend, as KServe's own pmmlserver does, and with its JPype backend (the JVM
 in-process, the harder baseline).
 
+``kserve-pmmlserver`` (bench/kserve_pmml_server.py, in its own virtualenv bench/.cache/venv-kserve,
+built on first use by ``prepare_kserve``) is KServe's PMML server itself: ``kserve.ModelServer``
+(FastAPI on uvicorn, as shipped) with a model class equivalent to KServe's pmmlserver. Its
+``predict`` reads only the first V2 input tensor, so its single-record body is the same record as
+one FP64 tensor of shape [1, n_features] at the same ``/v2/models/{m}/infer`` path.
+
 Writes bench/results/serve-<date>.json and .md and prints the table.
 """
 
@@ -47,6 +53,10 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+KSERVE_VENV = BENCH / ".cache" / "venv-kserve"
+# kserve 0.21.0: the newest on PyPI, installs and runs on Python 3.11 here. jpmml_evaluator: the
+# main environment's version (the one bench/jpmml_server.py uses), pinned in prepare_kserve.
+KSERVE_VERSION = "0.21.0"
 LUA = BENCH / "serve_load.lua"
 sys.path.insert(0, str(BENCH))
 
@@ -116,6 +126,72 @@ class JpmmlServer:
 
     def stop(self) -> None:
         _stop(self.proc, group=True)
+
+
+class KServeServer:
+    """bench/kserve_pmml_server.py in bench/.cache/venv-kserve: KServe's own model server and PMML
+    model class, with KServe's own ``--workers``."""
+
+    def __init__(self, model_dir: Path, workers: int, n_models: int, tmp: Path):
+        self.started = time.perf_counter()
+        self.port = _free_port()
+        self.loaded_log = tmp / f"kserve-loaded-{self.port}.log"
+        # One worker: the server process loads and serves. More: it loads, then KServe spawns the
+        # workers, each loading again (a py4j gateway per process; see kserve_pmml_server.py).
+        self.expected_loads = n_models * (1 if workers == 1 else workers + 1)
+        self.proc = subprocess.Popen([str(kserve_python()), str(BENCH / "kserve_pmml_server.py"), str(model_dir),
+                                      "--http_port", str(self.port), "--workers", str(workers)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     env={**os.environ, "JPMML_XMX": "4g", "KSERVE_PMML_LOADED_LOG": str(self.loaded_log)})
+
+    def wait_ready(self, timeout: float) -> float:
+        """Ready when /v2/health/ready answers 200 and every process has loaded every model (a
+        spawned worker still loading does not accept connections, but would leave the load to the
+        other in the first seconds)."""
+        _wait_ready(f"http://127.0.0.1:{self.port}", self.proc, timeout, self.started)
+        deadline = time.monotonic() + timeout
+        while (len(self.loaded_log.read_text().splitlines()) if self.loaded_log.exists() else 0) < self.expected_loads:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("not every KServe worker loaded its models")
+            time.sleep(0.2)
+        return time.perf_counter() - self.started
+
+    def stop(self) -> None:
+        _stop(self.proc, group=True)
+
+
+def kserve_python() -> Path:
+    return KSERVE_VENV / "bin" / "python"
+
+
+def prepare_kserve(timeout: float = 900) -> str | None:
+    """Create bench/.cache/venv-kserve with kserve and the main environment's jpmml_evaluator
+    (never in the main environment: kserve pins its own FastAPI, pandas, numpy ...). Returns why
+    it is unavailable, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        reqs = [f"kserve=={KSERVE_VERSION}", f"jpmml_evaluator=={version('jpmml_evaluator')}"]
+    except PackageNotFoundError:
+        return "jpmml_evaluator is not installed in the main environment (its version is the one to pin)"
+    marker = KSERVE_VENV / ".ok"
+    if marker.exists() and marker.read_text() == " ".join(reqs):
+        return None
+    print(f"kserve: creating bench/.cache/venv-kserve ({' '.join(reqs)}) ...", file=sys.stderr, flush=True)
+    shutil.rmtree(KSERVE_VENV, ignore_errors=True)
+    steps = [[sys.executable, "-m", "venv", str(KSERVE_VENV)], [str(kserve_python()), "-m", "pip", "install", "-q", *reqs],
+             [str(kserve_python()), "-c", "import kserve, jpmml_evaluator.py4j, pandas"]]
+    for cmd in steps:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{' '.join(cmd[2:4])} failed: {exc}"
+        with (BENCH / ".cache" / "venv-kserve.log").open("a") as log:
+            log.write(out.stdout + out.stderr)
+        if out.returncode != 0:
+            return f"{' '.join(cmd[2:5])} failed (rc={out.returncode}): {(out.stdout + out.stderr).strip()[-300:]}"
+    marker.write_text(" ".join(reqs))
+    return None
 
 
 def _free_port() -> int:
@@ -204,6 +280,10 @@ def write_bodies(directory: Path) -> dict[str, Path]:
 
     dump("single", [{"inputs": [{"name": n, "datatype": "FP64", "shape": [1], "data": [float(v)]} for n, v in zip(names, row)]}
                     for row in X])
+    # KServe's pmmlserver: the same record as one [1, n_features] tensor (its predict reads only
+    # the first input; the values in the order of the PMML's input fields, which is names' order).
+    dump("single_kserve", [{"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [1, len(names)],
+                                        "data": [float(v) for v in row]}]} for row in X])
     batch = X[:BATCH_ROWS]
     dump("batch_v2", [{"inputs": [{"name": n, "datatype": "FP64", "shape": [len(batch)], "data": batch[:, j].tolist()}
                                   for j, n in enumerate(names)]}])
@@ -221,16 +301,18 @@ def ensure_workloads() -> dict[str, Path]:
     return paths
 
 
-def check_answers(port_a: int, port_b: int, bodies: Path, model: str) -> float:
-    """Max |difference| of probability(1) between the two servers over 20 records."""
+def check_answers(port_a: int, port_b: int, bodies: Path, model: str, bodies_b: Path | None = None) -> float:
+    """Max |difference| of probability(1) between the two servers over 20 records (``bodies_b``:
+    the same records in server b's request form, if it differs)."""
     import urllib.request
 
     lines = bodies.read_text().splitlines()[:20]
+    lines_b = bodies_b.read_text().splitlines()[:20] if bodies_b else lines
     worst = 0.0
-    for line in lines:
+    for line, line_b in zip(lines, lines_b):
         answers = []
-        for port in (port_a, port_b):
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/{model}/infer", data=line.encode(),
+        for port, body in ((port_a, line), (port_b, line_b)):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/{model}/infer", data=body.encode(),
                                          headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=30) as r:
                 out = {o["name"]: o["data"][0] for o in json.load(r)["outputs"]}
@@ -250,11 +332,17 @@ def main() -> None:
     parser.add_argument("--batch-connections", type=int, default=2, help="concurrent connections, batches (default 2)")
     parser.add_argument("--max-requests", type=int, default=500_000, help="per wrk thread and run (default 500000)")
     parser.add_argument("--no-jpmml", action="store_true", help="leave out the JPMML comparison server")
-    parser.add_argument("--jpmml-backends", default="py4j,jpype",
-                        help="JPMML servers to compare with: py4j (as KServe's pmmlserver), jpype (in-process JVM)")
+    parser.add_argument("--jpmml-backends", default="py4j,jpype,kserve",
+                        help="JPMML servers to compare with: py4j (as KServe's pmmlserver), jpype (in-process JVM), "
+                             "both on quickscore's HTTP layer; kserve (KServe's own pmmlserver design on kserve.ModelServer, "
+                             "bench/kserve_pmml_server.py in bench/.cache/venv-kserve) (default all three)")
     parser.add_argument("--http", choices=["quickscore", "uvicorn"], default="quickscore",
-                        help="HTTP layer of both the quickscore and the JPMML servers (default: quickscore's own)")
+                        help="HTTP layer of both the quickscore and the py4j/jpype JPMML servers (default: quickscore's own; "
+                             "the kserve server always runs on KServe's FastAPI/uvicorn)")
     parser.add_argument("--quick", action="store_true", help="3 s per measurement")
+    parser.add_argument("--models", default="forest,logistic",
+                        help="models to serve and measure: forest (W1), logistic (W2) (default both; batches use the forest "
+                             "if selected)")
     parser.add_argument("--kinds", default="single,batch_v2,batch_os",
                         help="requests to measure: single, batch_v2, batch_os (default all; JPMML runs with single)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/serve-<date>.json)")
@@ -266,7 +354,20 @@ def main() -> None:
     kinds = args.kinds.split(",")
     if not set(kinds) <= {"single", "batch_v2", "batch_os"}:
         sys.exit(f"serve_load: unknown --kinds {args.kinds!r} (single, batch_v2, batch_os)")
-    paths = ensure_workloads()
+    models = args.models.split(",")
+    if not set(models) <= set(MODELS):
+        sys.exit(f"serve_load: unknown --models {args.models!r} ({', '.join(MODELS)})")
+    paths = {name: path for name, path in ensure_workloads().items() if name in models}
+    backends = [] if args.no_jpmml or "single" not in kinds else args.jpmml_backends.split(",")
+    if not set(backends) <= {"py4j", "jpype", "kserve"}:
+        sys.exit(f"serve_load: unknown --jpmml-backends {args.jpmml_backends!r} (py4j, jpype, kserve)")
+    skipped = {}
+    if "kserve" in backends:
+        why = prepare_kserve()
+        if why:
+            print(f"serve_load: kserve-pmmlserver skipped: {why}", file=sys.stderr, flush=True)
+            skipped["kserve-pmmlserver"] = why
+            backends.remove("kserve")
     today = dt.date.today().isoformat()
     results: dict = {"date": today, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -274,6 +375,12 @@ def main() -> None:
                                   "max_requests": args.max_requests, "batch_rows": BATCH_ROWS, "wrk_threads": 1,
                                   "http": args.http},
                      "runs": []}
+    if skipped:
+        results["skipped"] = skipped
+    if "kserve" in backends:
+        results["settings"]["kserve"] = {
+            "version": KSERVE_VERSION, "request": "V2 /v2/models/{m}/infer, one FP64 tensor of shape [1, n_features]",
+            "workers": "KServe's --workers; >1: spawned uvicorn workers, each with its own py4j gateway JVM"}
     with tempfile.TemporaryDirectory(prefix="qs-serve-load-") as tmp:
         tmp = Path(tmp)
         model_dir = tmp / "models"
@@ -282,19 +389,19 @@ def main() -> None:
             os.symlink(path, model_dir / f"{name}.pmml")
         bodies = write_bodies(tmp)
 
-        def measure(server: str, workers: int, port: int, model: str, kind: str, pid: int) -> None:
+        def measure(server: str, workers: int, port: int, model: str, kind: str, pid: int, body: str | None = None) -> None:
             path = f"/v2/models/{model}/infer" if kind != "batch_os" else f"/model/{model}/batch"
             conns = args.connections if kind == "single" else args.batch_connections
             # Warm-up, not recorded: the JVM's JIT compiles the evaluator's hot paths (quickscore's
             # workers compile their kernels before they report ready).
-            warm = min(5.0, duration) if server.startswith("jpmml") else min(2.0, duration)
-            run_wrk(port, path, bodies[kind], connections=conns, duration=warm, max_requests=20_000)
-            r = run_wrk(port, path, bodies[kind], connections=conns, duration=duration, max_requests=args.max_requests)
+            warm = min(5.0, duration) if server != "quickscore" else min(2.0, duration)
+            run_wrk(port, path, bodies[body or kind], connections=conns, duration=warm, max_requests=20_000)
+            r = run_wrk(port, path, bodies[body or kind], connections=conns, duration=duration, max_requests=args.max_requests)
             rows = 1 if kind == "single" else BATCH_ROWS
             r.update(server=server, workers=workers, model=model, kind=kind, rows_per_s=round(r["req_per_s"] * rows, 1),
                      rss=tree_rss_mb(pid), load_average_1m=os.getloadavg()[0])
             results["runs"].append(r)
-            print(f"{server:10s} w={workers} {model:8s} {kind:8s} {r['req_per_s']:9.1f} req/s  {r['rows_per_s']:10.1f} rows/s  "
+            print(f"{server:17s} w={workers} {model:8s} {kind:8s} {r['req_per_s']:9.1f} req/s  {r['rows_per_s']:10.1f} rows/s  "
                   f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  ok {r['ok']}/{r['responses']}  "
                   f"errors {r['socket_errors'] + r['timeouts'] + r['other']}", file=sys.stderr, flush=True)
 
@@ -303,22 +410,27 @@ def main() -> None:
             try:
                 ready = qs.wait_ready(900)
                 results.setdefault("startup_s", {})[f"quickscore_w{workers}"] = round(ready, 1)
-                for model in MODELS if "single" in kinds else ():
+                for model in models if "single" in kinds else ():
                     measure("quickscore", workers, qs.port, model, "single", qs.proc.pid)
                 for kind in ("batch_v2", "batch_os"):
                     if kind in kinds:
-                        measure("quickscore", workers, qs.port, "forest", kind, qs.proc.pid)
-                for backend in ([] if args.no_jpmml or "single" not in kinds else args.jpmml_backends.split(",")):
-                    jp = JpmmlServer(model_dir, workers, backend, http=args.http)
-                    label = f"jpmml-{backend}"
+                        measure("quickscore", workers, qs.port, "forest" if "forest" in models else models[0], kind,
+                                qs.proc.pid)
+                for backend in backends:
+                    if backend == "kserve":
+                        jp, label, body, diffs = (KServeServer(model_dir, workers, len(models), tmp), "kserve-pmmlserver",
+                                                  "single_kserve", "max_abs_diff_probability_kserve")
+                    else:
+                        jp, label, body, diffs = (JpmmlServer(model_dir, workers, backend, http=args.http), f"jpmml-{backend}",
+                                                  "single", "max_abs_diff_probability")
                     try:
                         ready = jp.wait_ready(900)
                         results["startup_s"][f"{label}_w{workers}"] = round(ready, 1)
-                        results.setdefault("max_abs_diff_probability", {})
-                        for model in MODELS:
-                            results["max_abs_diff_probability"][model] = check_answers(qs.port, jp.port, bodies["single"], model)
-                        for model in MODELS:
-                            measure(label, workers, jp.port, model, "single", jp.proc.pid)
+                        results.setdefault(diffs, {})
+                        for model in models:
+                            results[diffs][model] = check_answers(qs.port, jp.port, bodies["single"], model, bodies[body])
+                        for model in models:
+                            measure(label, workers, jp.port, model, "single", jp.proc.pid, body)
                     finally:
                         jp.stop()
             finally:
@@ -351,7 +463,7 @@ def render(results: dict) -> str:
         if r["server"] != "quickscore" or r["kind"] != "single":
             continue
         for peer in runs:
-            if peer["server"].startswith("jpmml") and peer["workers"] == r["workers"] and peer["model"] == r["model"]:
+            if peer["server"] != "quickscore" and peer["workers"] == r["workers"] and peer["model"] == r["model"]:
                 ratios.append(f"{r['model']} ×{r['req_per_s'] / peer['req_per_s']:.1f} vs {peer['server']} "
                               f"at {r['workers']} worker(s)")
     if ratios:
@@ -361,6 +473,15 @@ def render(results: dict) -> str:
     if results.get("max_abs_diff_probability"):
         lines += ["", "max |Δ probability(1)| quickscore vs JPMML over 20 records: "
                   + ", ".join(f"{k} {v:.1e}" for k, v in results["max_abs_diff_probability"].items()) + "."]
+    if results.get("max_abs_diff_probability_kserve"):
+        lines += ["", "max |Δ probability(1)| quickscore vs kserve-pmmlserver over 20 records: "
+                  + ", ".join(f"{k} {v:.1e}" for k, v in results["max_abs_diff_probability_kserve"].items()) + "."]
+    if results.get("settings", {}).get("kserve"):
+        lines += ["", f"kserve-pmmlserver: KServe {results['settings']['kserve']['version']} (kserve.ModelServer, FastAPI/uvicorn) "
+                  "with KServe's pmmlserver model class (jpmml_evaluator, py4j, one evaluate call per record), "
+                  "bench/kserve_pmml_server.py; request: " + results["settings"]["kserve"]["request"] + "."]
+    for label, why in results.get("skipped", {}).items():
+        lines += ["", f"{label} skipped: {why}."]
     return "\n".join(lines)
 
 
