@@ -28,7 +28,8 @@ the request's *first* input tensor (``payload.inputs[0].as_numpy()``), and its r
 instances; so a single record is one V2 tensor of shape [1, n_features] (input fields in the
 PMML's order) at ``POST /v2/models/{name}/infer``, or the V1 body ``{"instances": [[...]]}`` at
 ``POST /v1/models/{name}:predict``. The per-column V2 body (one tensor per feature) that
-quickscore serves is not scored right: only its first column would be read.
+quickscore serves fails there (HTTP 500, "'numpy.float64' object is not iterable": the instances
+are the first column's values).
 
     bench/.cache/venv-kserve/bin/python bench/kserve_pmml_server.py MODEL_DIR --http_port 9000 [--workers N]
 
