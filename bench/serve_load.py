@@ -179,17 +179,18 @@ def prepare_kserve(timeout: float = 900) -> str | None:
         return None
     print(f"kserve: creating bench/.cache/venv-kserve ({' '.join(reqs)}) ...", file=sys.stderr, flush=True)
     shutil.rmtree(KSERVE_VENV, ignore_errors=True)
-    steps = [[sys.executable, "-m", "venv", str(KSERVE_VENV)], [str(kserve_python()), "-m", "pip", "install", "-q", *reqs],
-             [str(kserve_python()), "-c", "import kserve, jpmml_evaluator.py4j, pandas"]]
-    for cmd in steps:
+    steps = {"python -m venv bench/.cache/venv-kserve": [sys.executable, "-m", "venv", str(KSERVE_VENV)],
+             f"pip install {' '.join(reqs)}": [str(kserve_python()), "-m", "pip", "install", "-q", *reqs],
+             "import kserve, jpmml_evaluator.py4j": [str(kserve_python()), "-c", "import kserve, jpmml_evaluator.py4j, pandas"]}
+    for step, cmd in steps.items():
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(cmd[2:4])} failed: {exc}"
+            return f"{step} failed: {exc}"
         with (BENCH / ".cache" / "venv-kserve.log").open("a") as log:
             log.write(out.stdout + out.stderr)
         if out.returncode != 0:
-            return f"{' '.join(cmd[2:5])} failed (rc={out.returncode}): {(out.stdout + out.stderr).strip()[-300:]}"
+            return f"{step} failed (rc={out.returncode}): {(out.stdout + out.stderr).strip()[-300:]}"
     marker.write_text(" ".join(reqs))
     return None
 
