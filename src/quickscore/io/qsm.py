@@ -156,10 +156,18 @@ class _Decoder:
         # ``path``: the enclosing IR class (for messages)
         if v is None or type(v) in _SCALARS:
             return v
-        if type(v) is dict and v.get("@") == "Loc" and len(v) <= 3:
-            path_, line = v.get("path"), v.get("line")
-            if type(path_) is str and (line is None or type(line) is int):
-                return _types.Loc(path_, line)
+        name = v.get("@") if type(v) is dict else None
+        if name is not None and name != "StringTable":
+            # An IR object (the common case, first): scalar fields taken as they are.
+            if name == "Loc" and len(v) <= 3:
+                path_, line = v.get("path"), v.get("line")
+                if type(path_) is str and (line is None or type(line) is int):
+                    return _types.Loc(path_, line)
+            cls = _CLASSES.get(name)
+            if cls is None:
+                raise self.bad(f"unknown IR class {name!r} at {path}")
+            kwargs = {k: x if x is None or type(x) in _SCALARS else self.decode(x, name) for k, x in v.items() if k != "@"}
+            return self._build(cls, name, kwargs, path)
         if isinstance(v, list):
             return [self.decode(x, path) for x in v]
         if not isinstance(v, dict):
@@ -182,7 +190,6 @@ class _Decoder:
                 raise self.bad(f"invalid {v['@e']} value {v.get('v')!r} at {path}") from None
         if "@a" in v:
             return self.array(v)
-        name = v.get("@")
         if name == "StringTable":
             utf8, offsets = self.array(v.get("utf8")), self.array(v.get("offsets"))
             if utf8.dtype != np.uint8 or utf8.ndim != 1 or offsets.dtype not in (np.int32, np.int64) or offsets.ndim != 1 or len(offsets) == 0:
@@ -194,10 +201,9 @@ class _Decoder:
             if offsets[0] != 0 or offsets[-1] != len(text) or (len(offsets) > 1 and (np.diff(offsets) < 0).any()):
                 raise self.bad(f"string table offsets out of range at {path}")
             return StringTable(text, offsets)
-        cls = _CLASSES.get(name)  # type: ignore[arg-type]
-        if cls is None:
-            raise self.bad(f"unknown IR class {name!r} at {path}")
-        kwargs = {k: self.decode(x, name) for k, x in v.items() if k != "@"}
+        raise self.bad(f"unknown IR class {name!r} at {path}")
+
+    def _build(self, cls: type, name: str, kwargs: dict, path: str) -> Any:
         if cls is FlatTree:
             self.check_flat(kwargs, path)
         try:
