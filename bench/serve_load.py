@@ -2,7 +2,7 @@
 
     apt-get install wrk                  # the load generator (Debian's package)
     pip install -e ".[serve,bench]"
-    python bench/serve_load.py           # ~15 min: both workloads, 1 and 2 workers, JPMML and KServe comparison
+    python bench/serve_load.py           # ~12 min: both workloads, 1 and 2 workers, JPMML and KServe comparison
     python bench/serve_load.py --models logistic --workers 1 --kinds single --jpmml-backends kserve --duration 5
                                          # ~1 min: quickscore vs KServe's PMML server on the logistic regression
     python bench/serve_load.py --quick   # shorter runs (3 s each)
