@@ -348,6 +348,8 @@ def main() -> None:
                              "if selected)")
     parser.add_argument("--kinds", default="single,batch_v2,batch_os",
                         help="requests to measure: single, batch_v2, batch_os (default all; JPMML runs with single)")
+    parser.add_argument("--ready-timeout", type=float, default=900.0,
+                        help="seconds a comparison server may take to become ready before it is reported as not measured (default 900)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/serve-<date>.json)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -427,13 +429,17 @@ def main() -> None:
                         jp, label, body, diffs = (JpmmlServer(model_dir, workers, backend, http=args.http), f"jpmml-{backend}",
                                                   "single", "max_abs_diff_probability")
                     try:
-                        ready = jp.wait_ready(900)
+                        ready = jp.wait_ready(args.ready_timeout)
                         results["startup_s"][f"{label}_w{workers}"] = round(ready, 1)
                         results.setdefault(diffs, {})
                         for model in models:
                             results[diffs][model] = check_answers(qs.port, jp.port, bodies["single"], model, bodies[body])
                         for model in models:
                             measure(label, workers, jp.port, model, "single", jp.proc.pid, body)
+                    except Exception as exc:  # noqa: BLE001 - a comparison server that fails is reported, the run goes on
+                        why = f"{type(exc).__name__}: {exc}"[:300]
+                        results.setdefault("skipped", {})[f"{label}_w{workers}"] = why
+                        print(f"{label} w={workers}: not measured: {why}", file=sys.stderr)
                     finally:
                         jp.stop()
             finally:
