@@ -309,14 +309,11 @@ def _release_memory() -> None:
     every 20 s grew by ~40 MB per reload), and glibc keeps freed pages unless asked to return them."""
     import gc
 
+    from quickscore._memory import release_memory
+
     gc.unfreeze()  # the replaced model's objects are frozen (see _freeze)
     gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    release_memory()  # glibc's malloc_trim, where there is one
     gc.freeze()
 
 

@@ -40,7 +40,6 @@ predicates inside compound ones), come from ``fast_constructor`` (see there).
 from __future__ import annotations
 
 import dataclasses
-import gc
 import sys
 from typing import Any, Iterable
 
@@ -96,7 +95,7 @@ from quickscore.ir import (
     TruePredicate,
 )
 from quickscore.io.pmml import _trees  # noqa: E402  (TreeModel bodies as arrays)
-from quickscore._memory import BIG_NODES, release_memory  # noqa: E402
+from quickscore._memory import BIG_NODES, gc_paused, release_memory  # noqa: E402
 
 #: Deepest element nesting accepted. A decision tree nests one element per level, so
 #: this allows trees ~990 levels deep (real ones are < 100); a deeper document is refused
@@ -1153,14 +1152,9 @@ def read_pmml(chunks: Iterable[bytes], source_name: str | None = None, *, flat: 
     # The IR of a big forest is millions of small objects, none of them in a reference
     # cycle; letting the cyclic GC scan them again and again while they are built doubles
     # the reading time. Pause it for the read (it is re-enabled even on error).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         reader = PMMLReader(source_name, flat)
         document = reader.read(chunks)
-    finally:
-        if was_enabled:
-            gc.enable()
     if reader.flat_nodes > BIG_NODES:
         release_memory()
     return document
