@@ -8,6 +8,11 @@ this process plus its child processes, e.g. PyPMML's Java gateway), batch rows/s
 thread count (median of repeats), single-row latency p50/p99 (µs, from a Python dict),
 max |ΔP(y=1)| vs the training library on 1,000 rows.
 
+With ``--serve`` (the default of bench/run.py: interleaved, paired measurement) it loads
+the same way, then waits for one JSON command per stdin line (switch threads, one batch
+repetition, a round of single-row calls, finish) and answers each with one JSON line on
+stdout, so the orchestrator can measure all peers of a workload in alternating rounds.
+
 Needs only numpy (+ psutil if present): the lleaves peer runs it from another venv.
 Thread env vars (OMP_NUM_THREADS, NUMBA_NUM_THREADS, ...) are set by run.py before start.
 """
@@ -173,7 +178,9 @@ def time_latency(peer, X, names, calls: int, budget: float, min_calls: int, ref)
 
 
 # --------------------------------------------------------------------------- main
-def run(a, res: dict) -> None:
+def prepare(a, res: dict) -> dict:
+    """Set up, load (timed, memory measured) and check accuracy: the part both modes share.
+    Returns what the measurements need (peer, X, df, names, ref, cfg)."""
     cache = Path(a.cache)
     meta = json.loads((cache / "meta.json").read_text())
     wmeta = dict(meta["workloads"][a.workload])
@@ -223,6 +230,14 @@ def run(a, res: dict) -> None:
     p = np.asarray(peer.predict_batch(X[: len(ref)], None if df is None else df.iloc[: len(ref)]), dtype=np.float64)
     res["first_batch_s"] = time.perf_counter() - t
     res["maxdiff"] = float(np.max(np.abs(p - ref)))
+    res["threaded"] = bool(peer.threaded)
+    return dict(peer=peer, X=X, df=df, names=names, ref=ref, cfg=cfg)
+
+
+def run(a, res: dict) -> None:
+    """Sequential mode: this peer alone, batch (all threads, then 1) then latency."""
+    c = prepare(a, res)
+    peer, X, df, names, ref, cfg = (c[k] for k in ("peer", "X", "df", "names", "ref", "cfg"))
 
     # batch throughput: all threads, then 1 thread
     res["batch"] = {}
@@ -242,17 +257,161 @@ def run(a, res: dict) -> None:
     res["status"] = "ok"
 
 
+# --------------------------------------------------------------------------- interleaved mode
+class _Served:
+    """The commands of ``--serve`` mode, one method each (the orchestrator, bench/run.py,
+    measures all peers of a workload in rounds and sends each runner one step at a time)."""
+
+    def __init__(self, c: dict, res: dict):
+        self.peer, self.X, self.df = c["peer"], c["X"], c["df"]
+        self.names, self.ref, self.cfg = c["names"], c["ref"], c["cfg"]
+        self.res = res
+        self.lat: list[np.ndarray] = []  # per round, ns
+        self.lat_rows: list[np.ndarray] = []  # row index of each call
+        self.lat_out: list[np.ndarray] = []
+
+    def _slice(self, rows: int):
+        return self.X[:rows], None if self.df is None else self.df.iloc[:rows]
+
+    def cmd_threads(self, n: int, rep_budget: float, warmup_rows: int) -> dict:
+        """Switch to n threads, warm up, and pick the rows of one repetition: all 100,000
+        unless one repetition would take longer than ``rep_budget`` s (then fewer)."""
+        peer = self.peer
+        peer.set_threads(n)
+        # the same steps as time_batch: short warm-up after a thread change, then the cost
+        # per row on 2,000 rows (per-call overhead amortised)
+        peer.predict_batch(*self._slice(200))
+        k = min(2000, len(self.X))
+        t = time.perf_counter()
+        peer.predict_batch(*self._slice(k))
+        est = (time.perf_counter() - t) / k * len(self.X)
+        rows = len(self.X)
+        if est > rep_budget:
+            rows = max(2000, min(rows, int(rows * rep_budget / est)))
+        if warmup_rows:
+            peer.predict_batch(*self._slice(min(rows, warmup_rows)))
+        return {"rows": rows, "est_s": est * rows / len(self.X)}
+
+    def cmd_batch(self, rows: int) -> dict:
+        Xs, dfs = self._slice(rows)
+        t = time.perf_counter()
+        self.peer.predict_batch(Xs, dfs)
+        return {"s": time.perf_counter() - t}
+
+    def cmd_lat_setup(self) -> dict:
+        """1 thread, 20 warm-up calls; returns the estimated seconds per call."""
+        self.peer.set_threads(1)
+        warm = [dict(zip(self.names, map(float, r))) for r in self.X[:20]]
+        t = time.perf_counter()
+        for d in warm:
+            self.peer.predict_one(d)
+        return {"per_call_s": (time.perf_counter() - t) / len(warm)}
+
+    def cmd_latency(self, start: int, calls: int) -> dict:
+        """``calls`` single-row calls from dicts on rows start.. (dicts built before timing)."""
+        idx = np.arange(start, min(len(self.X), start + calls))
+        rows = [dict(zip(self.names, map(float, r))) for r in self.X[idx]]
+        lat = np.empty(len(rows), dtype=np.int64)
+        out = np.empty(len(rows))
+        pc = time.perf_counter_ns
+        predict_one = self.peer.predict_one
+        for i, d in enumerate(rows):
+            t0 = pc()
+            out[i] = predict_one(d)
+            lat[i] = pc() - t0
+        self.lat.append(lat)
+        self.lat_rows.append(idx)
+        self.lat_out.append(out)
+        return {"calls": len(rows), "p50_us": float(np.percentile(lat, 50)) / 1e3, "p99_us": float(np.percentile(lat, 99)) / 1e3}
+
+    def cmd_finish(self) -> dict:
+        """Pooled latency figures (the keys of time_latency), memory at the end, notes."""
+        out = {}
+        if self.lat:
+            lat = np.concatenate(self.lat)
+            idx = np.concatenate(self.lat_rows)
+            vals = np.concatenate(self.lat_out)
+            inref = idx < len(self.ref)
+            out["latency"] = {
+                "calls": int(len(lat)),
+                "p50_us": float(np.percentile(lat, 50)) / 1e3,
+                "p99_us": float(np.percentile(lat, 99)) / 1e3,
+                "mean_us": float(lat.mean()) / 1e3,
+                "maxdiff_single": float(np.max(np.abs(vals[inref] - self.ref[idx[inref]]))) if inref.any() else None,
+            }
+        out["rss_end_mb"] = mem()["rss"] / MB
+        out["notes"] = self.peer.notes
+        return out
+
+
+def serve(a, res: dict, proto) -> None:
+    """``--serve``: load as in sequential mode, report {"event": "ready", "res": ...}, then answer
+    one JSON command per stdin line ({"cmd": "batch", "rows": R}, ...) with one JSON line on
+    ``proto``: {"ok": true, ...} or {"ok": false, "error": ...}. Blocks on stdin between
+    commands (an idle runner uses no CPU)."""
+
+    def send(msg: dict) -> None:
+        proto.write(json.dumps(msg, default=str) + "\n")
+        proto.flush()
+
+    try:
+        c = prepare(a, res)
+    except NotApplicable as e:
+        res.update(status="n/a", reason=str(e))
+        send({"event": "done", "res": res})
+        return
+    except BaseException as e:  # noqa: BLE001 - reported, never raised
+        res.update(status="error", stage="load" if "load_s" not in res else "measure", reason=_reason(e),
+                   traceback=traceback.format_exc()[-3000:])
+        send({"event": "done", "res": res})
+        return
+    send({"event": "ready", "res": res})
+    served = _Served(c, res)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        cmd = msg.pop("cmd")
+        if cmd == "quit":
+            return
+        try:
+            reply = getattr(served, f"cmd_{cmd}")(**msg)
+            send({"ok": True, **reply})
+        except BaseException as e:  # noqa: BLE001
+            send({"ok": False, "error": _reason(e), "traceback": traceback.format_exc()[-3000:]})
+
+
+def _reason(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}".strip().replace("\n", " ")[:400]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer", required=True, choices=sorted(PEERS))
     ap.add_argument("--workload", required=True)
     ap.add_argument("--cache", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", help="result JSON (sequential mode; required without --serve)")
     ap.add_argument("--mode", default="full", choices=sorted(MODES))
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--serve", action="store_true",
+                    help="interleaved mode: load, then take commands on stdin (bench/run.py drives it)")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     res: dict = {"peer": a.peer, "workload": a.workload}
+    if a.serve:
+        # the protocol gets the original stdout; whatever the libraries print (a JVM, ...) goes
+        # to stderr instead, so it cannot break a reply line
+        proto = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)
+        try:
+            serve(a, res, proto)
+        except BaseException:  # noqa: BLE001 - a broken protocol: the orchestrator sees EOF
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            os._exit(0)  # don't wait for JVM / gateway shutdown hooks
+    if not a.out:
+        ap.error("--out is required without --serve")
     stage = lambda: "load" if "load_s" not in res else "measure"  # noqa: E731
     try:
         run(a, res)
@@ -263,7 +422,7 @@ def main():
         res.update(
             status="error",
             stage=stage(),
-            reason=f"{type(e).__name__}: {e}".strip().replace("\n", " ")[:400],
+            reason=_reason(e),
             traceback=traceback.format_exc()[-3000:],
         )
     Path(a.out).write_text(json.dumps(res, indent=1, default=str))

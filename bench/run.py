@@ -17,10 +17,12 @@ import datetime as dt
 import json
 import os
 import platform
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -245,6 +247,347 @@ def measure(peer: str, w: str, mode: str, threads: int, timeout: float) -> dict:
     return res
 
 
+# --------------------------------------------------------------------------- interleaved, paired measuring
+# Why: the machine is shared and bimodal (the same kernel flips between two speeds from one
+# second to the next), so peers measured one after another in a "slow" and a "fast" minute
+# give ratios off by up to 1.8x. How: every peer of a workload is loaded in its own runner
+# process (one at a time, so load time and memory stay isolated), then all of them are
+# measured in ROUNDS: each round every peer does one batch repetition (then, in the latency
+# rounds, a slice of single-row calls), in an order that rotates from round to round. A
+# ratio is the median of the per-round ratios (quickscore's repetition in round r against
+# the peer's in round r), which cancels the machine's state when it changes slower than a
+# round.
+ROUNDS = {
+    # full: 9 rounds per thread count; one repetition takes <= ~2 s (slow peers score fewer
+    # rows); after each thread change an untimed warm-up on <= 10k rows. Latency: 10 rounds
+    # of 1,000 calls (rows 0-9,999, as the sequential mode's 10k calls); a peer whose 1,000
+    # calls would take > 3 s makes fewer per round (at least 200).
+    "full": dict(batch_rounds=9, rep_budget=2.0, warmup_rows=10_000, lat_rounds=10,
+                 calls_per_round=1_000, lat_round_budget=3.0, min_calls_per_round=200,
+                 cmd_timeout=300.0),
+    # quick: 3 rounds, a repetition <= 0.5 s; 5 latency rounds of <= 2,000 calls or ~0.2 s
+    # (at least 20 calls), i.e. ~1 s of calls per peer as before.
+    "quick": dict(batch_rounds=3, rep_budget=0.5, warmup_rows=0, lat_rounds=5,
+                  calls_per_round=2_000, lat_round_budget=0.2, min_calls_per_round=20,
+                  cmd_timeout=60.0),
+}
+#: the ratios' reference peer
+REF_PEER = "quickscore"
+#: issue 3's single-row latency targets for quickscore (p50, µs; absolute)
+P50_TARGET_US = {"W1": 30.0, "W2": 4.0, "W3": 20.0, "W4": 20.0}
+
+
+class RunnerFailed(Exception):
+    """The runner process timed out, died, or answered a command with an error."""
+
+
+class _Runner:
+    """One peer_runner.py --serve process: JSON commands on its stdin, JSON replies on its
+    stdout (read by a thread into a queue, so every wait has a timeout); its stderr (and
+    whatever the libraries print) goes to bench/.cache/runs/<peer>-<workload>.log."""
+
+    def __init__(self, peer: str, w: str, mode: str, threads: int):
+        self.peer = peer
+        runs = CACHE / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        self.log_path = runs / f"{peer}-{w}.log"
+        self.logf = open(self.log_path, "w")
+        py = str(lleaves_python()) if peer == "lleaves" else sys.executable
+        cmd = [
+            py, str(BENCH / "peer_runner.py"), "--peer", peer, "--workload", w,
+            "--cache", str(CACHE), "--mode", mode, "--threads", str(threads), "--serve",
+        ]  # fmt: skip
+        self.t_start = time.perf_counter()
+        self.busy_s = 0.0
+        self.p = subprocess.Popen(
+            cmd, cwd=ROOT, env=_runner_env(threads), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.logf, text=True, bufsize=1, start_new_session=True,
+        )  # fmt: skip
+        self.q: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.p.stdout:
+            self.q.put(line)
+        self.q.put(None)
+
+    def _tail(self) -> str:
+        try:
+            self.logf.flush()
+            return " ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-3:])[-300:]
+        except OSError:
+            return ""
+
+    def _recv(self, timeout: float, what: str) -> dict:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.q.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                self.close(kill=True)
+                raise RunnerFailed(f"timed out after {timeout:.0f}s ({what})") from None
+            if line is None:
+                rc = self.p.wait()
+                self.close(kill=True)
+                raise RunnerFailed(f"runner died (rc={rc}) during {what}: {self._tail()}")
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue  # not a protocol line
+
+    def wait_ready(self, timeout: float) -> dict:
+        msg = self._recv(timeout, "load")
+        self.load_wall_s = time.perf_counter() - self.t_start
+        return msg
+
+    def call(self, timeout: float, cmd: str, **kw) -> dict:
+        t = time.perf_counter()
+        try:
+            self.p.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            msg = self._recv(5.0, cmd)  # usually: EOF -> "runner died"
+        else:
+            msg = self._recv(timeout, cmd)
+        self.busy_s += time.perf_counter() - t
+        if not msg.get("ok"):
+            raise RunnerFailed(msg.get("error", "?"))
+        return msg
+
+    def close(self, kill: bool = False) -> None:
+        if self.p.poll() is None and not kill:
+            try:
+                self.p.stdin.write('{"cmd": "quit"}\n')
+                self.p.stdin.flush()
+                self.p.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                pass
+        _killgroup(self.p.pid)  # leftovers, e.g. a Java gateway the peer started
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if not self.logf.closed:
+            self.logf.close()
+
+
+def _runner_env(threads: int) -> dict:
+    env = dict(os.environ)
+    for v in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[v] = str(threads)  # the runner lowers it per library for the 1-thread figures
+    env.pop("JAVA_TOOL_OPTIONS", None)
+    return env
+
+
+def _group_cpu_s(pgids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of every process in each process group, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(pgids, 0.0)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pgrp = int(fields[2])  # field 5 of stat; fields here start at field 3 (state)
+        if pgrp in out:
+            out[pgrp] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
+def _batch_summary(times: list[float], rows: int) -> dict:
+    """The keys of peer_runner.time_batch, from the per-round repetition times."""
+    import statistics
+
+    med = statistics.median(times)
+    return {"rows_per_s": rows / med, "rows": rows, "reps": len(times), "median_s": med,
+            "min_s": min(times), "max_s": max(times)}  # fmt: skip
+
+
+def _ratio_summary(per_round: list) -> dict | None:
+    import statistics
+
+    vals = [v for v in per_round if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "rounds": len(vals),
+            "per_round": per_round}  # fmt: skip
+
+
+def paired_ratios(res: dict, ref: dict, phases: list[str]) -> dict:
+    """quickscore's advantage over ``res``'s peer, round by round: ref rows/s ÷ peer rows/s in
+    the same round (per thread count) and peer p50 ÷ ref p50; median, min, max over rounds."""
+    out = {}
+    for n in phases:
+        a = (ref.get("paired_reps") or {}).get(n) or []
+        b = (res.get("paired_reps") or {}).get(n) or []
+        s = _ratio_summary([x / y if x and y else None for x, y in zip(a, b)])
+        if s:
+            out[n] = s
+    a = (ref.get("latency") or {}).get("round_p50_us") or []
+    b = (res.get("latency") or {}).get("round_p50_us") or []
+    s = _ratio_summary([y / x if x and y else None for x, y in zip(a, b)])
+    if s:
+        out["p50"] = s
+    return out
+
+
+def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeout: float,
+                        budget_left=lambda: True) -> list[dict]:  # fmt: skip
+    """Measure the peers ``plist`` of workload ``w`` in rounds (see ROUNDS). Returns one result
+    dict per peer (the keys of the sequential mode, plus paired_reps / qs_ratio / round
+    figures). ``budget_left()`` False stops starting runners and rounds (--quick)."""
+    cfg = ROUNDS[mode]
+    cmd_timeout = min(timeout, cfg["cmd_timeout"])
+    results: dict[str, dict] = {}
+    live: dict[str, _Runner] = {}  # loaded and still measuring
+    runners: dict[str, _Runner] = {}
+
+    def fail(p: str, e: Exception, stage: str) -> None:
+        live.pop(p).close(kill=True)
+        r = results[p]
+        r.update(status="error", stage=stage, reason=str(e))
+        log(f"{w} {p}: error during {stage}: {e}")
+
+    # ---- load: one runner at a time (the loaded ones wait, idle, on their stdin)
+    for p in plist:
+        if not budget_left():
+            results[p] = {"peer": p, "workload": w, "status": "error",
+                          "reason": f"skipped: --quick time budget ({QUICK_BUDGET_S:.0f}s) used up"}  # fmt: skip
+            log(f"{w} {p}: not run: {results[p]['reason']}")
+            continue
+        log(f"{w} {p}: loading ...")
+        runner = runners[p] = _Runner(p, w, mode, threads)
+        try:
+            msg = runner.wait_ready(timeout)
+        except RunnerFailed as e:
+            results[p] = {"peer": p, "workload": w, "status": "error", "reason": str(e),
+                          "wall_s": round(time.perf_counter() - runner.t_start, 1)}  # fmt: skip
+            log(f"{w} {p}: {e}")
+            continue
+        res = results[p] = msg["res"]
+        if msg.get("event") != "ready":  # n/a, or failed to load
+            runner.close()
+            res["wall_s"] = round(runner.load_wall_s, 1)
+            log(f"{w} {p}: {res.get('status')}: {res.get('reason')}")
+            continue
+        live[p] = runner
+        log(f"{w} {p}: loaded in {res['load_s']:.2f}s (RSS {res['rss_mb']:.0f} MB, max|Δp| {_fmt_diff(res.get('maxdiff'))})")
+
+    # ---- idle check: a loaded runner must not burn CPU while the others are measured
+    pg = {p: r.p.pid for p, r in live.items()}
+    c0, t = _group_cpu_s(list(pg.values())), time.perf_counter()
+    time.sleep(1.0)
+    c1, dt_ = _group_cpu_s(list(pg.values())), time.perf_counter() - t
+    for p, pid in pg.items():
+        results[p]["idle_cpu_pct"] = round(100 * (c1[pid] - c0[pid]) / dt_, 1)
+        if results[p]["idle_cpu_pct"] > 5:
+            log(f"{w} {p}: {results[p]['idle_cpu_pct']}% CPU while idle")
+
+    order = list(live)  # PEER_ORDER; rotated by one peer each round
+    t_rounds = time.perf_counter()
+
+    def rotation(r: int) -> list[str]:
+        ps = [p for p in order if p in live]
+        k = r % len(ps) if ps else 0
+        return ps[k:] + ps[:k]
+
+    # ---- batch rounds: all threads, then 1 thread
+    phases = [str(threads), "1"] if threads > 1 else ["1"]
+    rounds_done = {}
+    for n in phases:
+        rows, times = {}, {}
+        for p in list(live):
+            # a single-threaded engine takes part in the all-threads rounds with its one thread
+            # (quickscore's all-threads figure is compared with it, as in the table)
+            nt = int(n) if results[p].get("threaded") else 1
+            try:
+                rows[p] = live[p].call(cmd_timeout, "threads", n=nt, rep_budget=cfg["rep_budget"],
+                                       warmup_rows=cfg["warmup_rows"])["rows"]  # fmt: skip
+            except RunnerFailed as e:
+                fail(p, e, f"measure ({n}T warm-up)")
+                continue
+            times[p] = []
+            results[p].setdefault("paired_reps", {})[n] = [None] * cfg["batch_rounds"]
+        done = 0
+        for r in range(cfg["batch_rounds"]):
+            if r and not budget_left():
+                break
+            for p in rotation(r):
+                try:
+                    s = live[p].call(cmd_timeout, "batch", rows=rows[p])["s"]
+                except RunnerFailed as e:
+                    fail(p, e, f"measure ({n}T round {r + 1})")
+                    continue
+                times[p].append(s)
+                results[p]["paired_reps"][n][r] = rows[p] / s
+            done += 1
+        rounds_done[n] = done
+        for p, ts in times.items():
+            if ts and (results[p].get("threaded") or n == "1"):
+                results[p].setdefault("batch", {})[n] = _batch_summary(ts, rows[p])
+
+    # ---- latency rounds: 1 thread, a slice of single-row calls per peer per round
+    calls = {}
+    for p in list(live):
+        try:
+            per = live[p].call(cmd_timeout, "lat_setup")["per_call_s"]
+        except RunnerFailed as e:
+            fail(p, e, "measure (latency warm-up)")
+            continue
+        k = cfg["calls_per_round"]
+        if per * k > cfg["lat_round_budget"]:
+            k = max(cfg["min_calls_per_round"], int(cfg["lat_round_budget"] / per))
+        calls[p] = k
+        results[p]["latency"] = {"round_p50_us": [None] * cfg["lat_rounds"], "round_p99_us": [None] * cfg["lat_rounds"],
+                                 "calls_per_round": k}  # fmt: skip
+    done = 0
+    for r in range(cfg["lat_rounds"]):
+        if r and not budget_left():
+            break
+        for p in rotation(r):
+            try:
+                m = live[p].call(cmd_timeout, "latency", start=r * cfg["calls_per_round"], calls=calls[p])
+            except RunnerFailed as e:
+                fail(p, e, f"measure (latency round {r + 1})")
+                continue
+            results[p]["latency"]["round_p50_us"][r] = m["p50_us"]
+            results[p]["latency"]["round_p99_us"][r] = m["p99_us"]
+        done += 1
+    rounds_done["latency"] = done
+
+    # ---- pooled figures, end memory; close the runners
+    for p in list(live):
+        try:
+            m = live[p].call(cmd_timeout, "finish")
+        except RunnerFailed as e:
+            fail(p, e, "measure (finish)")
+            continue
+        lat = results[p].setdefault("latency", {})
+        lat.update(m.get("latency") or {})
+        lat["rounds"] = done
+        results[p].update(rss_end_mb=m["rss_end_mb"], notes=m["notes"], status="ok")
+    for p, runner in list(live.items()):
+        runner.close()
+    wall = time.perf_counter() - t_rounds
+    for p in plist:
+        r = results[p]
+        r["method"] = "interleaved"
+        r["rounds_done"] = rounds_done
+        if "wall_s" not in r and p in runners:  # its load + its own commands
+            r["wall_s"] = round(getattr(runners[p], "load_wall_s", 0.0) + runners[p].busy_s, 1)
+    ref = results.get(REF_PEER)
+    if ref and ref.get("status") == "ok":
+        for p in plist:
+            q = paired_ratios(results[p], ref, phases)
+            if q:
+                results[p]["qs_ratio"] = q
+    log(f"{w}: rounds done {rounds_done} in {wall:.0f}s (all peers)")
+    return [results[p] for p in plist]
+
+
 # --------------------------------------------------------------------------- reporting
 def _fmt_rate(v):
     if v is None:
@@ -348,13 +691,49 @@ def table(results: list[dict], threads: int) -> str:
                 _fmt_us(lat.get("p50_us")),
                 _fmt_us(lat.get("p99_us")),
                 _fmt_diff(md),
-                _ratio(rate(qs, 1), r1) if qs else "—",
-                _ratio(rate(qs, threads) or rate(qs, 1), rn) if qs else "—",
-                _ratio(lat.get("p50_us"), qs["latency"]["p50_us"]) if qs and lat else "—",
+                _paired(r, "1") or (_ratio(rate(qs, 1), r1) if qs else "—"),
+                _paired(r, nt) or (_ratio(rate(qs, threads) or rate(qs, 1), rn) if qs else "—"),
+                _paired(r, "p50") or (_ratio(lat.get("p50_us"), qs["latency"]["p50_us"]) if qs and lat else "—"),
                 "; ".join(notes),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _round_notes(w, rows, nt, qs)
     return "\n".join(lines)
+
+
+def _paired(r: dict, key: str) -> str | None:
+    """The median of the per-round ratios, when this result has them (interleaved run)."""
+    q = (r.get("qs_ratio") or {}).get(key)
+    return _ratio(q["median"], 1.0) if q else None
+
+
+def _short(v: float) -> str:
+    return _ratio(v, 1.0).rstrip("×")
+
+
+def _round_notes(w: str, rows: list[dict], nt: str, qs: dict | None) -> list[str]:
+    """Under an interleaved workload's table: the spread of the paired ratios (min–max over
+    rounds) and in how many latency rounds quickscore met the absolute p50 target."""
+    out = []
+    spread = []
+    for r in rows:
+        q = r.get("qs_ratio") or {}
+        if r["peer"] == REF_PEER or not q:
+            continue
+        parts = [f"{k if k == 'p50' else k + 'T'} {_short(q[k]['min'])}–{_short(q[k]['max'])}" for k in ("1", nt, "p50") if k in q]
+        spread.append(f"{PEER_LABEL.get(r['peer'], r['peer'])} " + ", ".join(parts))
+    if spread:
+        k = max(v["rounds"] for r in rows for v in (r.get("qs_ratio") or {}).values())
+        out += ["", f"qs× = median of the per-round ratios (interleaved rounds, up to {k} per figure); "
+                f"range (min–max over rounds): " + "; ".join(spread) + "."]  # fmt: skip
+    lat = (qs or {}).get("latency") or {}
+    p50s = [v for v in lat.get("round_p50_us") or [] if v is not None]
+    target = P50_TARGET_US.get(w)
+    if p50s and target:
+        met = sum(v <= target for v in p50s)
+        out += ["", f"quickscore (PMML) single-row p50 per latency round: {min(p50s):.1f}–{max(p50s):.1f} µs; "
+                f"≤ {target:g} µs (target) in {met} of {len(p50s)} rounds."]  # fmt: skip
+    return out
 
 
 LEGEND = """\
@@ -363,6 +742,9 @@ RSS MB / peak MB: resident memory of the peer's process (+ children, e.g. PyPMML
 rows/s: batch throughput on the 100,000 test rows (median of repeats), 1 thread and all threads.
 p50/p99: single-row latency from a Python dict, 1 thread. max|Δp|: max abs difference of P(y=1) vs the training library on 1,000 rows.
 qs×: quickscore's advantage: quickscore rows/s ÷ peer rows/s, and peer p50 ÷ quickscore p50 (>1 = quickscore faster)."""
+LEGEND_INTERLEAVED = """\
+Interleaved runs (the default): all peers of a workload stay loaded and are measured in rounds (one repetition each, rotating order);
+qs× is the median of the per-round ratios (quickscore's repetition against the peer's in the same round), which cancels the shared machine's slow/fast swings."""
 
 
 def machine_info() -> dict:
@@ -383,6 +765,19 @@ def machine_info() -> dict:
     }
 
 
+def _log_result(r: dict, threads: int) -> None:
+    w, p = r["workload"], r["peer"]
+    if r.get("status") == "ok":
+        lat = r.get("latency", {})
+        log(
+            f"{w} {p}: load {r['load_s']:.2f}s  1T {_fmt_rate(rate(r, 1))} rows/s  "
+            f"{threads}T {_fmt_rate(rate(r, threads))}  p50 {_fmt_us(lat.get('p50_us'))}  "
+            f"max|Δp| {_fmt_diff(r.get('maxdiff'))}  ({r.get('wall_s')}s)"
+        )
+    elif "skipped" not in str(r.get("reason", "")):
+        log(f"{w} {p}: {r.get('status')}: {r.get('reason')}")
+
+
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -393,6 +788,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-w1", action="store_true", help="in --quick, still compile the W1 tl2cgen lib (~20 min) if missing")
     ap.add_argument("--timeout", type=float, help="per peer/workload subprocess timeout, s (default 120 quick / 3600 full)")
     ap.add_argument("--no-merge", action="store_true", help="don't merge a subset run into today's results file")
+    ap.add_argument("--sequential", action="store_true",
+                    help="the old method: one peer after another, each measured alone (default: interleaved rounds)")
+    ap.add_argument("--out", help="results JSON path (the .md goes next to it; default bench/results/<date>[-quick].json)")
     a = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -426,7 +824,24 @@ def main(argv=None) -> int:
     t_prep = time.perf_counter() - t0 - t_build
 
     results = []
-    for w in workloads:
+    for w in workloads if not a.sequential else []:
+        plist = []
+        for p in PEER_ORDER:
+            pw = PEERS[p].workloads
+            if p not in peers or (pw is not None and w not in pw):
+                continue
+            if a.quick and not a.peers and (p, w) in QUICK_SKIP:
+                unavailable[(p, w)] = QUICK_SKIP[(p, w)]
+            if (p, w) in unavailable:
+                results.append({"peer": p, "workload": w, "status": "error", "reason": unavailable[(p, w)]})
+                log(f"{w} {p}: not run: {unavailable[(p, w)]}")
+                continue
+            plist.append(p)
+        budget_left = (lambda: time.perf_counter() - t0 <= QUICK_BUDGET_S) if a.quick else (lambda: True)
+        for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left):
+            results.append(r)
+            _log_result(r, a.threads)
+    for w in workloads if a.sequential else []:
         for p in PEER_ORDER:
             if p not in peers:
                 continue
@@ -443,21 +858,15 @@ def main(argv=None) -> int:
                 continue
             log(f"{w} {p} ...")
             r = measure(p, w, mode, a.threads, timeout)
+            r["method"] = "sequential"
             results.append(r)
-            if r.get("status") == "ok":
-                lat = r.get("latency", {})
-                log(
-                    f"{w} {p}: load {r['load_s']:.2f}s  1T {_fmt_rate(rate(r, 1))} rows/s  "
-                    f"{a.threads}T {_fmt_rate(rate(r, a.threads))}  p50 {_fmt_us(lat.get('p50_us'))}  "
-                    f"max|Δp| {_fmt_diff(r.get('maxdiff'))}  ({r['wall_s']}s)"
-                )
-            else:
-                log(f"{w} {p}: {r.get('status')}: {r.get('reason')}")
+            _log_result(r, a.threads)
 
     # ------------------------------------------------------------ write results
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = dt.date.today().isoformat() + ("-quick" if a.quick else "")
-    path = RESULTS / f"{stem}.json"
+    path = Path(a.out).resolve() if a.out else RESULTS / f"{stem}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     subset = bool(a.peers or a.workloads)
     if subset and not a.no_merge and path.exists():
         old = json.loads(path.read_text())
@@ -471,6 +880,8 @@ def main(argv=None) -> int:
     doc = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
+        "method": "sequential" if a.sequential else "interleaved",
+        "rounds": None if a.sequential else ROUNDS[mode],
         "threads": a.threads,
         "machine": {**machine_start, "loadavg_end": os.getloadavg()},
         "versions": versions,
@@ -484,14 +895,14 @@ def main(argv=None) -> int:
     vers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     text = (
         f"# quickscore benchmark ({mode}, {doc['date']}, {machine_info()['cpu']}, {a.threads} threads)\n"
-        f"{md}\n\n{LEGEND}\n\nVersions: {vers}\n"
+        f"{md}\n\n{LEGEND}\n{'' if a.sequential else LEGEND_INTERLEAVED + chr(10)}\nVersions: {vers}\n"
         f"Load average at start / end: {machine_start['loadavg_start'][0]:.1f} / {os.getloadavg()[0]:.1f} "
         f"on {os.cpu_count()} cores (other jobs on a shared machine inflate and scatter the timings).\n"
         f"Total {total:.0f}s (build {t_build:.0f}s, compile/prepare {t_prep:.0f}s).\n"
     )
     path.with_suffix(".md").write_text(text)
     print(text)
-    log(f"wrote {path.relative_to(ROOT)} and .md in {total:.0f}s total")
+    log(f"wrote {path} and .md in {total:.0f}s total")
     return 0
 
 
