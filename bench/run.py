@@ -435,12 +435,12 @@ def paired_ratios(res: dict, ref: dict, phases: list[str]) -> dict:
 
 
 def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeout: float,
-                        budget_left=lambda: True) -> list[dict]:  # fmt: skip
+                        budget_left=lambda: True, round_timeout: float | None = None) -> list[dict]:  # fmt: skip
     """Measure the peers ``plist`` of workload ``w`` in rounds (see ROUNDS). Returns one result
     dict per peer (the keys of the sequential mode, plus paired_reps / qs_ratio / round
     figures). ``budget_left()`` False stops starting runners and rounds (--quick)."""
     cfg = ROUNDS[mode]
-    cmd_timeout = min(timeout, cfg["cmd_timeout"])
+    cmd_timeout = round_timeout or cfg["cmd_timeout"]
     results: dict[str, dict] = {}
     live: dict[str, _Runner] = {}  # loaded and still measuring
     runners: dict[str, _Runner] = {}
@@ -723,8 +723,9 @@ def _round_notes(w: str, rows: list[dict], nt: str, qs: dict | None) -> list[str
         parts = [f"{k if k == 'p50' else k + 'T'} {_short(q[k]['min'])}–{_short(q[k]['max'])}" for k in ("1", nt, "p50") if k in q]
         spread.append(f"{PEER_LABEL.get(r['peer'], r['peer'])} " + ", ".join(parts))
     if spread:
-        k = max(v["rounds"] for r in rows for v in (r.get("qs_ratio") or {}).values())
-        out += ["", f"qs× = median of the per-round ratios (interleaved rounds, up to {k} per figure); "
+        done = next((r["rounds_done"] for r in rows if r.get("rounds_done")), None)
+        how = f"{done.get('1', '?')} batch rounds per thread count, {done.get('latency', '?')} latency rounds" if done else "interleaved rounds"
+        out += ["", f"qs× = median of the per-round ratios ({how}); "
                 f"range (min–max over rounds): " + "; ".join(spread) + "."]  # fmt: skip
     lat = (qs or {}).get("latency") or {}
     p50s = [v for v in lat.get("round_p50_us") or [] if v is not None]
@@ -790,6 +791,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-merge", action="store_true", help="don't merge a subset run into today's results file")
     ap.add_argument("--sequential", action="store_true",
                     help="the old method: one peer after another, each measured alone (default: interleaved rounds)")
+    ap.add_argument("--round-timeout", type=float,
+                    help="interleaved: per command of a runner (a warm-up, one repetition, one latency round), s "
+                         "(default 60 quick / 300 full; --timeout bounds the load)")
     ap.add_argument("--out", help="results JSON path (the .md goes next to it; default bench/results/<date>[-quick].json)")
     a = ap.parse_args(argv)
 
@@ -838,7 +842,7 @@ def main(argv=None) -> int:
                 continue
             plist.append(p)
         budget_left = (lambda: time.perf_counter() - t0 <= QUICK_BUDGET_S) if a.quick else (lambda: True)
-        for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left):
+        for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left, a.round_timeout):
             results.append(r)
             _log_result(r, a.threads)
     for w in workloads if a.sequential else []:
