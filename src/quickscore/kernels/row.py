@@ -354,3 +354,366 @@ def sum_values_float32_inputs(F, I, fast, features, x):
     for j in range(x.shape[0]):
         x[j] = np.float64(np.float32(x[j]))
     return sum_values(F, I, fast, features, x)
+
+
+@njit(**NJIT)
+def _walk_le32(R, I, x, g):
+    """The walks of a ``pack_le32`` forest, 12 interleaved lanes (a lane whose tree ends
+    takes the next tree): g[t] = tree t's terminal code (>= 0: the leaf row, -1: none)."""
+    r0 = I[L32_ROOTS]
+    n = I[L32_TREES]
+    nxt = 0
+    active = 0
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t0 = nxt
+        s0 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t0 = 0
+        s0 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t1 = nxt
+        s1 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t1 = 0
+        s1 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t2 = nxt
+        s2 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t2 = 0
+        s2 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t3 = nxt
+        s3 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t3 = 0
+        s3 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t4 = nxt
+        s4 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t4 = 0
+        s4 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t5 = nxt
+        s5 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t5 = 0
+        s5 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t6 = nxt
+        s6 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t6 = 0
+        s6 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t7 = nxt
+        s7 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t7 = 0
+        s7 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t8 = nxt
+        s8 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t8 = 0
+        s8 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t9 = nxt
+        s9 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t9 = 0
+        s9 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t10 = nxt
+        s10 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t10 = 0
+        s10 = -1
+    while nxt < n and I[r0 + nxt] < 0:
+        g[nxt] = -I[r0 + nxt] - 2
+        nxt += 1
+    if nxt < n:
+        t11 = nxt
+        s11 = I[r0 + nxt]
+        nxt += 1
+        active += 1
+    else:
+        t11 = 0
+        s11 = -1
+    while active > 0:
+        if s0 >= 0:
+            nd = R[np.uint64(s0)]
+            s0 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s0 < 0:
+                g[t0] = -s0 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t0 = nxt
+                    s0 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s1 >= 0:
+            nd = R[np.uint64(s1)]
+            s1 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s1 < 0:
+                g[t1] = -s1 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t1 = nxt
+                    s1 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s2 >= 0:
+            nd = R[np.uint64(s2)]
+            s2 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s2 < 0:
+                g[t2] = -s2 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t2 = nxt
+                    s2 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s3 >= 0:
+            nd = R[np.uint64(s3)]
+            s3 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s3 < 0:
+                g[t3] = -s3 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t3 = nxt
+                    s3 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s4 >= 0:
+            nd = R[np.uint64(s4)]
+            s4 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s4 < 0:
+                g[t4] = -s4 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t4 = nxt
+                    s4 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s5 >= 0:
+            nd = R[np.uint64(s5)]
+            s5 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s5 < 0:
+                g[t5] = -s5 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t5 = nxt
+                    s5 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s6 >= 0:
+            nd = R[np.uint64(s6)]
+            s6 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s6 < 0:
+                g[t6] = -s6 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t6 = nxt
+                    s6 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s7 >= 0:
+            nd = R[np.uint64(s7)]
+            s7 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s7 < 0:
+                g[t7] = -s7 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t7 = nxt
+                    s7 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s8 >= 0:
+            nd = R[np.uint64(s8)]
+            s8 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s8 < 0:
+                g[t8] = -s8 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t8 = nxt
+                    s8 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s9 >= 0:
+            nd = R[np.uint64(s9)]
+            s9 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s9 < 0:
+                g[t9] = -s9 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t9 = nxt
+                    s9 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s10 >= 0:
+            nd = R[np.uint64(s10)]
+            s10 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s10 < 0:
+                g[t10] = -s10 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t10 = nxt
+                    s10 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+        if s11 >= 0:
+            nd = R[np.uint64(s11)]
+            s11 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            if s11 < 0:
+                g[t11] = -s11 - 2
+                while nxt < n and I[r0 + nxt] < 0:
+                    g[nxt] = -I[r0 + nxt] - 2
+                    nxt += 1
+                if nxt < n:
+                    t11 = nxt
+                    s11 = I[r0 + nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+
+
+# The int32 array of a ``pack_le32`` forest (see quickscore.kernels.row_pack.pack_le32).
+L32_TREES = 0  # number of trees
+L32_N_USED = 1  # number of tested columns
+L32_ROOTS = 2  # offset of the roots (n_trees), then the tested columns (n_used)
+L32_HEADER = 3
+
+
+@njit(**NJIT)
+def _le32_terminals(R, I, x, g):
+    """x rounded to float32 in place (``astype(np.float32).astype(np.float64)``: the C cast,
+    round to nearest even, +-inf beyond float32's range), then g[t] = tree t's terminal code;
+    False (g not written) when x has a NaN in a tested column."""
+    for j in range(x.shape[0]):
+        x[j] = np.float64(np.float32(x[j]))
+    u = I[L32_ROOTS] + I[L32_TREES]
+    for j in range(u, u + I[L32_N_USED]):
+        v = x[I[j]]
+        if v != v:
+            return False
+    _walk_le32(R, I, x, g)
+    return True
+
+
+@njit(**NJIT)
+def proba2_le32(R, L, I, x):
+    """``tree_kernels.proba_row`` of two classes on a ``pack_le32`` forest, unweighted, for a
+    row of fields of dataType float (rounded here): (total0, total1, wsum, nmiss), nmiss -1.0
+    when x has a NaN in a tested column. The sums in tree order, as ``proba_row``'s
+    ``total[j] += 1.0 * probs[g, j]``; a tree without a terminal or whose leaf has a NaN
+    probability is missing."""
+    g = np.empty(I[L32_TREES], dtype=np.int32)
+    if not _le32_terminals(R, I, x, g):
+        return 0.0, 0.0, 0.0, -1.0
+    t0 = 0.0
+    t1 = 0.0
+    wsum = 0.0
+    nmiss = 0.0
+    for t in range(g.shape[0]):
+        gt = g[t]
+        if gt < 0:
+            nmiss += 1.0
+            continue
+        p0 = L[np.uint64(gt), 0]
+        if p0 != p0:
+            nmiss += 1.0
+            continue
+        t0 += 1.0 * p0
+        t1 += 1.0 * L[np.uint64(gt), 1]
+        wsum += 1.0
+    return t0, t1, wsum, nmiss
