@@ -22,6 +22,7 @@ from quickscore.runtime.frame import Frame
 from quickscore.schema.functions import as_float
 
 _SQRT2 = math.sqrt(2.0)
+_MAX_DENSE = 256  # more numeric predictors keep the numpy loop (numba types the tuple on each call)
 
 
 def _probit(y: np.ndarray) -> np.ndarray:
@@ -60,9 +61,22 @@ class Table:
             for f in t.fields:
                 scope.lookup(f, model.loc)
             self.terms.append((t.fields, t.coefficient))
+        # Only plain numeric predictors: one numba pass per predictor (kernels/linear.py), the
+        # same operations in the same order as the numpy loop below.
+        self.dense = (
+            not self.categorical
+            and not self.terms
+            and 1 <= len(self.numeric) <= _MAX_DENSE
+            and all(exponent == 1 for _, _, exponent in self.numeric)
+        )
+        self.coefficients = np.array([coef for _, coef, _ in self.numeric], dtype=np.float64)
 
     def evaluate(self, frame: Frame) -> np.ndarray:
         """The table's linear predictor per row; NaN where a numeric input is missing."""
+        if self.dense:
+            from quickscore.kernels.linear import table_sum
+
+            return table_sum([as_float(frame.get(name)) for name, _, _ in self.numeric], self.coefficients, self.intercept, frame.n)
         y = np.zeros(frame.n)
         term = np.empty(frame.n)
         with np.errstate(all="ignore"):

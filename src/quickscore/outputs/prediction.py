@@ -81,14 +81,14 @@ class Prediction:
 
 def argmax_labels(classes: tuple, probabilities: np.ndarray) -> np.ndarray:
     n = probabilities.shape[0]
-    labels = np.full(n, None, dtype=object)
     if not classes:
-        return labels
+        return np.full(n, None, dtype=object)
     nan = np.isnan(probabilities)
     cls_arr = np.empty(len(classes), dtype=object)
     cls_arr[:] = list(classes)
     if not nan.any():
         return cls_arr[_first_max(probabilities)]
+    labels = np.full(n, None, dtype=object)
     known = ~np.all(nan, axis=1)
     best = np.argmax(np.where(nan, -np.inf, probabilities), axis=1)
     labels[known] = cls_arr[best[known]]
@@ -105,15 +105,17 @@ class ModelResult:
 
 def _first_max(p: np.ndarray) -> np.ndarray:
     """``np.argmax(p, axis=1)`` (the first maximum) for rows without NaN: column by column
-    when there are few columns (argmax along a short axis 1 is slow)."""
+    when there are few columns (argmax along a short axis 1 is slow; a masked copy is ~10x
+    faster than a boolean-index assignment), and one comparison for two columns."""
     k = p.shape[1]
     if k > 8:
         return np.argmax(p, axis=1)
+    if k == 2:
+        return np.greater(p[:, 1], p[:, 0]).astype(np.intp)
     best = np.zeros(p.shape[0], dtype=np.intp)
-    top = p[:, 0].copy()
+    top = p[:, 0]
     for j in range(1, k):
         col = p[:, j]
-        better = col > top
-        best[better] = j
-        np.maximum(top, col, out=top)
+        np.copyto(best, j, where=col > top)
+        top = np.maximum(top, col)
     return best

@@ -134,10 +134,9 @@ class Model:
         if errors == "raise" and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise kinds.get(i, EvaluationError)(f"Record {i}: {messages[i]}")
-        result = pd.DataFrame(outputs, index=getattr(data, "index", None) if isinstance(data, pd.DataFrame) else None)
-        if errors == "column":
-            result[ERROR_COLUMN] = messages
-        return result
+        if errors == "column":  # in the constructor: a column added afterwards costs a second copy of the block
+            outputs = {**outputs, ERROR_COLUMN: messages}
+        return pd.DataFrame(outputs, index=getattr(data, "index", None) if isinstance(data, pd.DataFrame) else None)
 
     def _score_batch(self, columns: Mapping[str, Any], n: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
         """Outputs, per-record error messages (None = scored) and error classes of a batch."""
