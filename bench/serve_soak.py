@@ -2,6 +2,7 @@
 
     python bench/serve_soak.py                 # 600 s, 2 workers
     python bench/serve_soak.py --minutes 2     # shorter
+    python bench/serve_soak.py --http uvicorn  # on uvicorn (default: the server's default layer)
 
 Two wrk processes (forest: 12 connections, logistic regression: 4) send single-record V2
 requests on loopback for the whole run; every 20th request of each is malformed JSON (5%), which
@@ -13,6 +14,12 @@ Pass criteria (printed, and in bench/results/serve-soak-<date>.json): zero faile
 requests (no 5xx, no socket error or timeout, no 400 beyond the malformed ones), every reload
 taken by every worker, and the workers' RSS over the last minute within 10% of the first minute
 after warm-up.
+
+Where the slow requests are: besides wrk, two probe connections per model (one thread each, a
+well-formed request every 5 ms on a keep-alive connection) time every request with the soak's own
+clock. The summary's "probe" part gives their latency percentiles within 3 s after a reload was
+written and elsewhere, and the share of slow requests (> 50 ms) in each; the timeline itself (time,
+model, latency, status) and the reload moments go to bench/results/serve-soak-<date>[-<http>]-probe.json.
 """
 
 from __future__ import annotations
@@ -45,12 +52,69 @@ def _rewrite(source: Path, target: Path, tick: int) -> None:
     os.replace(partial, target)
 
 
+PROBE_PAUSE = 0.005
+PROBE_WINDOW = 3.0
+"""Seconds after a reload is written that count as "at a reload" in the probe's summary."""
+SLOW = 0.050
+
+
+def _probe(port: int, model: str, body: bytes, t0: float, stop: threading.Event, out: list) -> None:
+    """Well-formed requests one at a time on one keep-alive connection: (t, model, seconds, status)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    path = f"/v2/models/{model}/infer"
+    while not stop.is_set():
+        start = time.monotonic()
+        try:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            status = 0
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        end = time.monotonic()
+        out.append((round(start - t0, 4), model, round(end - start, 5), status))
+        stop.wait(PROBE_PAUSE)
+    conn.close()
+
+
+def _probe_summary(samples: list, reloads: list) -> dict:
+    import numpy as np
+
+    moments = np.array([t for t, _ in reloads]) if reloads else np.zeros(0)
+    summary = {}
+    for model in sorted({m for _, m, _, _ in samples}):
+        rows = [(t, s) for t, m, s, _ in samples if m == model]
+        t = np.array([r[0] for r in rows])
+        lat = np.array([r[1] for r in rows]) * 1000
+        since = np.full(len(t), np.inf)
+        for r in moments:
+            d = t - r
+            since = np.where((d >= 0) & (d < since), d, since)
+        near = since < PROBE_WINDOW
+        part = {}
+        for label, mask in (("at_reload", near), ("elsewhere", ~near), ("all", np.ones(len(t), bool))):
+            x = lat[mask]
+            part[label] = {"n": int(len(x))} | ({
+                "p50_ms": round(float(np.percentile(x, 50)), 2), "p99_ms": round(float(np.percentile(x, 99)), 2),
+                "max_ms": round(float(x.max()), 1), "slow": int((x > SLOW * 1000).sum())} if len(x) else {})
+        summary[model] = part
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Soak test of quickscore serve (see the module docstring).")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reload-every", type=float, default=10.0)
     parser.add_argument("--malformed-every", type=int, default=20, help="1 in N requests is malformed (default 20: 5%%)")
+    parser.add_argument("--http", choices=("quickscore", "uvicorn"), default=None,
+                        help="the server's HTTP layer (default: the server's default)")
+    parser.add_argument("--tag", default=None, help="results file suffix (default: the --http layer, if given)")
+    parser.add_argument("--probes", type=int, default=2, help="probe connections per model (0: none)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("serve_soak: wrk not found (apt-get install wrk)")
@@ -64,7 +128,7 @@ def main() -> None:
         for name, path in sources.items():
             shutil.copyfile(path, model_dir / f"{name}.pmml")
         bodies = write_bodies(tmp)
-        server = QuickscoreServer(model_dir, args.workers, "--reload-interval", "1")
+        server = QuickscoreServer(model_dir, args.workers, "--reload-interval", "1", http=args.http)
         try:
             ready = server.wait_ready(900)
             print(f"ready after {ready:.1f} s", file=sys.stderr)
@@ -79,6 +143,7 @@ def main() -> None:
             memory: list[tuple[float, float]] = []
             reloads: list[tuple[float, str]] = []
             t0 = time.monotonic()
+            t0_wall = time.time()
             stop = threading.Event()
 
             def sample() -> None:
@@ -88,6 +153,12 @@ def main() -> None:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
+            probe_body = bodies["single"].read_text().splitlines()[0].encode()
+            samples: list = []
+            probes = [threading.Thread(target=_probe, args=(server.port, model, probe_body, t0, stop, samples), daemon=True)
+                      for model in ("forest", "logistic") for _ in range(args.probes)]
+            for p in probes:
+                p.start()
             tick = 0
             while time.monotonic() - t0 < seconds - args.reload_every:
                 time.sleep(args.reload_every)
@@ -98,6 +169,8 @@ def main() -> None:
             outputs = {model: proc.communicate(timeout=seconds + 120)[0] for model, proc in wrks.items()}
             stop.set()
             sampler.join()
+            for p in probes:
+                p.join()
             time.sleep(3 * args.reload_every)  # let the last reloads finish before counting them
         finally:
             server.stop()
@@ -118,13 +191,18 @@ def main() -> None:
         "malformed_sent": sum(r["malformed"] for r in results.values()), "malformed_answered_400": malformed_answered,
         "failed_well_formed": failed, "reloads_written": len(reloads), "reloads_taken_by_workers": len(taken),
         "rss_workers_mb_first_minute": round(statistics.median(early), 1), "rss_workers_mb_last_minute": round(statistics.median(late), 1),
-        "rss_drift": round(drift, 4), "raw": results, "memory": memory,
+        "rss_drift": round(drift, 4), "http": args.http or "default", "probe": _probe_summary(samples, reloads),
+        "raw": results, "memory": memory,
         "server_errors": [r for r in server.logs if r.get("level") in ("error", "critical")][:50],
     }
     summary["pass"] = failed == 0 and abs(drift) <= 0.10 and len(taken) >= len(reloads) * args.workers
-    out = BENCH / "results" / f"serve-soak-{summary['date']}.json"
+    tag = args.tag or args.http
+    out = BENCH / "results" / f"serve-soak-{summary['date']}{'-' + tag if tag else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
+    loads = [r for r in server.logs if r.get("message") in ("model reloaded", "model loaded", "model not loaded", "event loop lag")]
+    out.with_name(out.stem + "-probe.json").write_text(json.dumps(
+        {"started": summary["started"], "t0_wall": t0_wall, "reloads": reloads, "loads": loads, "samples": samples}))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("raw", "memory")}, indent=2))
     print(f"wrote {out}", file=sys.stderr)
 

@@ -6,6 +6,14 @@ that loaded replaces the one being served, by swapping one dict reference, so a 
 either the old or the new model, never a broken one. A file that fails to load is logged and
 counted (``quickscore_model_loads_total{result="error"}``) and the previous version stays.
 
+A big PMML file (COMPILE_IN_CHILD_BYTES and more) is not parsed in the worker: a child process
+(``_compile_child``, at a lower CPU priority) compiles it to a ``.qsm`` file, which the loader
+thread then loads (a fraction of a second) and warms up. Parsing a 90 MB forest in the worker
+held the GIL for seconds per reload (for 8-17 s on a busy 2-core machine), and the worker's event
+loop, starved of it, answered requests 25-100 ms late throughout. The workers share the compiled
+files (one directory, a lock per file version): one child per changed file, not one per worker.
+A child that fails, crashes, times out or writes a broken file is a failed load like any other.
+
 Workers are separate processes with their own copies of the models. A deploy or undeploy
 through the API bumps a generation counter in memory shared by the workers; a worker that sees
 a newer generation rescans the directory before it answers, so a model deployed through one
@@ -15,13 +23,18 @@ worker is served by all of them when the PUT returns.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import gc
 import hashlib
+import json
 import logging
 import os
 import re
+import subprocess
 import sys
-from contextlib import contextmanager
+import tempfile
 import time
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +45,17 @@ from quickscore.serve import _metrics
 from quickscore.serve._shared import SharedGeneration
 
 log = logging.getLogger("quickscore.serve")
+
+COMPILE_IN_CHILD_BYTES = 4 << 20
+"""PMML files at least this big are compiled to .qsm by a child process (see the module docstring);
+smaller ones (and other formats) load in the loader thread, where they take milliseconds."""
+COMPILE_TIMEOUT = 600.0
+"""Seconds a compiling child may take (the 90 MB forest: ~5-10 s); past it, it is killed and
+the load has failed."""
+COMPILE_DIR_ENV = "QUICKSCORE_COMPILE_DIR"
+"""The directory of compiled files shared by the workers (set by the supervisor); without it a
+registry uses a temporary directory of its own."""
+_CHILD_SUFFIXES = (".pmml", ".xml")
 
 # Files a writer is still producing, editors' backups and hidden files are not models.
 _IGNORED_SUFFIXES = (".part", ".tmp", ".swp", "~", ".crdownload")
@@ -86,6 +110,13 @@ class Registry:
         self.ready = False
         self.synced_generation = -1
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickscore-load")
+        self.compile_in_child_bytes = COMPILE_IN_CHILD_BYTES
+        self.compile_timeout = COMPILE_TIMEOUT
+        self.compile_command = [sys.executable, "-m", "quickscore.serve._compile_child"]
+        """The child's command; its arguments are appended (MODEL QSM META INO SIZE MTIME_NS)."""
+        self._compile_dir: Path | None = None
+        self._own_compile_dir: tempfile.TemporaryDirectory | None = None
+        self._frozen = False
         self._wake: asyncio.Event | None = None
         self._synced: asyncio.Condition | None = None
         self._task: asyncio.Task | None = None
@@ -154,6 +185,9 @@ class Registry:
             self.synced_generation = generation
 
     def _sync(self) -> None:
+        if not self._frozen:
+            _freeze_process()
+            self._frozen = True
         files = self._scan()
         for name, paths in sorted(files.items()):
             if len(paths) > 1:
@@ -195,8 +229,14 @@ class Registry:
     def _load_file_now(self, name: str, path: Path, st: os.stat_result) -> None:
         start = time.perf_counter()
         try:
-            model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
-            data = path.read_bytes()
+            if st.st_size >= self.compile_in_child_bytes and path.suffix.lower() in _CHILD_SUFFIXES:
+                model, size, checksum = self._load_compiled(path, st)
+            else:
+                model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
+                data = path.read_bytes()
+                size, checksum = len(data), hashlib.sha256(data).hexdigest()
+        except _Changed:  # the next scan sees the new file
+            return
         except Exception as exc:  # a broken file never replaces a working model
             self._failed[path] = _signature(st)
             self.failures[name] = f"{path.name}: {exc}"
@@ -208,12 +248,87 @@ class Registry:
         seconds = time.perf_counter() - start
         self._failed.pop(path, None)
         self.failures.pop(name, None)
-        entry = _entry(name, model, path, st, data, seconds, record_seconds)
+        entry = _entry(name, model, path, st, size, checksum, seconds, record_seconds)
         replaced = name in self._files
         self._set(name, entry)
         _metrics.observe_load(name, seconds, ok=True)
         log.info("model reloaded" if replaced else "model loaded",
                  extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None)})
+
+    # --- big files: compiled by a child process ------------------------------------------------
+
+    def compile_dir(self) -> Path:
+        if self._compile_dir is None:
+            shared = os.environ.get(COMPILE_DIR_ENV)
+            if shared:
+                self._compile_dir = Path(shared)
+            else:
+                self._own_compile_dir = tempfile.TemporaryDirectory(prefix="quickscore-compiled-")
+                self._compile_dir = Path(self._own_compile_dir.name)
+        return self._compile_dir
+
+    def _load_compiled(self, path: Path, st: os.stat_result) -> tuple[Any, int, str]:
+        """The model of ``path`` (this very version: ``st``) compiled by a child process, loaded
+        from the .qsm file. Under the version's lock: the worker that takes it first runs the
+        child, the others wait and load what it wrote (or fail with the error it recorded)."""
+        directory = self.compile_dir()
+        key = f"{path.stem}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
+        qsm, meta = directory / f"{key}.qsm", directory / f"{key}.json"
+        with open(directory / f"{key}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # blocks without the GIL
+            try:
+                if not meta.exists():
+                    self._compile(path, st, qsm, meta)
+                info = json.loads(meta.read_text())
+                if "error" in info:
+                    if info["error"].startswith("the file changed"):
+                        raise _Changed()
+                    raise _CompileError(info["error"])
+                model = quickscore.load(qsm, n_threads=self.n_threads)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._prune(path.stem, key)
+        return model, info["size"], info["sha256"]
+
+    def _compile(self, path: Path, st: os.stat_result, qsm: Path, meta: Path) -> None:
+        command = [*self.compile_command, str(path), str(qsm), str(meta), str(st.st_ino), str(st.st_size),
+                   str(st.st_mtime_ns)]
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=self.compile_timeout)
+        except subprocess.TimeoutExpired:  # run() has killed the child
+            why = f"compiling in a child process took longer than {self.compile_timeout:g} s: stopped"
+        else:
+            if done.returncode == 0 and meta.exists():
+                log.info("model compiled", extra={"file": str(path), "seconds": round(time.perf_counter() - started, 3)})
+                return
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            why = (f"compiling in a child process failed (exit status {done.returncode})"
+                   + (f": {lines[-1][-500:]}" if lines else ""))
+        partial = meta.with_name(meta.name + ".part")
+        partial.write_text(json.dumps({"error": why}))
+        os.replace(partial, meta)  # the other workers report the same failure without a child of their own
+
+    def _prune(self, stem: str, keep: str) -> None:
+        """Remove the compiled files of other versions of ``stem`` that no worker is using (their
+        lock is free). A worker that comes late to such a version compiles it again."""
+        directory = self.compile_dir()
+        for lock_path in directory.glob(f"{glob_escape(stem)}-*.lock"):
+            key = lock_path.name[:-len(".lock")]
+            if key == keep or key.rsplit("-", 3)[0] != stem:
+                continue
+            try:
+                with open(lock_path, "a") as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    for suffix in (".qsm", ".json"):
+                        (directory / f"{key}{suffix}").unlink(missing_ok=True)
+                    lock_path.unlink(missing_ok=True)
+            except OSError:  # another worker pruned it first
+                continue
 
     def _set(self, name: str, entry: Entry | None) -> None:
         files = dict(self._files)
@@ -232,8 +347,6 @@ class Registry:
         if replaced is not None:
             del replaced, files, models
             _release_memory()
-        else:
-            _freeze()
 
     # --- deploy / undeploy (from a request, in the loader thread) -------------------------------
 
@@ -262,7 +375,8 @@ class Registry:
             if other != path and other.stem == name and other.is_file():
                 other.unlink()  # the new file is the one model with this stem
         replaced = name in self._files
-        entry = _entry(name, model, path, path.stat(), data, seconds, record_seconds)
+        entry = _entry(name, model, path, path.stat(), len(data), hashlib.sha256(data).hexdigest(), seconds,
+                       record_seconds)
         self.failures.pop(name, None)
         self._set(name, entry)
         _metrics.observe_load(name, seconds, ok=True)
@@ -303,29 +417,34 @@ def _loading():
         sys.setswitchinterval(previous)
 
 
+class _Changed(Exception):
+    """The file changed while a child compiled it: not a failure, the next scan loads the new one."""
+
+
+class _CompileError(Exception):
+    """The child's report that the file did not load (its message is the load's error)."""
+
+
 def _release_memory() -> None:
     """Give a replaced model's memory back: a compiled model holds reference cycles, which only a
     full collection frees (left to the collector's own schedule, a worker reloading a 90 MB forest
-    every 20 s grew by ~40 MB per reload), and glibc keeps freed pages unless asked to return them."""
-    import gc
-
+    every 20 s grew by ~40 MB per reload), and glibc keeps freed pages unless asked to return them.
+    The collection walks what is not frozen (see _freeze_process): the models and what the worker
+    made since it started, ~2-3 ms (it was 100-250 ms, holding the GIL, over everything)."""
     from quickscore._memory import release_memory
 
-    gc.unfreeze()  # the replaced model's objects are frozen (see _freeze)
     gc.collect()
     release_memory()  # glibc's malloc_trim, where there is one
-    gc.freeze()
 
 
-def _freeze() -> None:
-    """Keep the loaded models out of the collector's full collections. Python's gc.freeze: "Freeze
-    all the objects tracked by the garbage collector; move them to a permanent generation and
-    ignore them in all the future collections." A 90 MB forest leaves ~170k tracked objects, and
-    a full collection walking them took 125 ms; a /batch request allocates thousands of dicts,
-    which set one off every ~40 requests (3.3 ms per request on average, and those requests' p99).
-    Collected first, so that no garbage of the load is kept frozen; _release_memory unfreezes."""
-    import gc
-
+def _freeze_process() -> None:
+    """Keep what the worker imported out of the collector's full collections, before any model is
+    loaded. Python's gc.freeze: "Freeze all the objects tracked by the garbage collector; move them
+    to a permanent generation and ignore them in all the future collections." The libraries a
+    worker imports (numba, pandas, ...) are ~95k tracked objects: a full collection walking them
+    took 50-160 ms (after a /batch request's thousands of dicts, or after a reload), one over the
+    served models alone (the forest and the logistic regression: ~10-15k objects) 1.5-3 ms. The
+    models stay unfrozen, so that a replaced one is collected without unfreezing anything."""
     gc.collect()
     gc.freeze()
 
@@ -369,10 +488,10 @@ def glob_escape(name: str) -> str:
     return glob.escape(name)
 
 
-def _entry(name: str, model: Any, path: Path, st: os.stat_result, data: bytes, seconds: float,
+def _entry(name: str, model: Any, path: Path, st: os.stat_result, size: int, checksum: str, seconds: float,
            record_seconds: float = 0.0) -> Entry:
     return Entry(
-        name=name, model=model, path=path, signature=_signature(st), size=len(data),
-        checksum=hashlib.sha256(data).hexdigest(), loaded_at=time.time(), load_seconds=seconds,
+        name=name, model=model, path=path, signature=_signature(st), size=size,
+        checksum=checksum, loaded_at=time.time(), load_seconds=seconds,
         input_names=frozenset(f.name for f in model.schema.inputs), record_seconds=record_seconds,
     )

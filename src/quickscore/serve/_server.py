@@ -36,6 +36,10 @@ def run(config: ServeConfig) -> None:
     _logging.configure(config.log_level)
     metrics_dir = tempfile.mkdtemp(prefix="quickscore-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before prometheus_client is imported
+    from quickscore.serve._registry import COMPILE_DIR_ENV
+
+    compile_dir = tempfile.mkdtemp(prefix="quickscore-compiled-")
+    os.environ[COMPILE_DIR_ENV] = compile_dir  # big model files compiled once for all the workers
     temporary_models = None
     model_dir = config.model_dir
     if model_dir is None:  # the bundled example model, in a directory of its own (PUT can add more)
@@ -57,6 +61,7 @@ def run(config: ServeConfig) -> None:
         _Supervisor(config, sock, Path(model_dir), generation).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(compile_dir, ignore_errors=True)
         if temporary_models is not None:
             shutil.rmtree(temporary_models, ignore_errors=True)
 
@@ -154,6 +159,47 @@ def _worker(config: ServeConfig, sock: socket.socket, model_dir: Path, generatio
         _run_quickscore_http(app, config, sock)
 
 
+LOOP_LAG_ENV = "QUICKSCORE_LOOP_LAG_MS"
+"""Diagnostics: when set (milliseconds), every worker logs "event loop lag" whenever its event
+loop answers a 5 ms timer that much late, with the loop thread's CPU time over the gap (about
+the gap: the loop itself was busy; about zero: it waited for the GIL or for a CPU) and the
+full collections (gc.callbacks) that ran in the gap."""
+
+
+async def _watch_loop_lag(threshold: float) -> None:
+    import gc
+
+    collections: list[tuple[float, float, int]] = []  # (start, seconds, generation)
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            begin = started.pop()
+            collections.append((begin, time.perf_counter() - begin, info.get("collected", 0)))
+
+    gc.callbacks.append(on_gc)
+    period = 0.005
+    while True:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        await asyncio.sleep(period)
+        late = time.perf_counter() - wall - period
+        if late >= threshold:
+            in_gap = [c for c in collections if c[0] >= wall]
+            log.warning("event loop lag", extra={
+                "lag_ms": round(late * 1000, 1), "loop_cpu_ms": round((time.thread_time() - cpu) * 1000, 1),
+                "full_collections_ms": [round(c[1] * 1000, 1) for c in in_gap]})
+        del collections[:-20]
+
+
+def _lag_threshold() -> float | None:
+    value = os.environ.get(LOOP_LAG_ENV)
+    return float(value) / 1000 if value else None
+
+
 def _run_uvicorn(app, config: ServeConfig, sock: socket.socket) -> None:
     import uvicorn
 
@@ -167,7 +213,16 @@ def _run_uvicorn(app, config: ServeConfig, sock: socket.socket) -> None:
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE) - 2,
         backlog=config.backlog,
     ))
-    server.run(sockets=[sock])
+    threshold = _lag_threshold()
+    if threshold is None:
+        server.run(sockets=[sock])
+        return
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(_watch_loop_lag(threshold))
+        await server.serve(sockets=[sock])
+
+    run_loop(main())
 
 
 def _run_quickscore_http(app, config: ServeConfig, sock: socket.socket) -> None:
@@ -183,6 +238,9 @@ def _run_quickscore_http(app, config: ServeConfig, sock: socket.socket) -> None:
         server = HttpServer(app.handle, max_body_bytes=config.max_body_bytes, read_timeout=config.request_timeout,
                             keep_alive=config.keep_alive, error_body=app.protocol_error)
         await server.start(sock, config.backlog)
+        threshold = _lag_threshold()
+        if threshold is not None:
+            loop.create_task(_watch_loop_lag(threshold))
         await stop.wait()
         await server.shutdown(SHUTDOWN_GRACE - 2)
         await app.shutdown()
