@@ -86,10 +86,10 @@ _NO_DEFAULT = dataclasses.MISSING
 _SCALARS = frozenset({bool, str, int, float})
 
 
-def _plan(cls: type) -> tuple[dict, Any, frozenset] | None:
+def _plan(cls: type) -> tuple[dict, Any, frozenset, int, type] | None:
     """How ``_Decoder`` builds ``cls`` without calling its ``__init__``: (every field with its
-    default, in field order; the field names; the fields without a default), or None when the
-    generated ``__init__`` must run. Python: "frozen=True ... emulates read-only frozen
+    default, in field order; the field names; the fields without a default; their number;
+    the class), or None when the generated ``__init__`` must run. Python: "frozen=True ... emulates read-only frozen
     instances" - the generated ``__init__`` only assigns each field with ``object.__setattr__``
     (the dataclasses docs); filling the instance dict does the same in one step (W1's 4,500
     IR objects: ~2 us each instead of ~5 us). Not for a class with ``__post_init__``, a
@@ -101,9 +101,11 @@ def _plan(cls: type) -> tuple[dict, Any, frozenset] | None:
     if len(fields) != len(cls.__dataclass_fields__) or any(not f.init or f.default_factory is not _NO_DEFAULT for f in fields):
         return None
     template = {f.name: None if f.default is _NO_DEFAULT else f.default for f in fields}
-    return template, template.keys(), frozenset(f.name for f in fields if f.default is _NO_DEFAULT)
+    return template, template.keys(), frozenset(f.name for f in fields if f.default is _NO_DEFAULT), len(template), cls
 
 
+_new = object.__new__
+_set = object.__setattr__
 _PLANS = {name: _plan(cls) for name, cls in _CLASSES.items()}
 #: FlatTree arrays: name -> the dtypes it may have.
 _FLAT_DTYPES = {name: (np.dtype(dtype), np.dtype(ALT_DTYPES.get(name, dtype))) for name, dtype in ARRAYS.items()}
@@ -172,9 +174,10 @@ class _Decoder:
         return InvalidMarkup(f"Invalid .qsm file{self.where}: {message}")
 
     def array(self, v: Any) -> np.ndarray:
-        if not isinstance(v, dict) or set(v) != {"@a"} or not isinstance(v["@a"], int) or not 0 <= v["@a"] < len(self.arrays):
+        i = v.get("@a") if type(v) is dict and len(v) == 1 else None
+        if type(i) is not int or not 0 <= i < len(self.arrays):
             raise self.bad(f"expected an array reference, found {str(v)[:80]!r}")
-        return self.arrays[v["@a"]]
+        return self.arrays[i]
 
     def decode(self, v: Any, path: str = "document") -> Any:
         # ``path``: the enclosing IR class (for messages)
@@ -186,7 +189,23 @@ class _Decoder:
             if name == "Loc" and len(v) <= 3:
                 path_, line = v.get("path"), v.get("line")
                 if type(path_) is str and (line is None or type(line) is int):
-                    return _types.Loc(path_, line)
+                    obj = _new(_types.Loc)
+                    _set(obj, "__dict__", {"path": path_, "line": line})
+                    return obj
+            plan = _PLANS.get(name)
+            if plan is not None and plan[2] <= v.keys():
+                # Built as the generated __init__ would (see _plan); any other case below.
+                fields = plan[0].copy()
+                for k, x in v.items():
+                    fields[k] = x if x is None or type(x) in _SCALARS else self.decode(x, name)
+                del fields["@"]
+                if len(fields) == plan[3]:  # no field the class does not have
+                    cls = plan[4]
+                    if cls is FlatTree:
+                        self.check_flat(fields, path)
+                    obj = _new(cls)
+                    _set(obj, "__dict__", fields)
+                    return obj
             cls = _CLASSES.get(name)
             if cls is None:
                 raise self.bad(f"unknown IR class {name!r} at {path}")
@@ -196,6 +215,8 @@ class _Decoder:
             return [self.decode(x, path) for x in v]
         if not isinstance(v, dict):
             raise self.bad(f"unexpected JSON value in {path}")
+        if "@a" in v:  # an array (a FlatTree has ~18)
+            return self.array(v)
         if "@t" in v:
             return tuple(self.decode(x, path) for x in v["@t"])
         if "@d" in v:
@@ -212,8 +233,6 @@ class _Decoder:
                 return cls(v["v"])
             except ValueError:
                 raise self.bad(f"invalid {v['@e']} value {v.get('v')!r} at {path}") from None
-        if "@a" in v:
-            return self.array(v)
         if name == "StringTable":
             utf8, offsets = self.array(v.get("utf8")), self.array(v.get("offsets"))
             if utf8.dtype != np.uint8 or utf8.ndim != 1 or offsets.dtype not in (np.int32, np.int64) or offsets.ndim != 1 or len(offsets) == 0:
@@ -228,15 +247,6 @@ class _Decoder:
         raise self.bad(f"unknown IR class {name!r} at {path}")
 
     def _build(self, cls: type, name: str, kwargs: dict, path: str) -> Any:
-        plan = _PLANS.get(name)
-        if plan is not None and kwargs.keys() <= plan[1] and plan[2] <= kwargs.keys():
-            if cls is FlatTree:
-                self.check_flat(kwargs, path)
-            fields = plan[0].copy()
-            fields.update(kwargs)
-            obj = object.__new__(cls)
-            object.__setattr__(obj, "__dict__", fields)
-            return obj
         if cls is FlatTree:
             self.check_flat(kwargs, path)
         try:
