@@ -379,22 +379,40 @@ def _runner_env(threads: int) -> dict:
     return env
 
 
-def _group_cpu_s(pgids: list[int]) -> dict[int, float]:
-    """CPU seconds (user + system) of every process in each process group, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = dict.fromkeys(pgids, 0.0)
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()  # from field 3 (state) on
+    except OSError:
+        return None
+
+
+def _group_pids(pgids: list[int]) -> dict[int, list[int]]:
+    """The processes of each process group (a runner and e.g. PyPMML's Java gateway)."""
+    out: dict[int, list[int]] = {g: [] for g in pgids}
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pgrp = int(fields[2])  # field 5 of stat; fields here start at field 3 (state)
-        if pgrp in out:
-            out[pgrp] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if d.isdigit() and (f := _stat_fields(d)) and int(f[2]) in out:  # field 5: pgrp
+            out[int(f[2])].append(int(d))
     return out
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) of these processes."""
+    tot = 0
+    for pid in pids:
+        if f := _stat_fields(pid):
+            tot += int(f[11]) + int(f[12])  # utime, stime
+    return tot / _TICK
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / _TICK  # all but idle, iowait (guest is within user)
 
 
 def _batch_summary(times: list[float], rows: int) -> dict:
@@ -477,14 +495,33 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         log(f"{w} {p}: loaded in {res['load_s']:.2f}s (RSS {res['rss_mb']:.0f} MB, max|Δp| {_fmt_diff(res.get('maxdiff'))})")
 
     # ---- idle check: a loaded runner must not burn CPU while the others are measured
-    pg = {p: r.p.pid for p, r in live.items()}
-    c0, t = _group_cpu_s(list(pg.values())), time.perf_counter()
+    gp = _group_pids([r.p.pid for r in live.values()])
+    pids = {p: gp[r.p.pid] for p, r in live.items()}
+    c0, t = {p: _cpu_s(v) for p, v in pids.items()}, time.perf_counter()
     time.sleep(1.0)
-    c1, dt_ = _group_cpu_s(list(pg.values())), time.perf_counter() - t
-    for p, pid in pg.items():
-        results[p]["idle_cpu_pct"] = round(100 * (c1[pid] - c0[pid]) / dt_, 1)
+    dt_ = time.perf_counter() - t
+    for p in pids:
+        results[p]["idle_cpu_pct"] = round(100 * (_cpu_s(pids[p]) - c0[p]) / dt_, 1)
         if results[p]["idle_cpu_pct"] > 5:
             log(f"{w} {p}: {results[p]['idle_cpu_pct']}% CPU while idle")
+    for p in pids:
+        results[p]["cpu_while_others_measured_s"] = 0.0
+        results[p]["others_measured_s"] = 0.0
+
+    def measured(p: str, cmd: str, **kw) -> tuple[dict, dict]:
+        """One command of p's runner, with the CPU it and the whole machine used meanwhile
+        (cores busy on average), and the CPU every other live runner used meanwhile (an idle
+        runner must stay at ~0: spinning thread pools would slow the measured one down)."""
+        others = [q for q in live if q != p]
+        o0 = {q: _cpu_s(pids[q]) for q in others}
+        own0, m0, t = _cpu_s(pids[p]), _machine_busy_s(), time.perf_counter()
+        msg = live[p].call(cmd_timeout, cmd, **kw)
+        dt_, own, mach = time.perf_counter() - t, _cpu_s(pids[p]) - own0, _machine_busy_s() - m0
+        for q in others:
+            if q in live:
+                results[q]["cpu_while_others_measured_s"] += _cpu_s(pids[q]) - o0[q]
+                results[q]["others_measured_s"] += dt_
+        return msg, {"own_cores": own / dt_, "machine_cores": mach / dt_}
 
     order = list(live)  # PEER_ORDER; rotated by one peer each round
     t_rounds = time.perf_counter()
@@ -517,12 +554,14 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                 break
             for p in rotation(r):
                 try:
-                    s = live[p].call(cmd_timeout, "batch", rows=rows[p])["s"]
+                    m, cpu = measured(p, "batch", rows=rows[p])
                 except RunnerFailed as e:
                     fail(p, e, f"measure ({n}T round {r + 1})")
                     continue
-                times[p].append(s)
-                results[p]["paired_reps"][n][r] = rows[p] / s
+                times[p].append(m["s"])
+                results[p]["paired_reps"][n][r] = rows[p] / m["s"]
+                results[p].setdefault("rep_cpu", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = {
+                    k: round(v, 2) for k, v in cpu.items()}  # fmt: skip
             done += 1
         rounds_done[n] = done
         for p, ts in times.items():
@@ -549,7 +588,7 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             break
         for p in rotation(r):
             try:
-                m = live[p].call(cmd_timeout, "latency", start=r * cfg["calls_per_round"], calls=calls[p])
+                m, _ = measured(p, "latency", start=r * cfg["calls_per_round"], calls=calls[p])
             except RunnerFailed as e:
                 fail(p, e, f"measure (latency round {r + 1})")
                 continue

@@ -82,10 +82,11 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ)
     # native (W2: single-threaded engine, so it also runs the 2T rounds with its one thread):
-    # its 5th batch command (1T round 2) raises; quickscore-qsm's 2nd latency round hangs
-    env["QS_BENCH_FAULT"] = "native:batch:5:raise;quickscore-qsm:latency:2:hang"
+    # its 5th batch command (1T round 2) raises; ONNX Runtime's 2nd latency round hangs
+    # (peers that start fast: no .qsm compile, no second numba import)
+    env["QS_BENCH_FAULT"] = "native:batch:5:raise;onnxruntime:latency:2:hang"
     cmd = [sys.executable, str(BENCH / "run.py"), "--quick", "--workloads", "W2",
-           "--peers", "quickscore,quickscore-qsm,native", "--round-timeout", "3", "--out", str(out)]  # fmt: skip
+           "--peers", "quickscore,native,onnxruntime", "--round-timeout", "3", "--out", str(out)]  # fmt: skip
     p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
     doc = json.loads(out.read_text())
@@ -104,13 +105,13 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     # the batch figure is the median rows/s over the rounds
     assert _approx(qs["batch"]["1"]["rows_per_s"], statistics.median(qs["paired_reps"]["1"]))
 
-    # quickscore-qsm: timed out in latency round 2, killed; its batch rounds are paired
-    qsm = by["quickscore-qsm"]
-    assert qsm["status"] == "error" and qsm["stage"] == "measure (latency round 2)"
-    assert qsm["reason"] == "timed out after 3s (latency)"
+    # ONNX Runtime: timed out in latency round 2, killed; its batch rounds are paired
+    ort = by["onnxruntime"]
+    assert ort["status"] == "error" and ort["stage"] == "measure (latency round 2)"
+    assert ort["reason"] == "timed out after 3s (latency)"
     for n in ("1", "2"):
-        q = qsm["qs_ratio"][n]
-        per = [a / b for a, b in zip(qs["paired_reps"][n], qsm["paired_reps"][n])]
+        q = ort["qs_ratio"][n]
+        per = [a / b for a, b in zip(qs["paired_reps"][n], ort["paired_reps"][n])]
         assert all(_approx(x, y) for x, y in zip(q["per_round"], per))
         assert _approx(q["median"], statistics.median(per)) and q["rounds"] == rounds
         assert q["min"] <= q["median"] <= q["max"]
