@@ -7,7 +7,12 @@
 
 Each (peer, workload) is measured in its own subprocess (bench/peer_runner.py) so memory
 figures are isolated; a peer that fails to install, load or run is reported as such in the
-table and never stops the suite. Results: bench/results/<date>[-quick].json and .md.
+table and never stops the suite. Results: bench/results/<date>[-quick].json and .md (--out).
+
+Default method: interleaved, paired rounds. The runners of one workload are loaded one at a
+time, stay loaded, and are measured in rounds (one repetition each, rotating order); the qs×
+ratios are medians of per-round ratios (see measure_interleaved, bench/README.md).
+--sequential measures one peer after another, each alone (the method before).
 """
 
 from __future__ import annotations
