@@ -768,7 +768,8 @@ def _round_notes(w: str, rows: list[dict], nt: str, qs: dict | None) -> list[str
         spread.append(f"{PEER_LABEL.get(r['peer'], r['peer'])} " + ", ".join(parts))
     if spread:
         done = next((r["rounds_done"] for r in rows if r.get("rounds_done")), None)
-        how = f"{done.get('1', '?')} batch rounds per thread count, {done.get('latency', '?')} latency rounds" if done else "interleaved rounds"
+        how = (f"{done.get('1', '?')} batch round(s) per thread count, {done.get('latency', '?')} latency round(s)"
+               if done else "interleaved rounds")  # fmt: skip
         out += ["", f"qs× = median of the per-round ratios ({how}); "
                 f"range (min–max over rounds): " + "; ".join(spread) + "."]  # fmt: skip
     lat = (qs or {}).get("latency") or {}
