@@ -7,7 +7,7 @@ either the old or the new model, never a broken one. A file that fails to load i
 counted (``quickscore_model_loads_total{result="error"}``) and the previous version stays.
 
 A big PMML file (COMPILE_IN_CHILD_BYTES and more) is not parsed in the worker: a child process
-(``_compile_child``, at a lower CPU priority) compiles it to a ``.qsm`` file, which the loader
+(``_compile_child``) compiles it to a ``.qsm`` file, which the loader
 thread then loads (a fraction of a second) and warms up. Parsing a 90 MB forest in the worker
 held the GIL for seconds per reload (for 8-17 s on a busy 2-core machine), and the worker's event
 loop, starved of it, answered requests 25-100 ms late throughout. The workers share the compiled
@@ -186,8 +186,8 @@ class Registry:
 
     def _sync(self) -> None:
         if not self._frozen:
-            _freeze_process()
             self._frozen = True
+            self._freeze_process()
         files = self._scan()
         for name, paths in sorted(files.items()):
             if len(paths) > 1:
@@ -229,12 +229,7 @@ class Registry:
     def _load_file_now(self, name: str, path: Path, st: os.stat_result) -> None:
         start = time.perf_counter()
         try:
-            if st.st_size >= self.compile_in_child_bytes and path.suffix.lower() in _CHILD_SUFFIXES:
-                model, size, checksum = self._load_compiled(path, st)
-            else:
-                model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
-                data = path.read_bytes()
-                size, checksum = len(data), hashlib.sha256(data).hexdigest()
+            model, size, checksum = self._load_model(path, st)
         except _Changed:  # the next scan sees the new file
             return
         except Exception as exc:  # a broken file never replaces a working model
@@ -254,6 +249,29 @@ class Registry:
         _metrics.observe_load(name, seconds, ok=True)
         log.info("model reloaded" if replaced else "model loaded",
                  extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None)})
+
+    def _load_model(self, path: Path, st: os.stat_result) -> tuple[Any, int, str]:
+        """(model, file size, sha256 of the file)."""
+        if st.st_size >= self.compile_in_child_bytes and path.suffix.lower() in _CHILD_SUFFIXES:
+            return self._load_compiled(path, st)
+        model = quickscore.load(path, n_threads=self.n_threads)  # the path: its suffix can name the format
+        data = path.read_bytes()
+        return model, len(data), hashlib.sha256(data).hexdigest()
+
+    def _freeze_process(self) -> None:
+        """Before the first scan: every model file loaded, warmed up and dropped, then everything
+        the process holds frozen (see _freeze_process below), so that the libraries and what
+        loading and warming up a model builds once (numba's compiled kernels: ~100k objects) stay
+        out of the collector's full collections, and the models themselves do not."""
+        for paths in self._scan().values():
+            if len(paths) == 1:
+                ((path, st),) = paths.items()
+                try:
+                    with _loading():
+                        _warm_up(self._load_model(path, st)[0])
+                except Exception:  # noqa: BLE001 - the scan that follows loads it again and reports it
+                    pass
+        _freeze_process()
 
     # --- big files: compiled by a child process ------------------------------------------------
 
