@@ -316,8 +316,9 @@ class _Served:
             self.peer.predict_one(d)
         return {"per_call_s": (time.perf_counter() - t) / 20}
 
-    def cmd_latency(self, start: int, calls: int) -> dict:
-        """``calls`` single-row calls from dicts on rows start.. (dicts built before timing)."""
+    def cmd_latency(self, start: int, calls: int, pool: bool = True) -> dict:
+        """``calls`` single-row calls from dicts on rows start.. (dicts built before timing);
+        ``pool``: count them in the figures of ``finish`` (False: a probe for a paired ratio)."""
         idx = np.arange(start, min(len(self.X), start + calls))
         rows = [dict(zip(self.names, map(float, r))) for r in self.X[idx]]
         lat = np.empty(len(rows), dtype=np.int64)
@@ -328,9 +329,10 @@ class _Served:
             t0 = pc()
             out[i] = predict_one(d)
             lat[i] = pc() - t0
-        self.lat.append(lat)
-        self.lat_rows.append(idx)
-        self.lat_out.append(out)
+        if pool:
+            self.lat.append(lat)
+            self.lat_rows.append(idx)
+            self.lat_out.append(out)
         return {"calls": len(rows), "p50_us": float(np.percentile(lat, 50)) / 1e3, "p99_us": float(np.percentile(lat, 99)) / 1e3}
 
     def cmd_finish(self) -> dict:

@@ -261,7 +261,11 @@ def measure(peer: str, w: str, mode: str, threads: int, timeout: float) -> dict:
 # rounds, a slice of single-row calls), in an order that rotates from round to round. A
 # ratio is the median of the per-round ratios (quickscore's repetition in round r against
 # the peer's in round r), which cancels the machine's state when it changes slower than a
-# round.
+# round. With adjacent_ref, quickscore also does one extra repetition (latency slice) right
+# before (even rounds) or after (odd rounds) every other peer's, and the peer's ratio in round r
+# uses that one: the two measurements are then ~1-4 s apart instead of up to a whole round
+# (~12 s on W1), as the machine can flip within a round. The extra ones are not counted in
+# quickscore's own figures.
 ROUNDS = {
     # full: 9 rounds per thread count; one repetition takes <= ~2 s (slow peers score fewer
     # rows); after each thread change an untimed warm-up on <= 10k rows. Latency: 10 rounds
@@ -269,12 +273,12 @@ ROUNDS = {
     # calls would take > 3 s makes fewer per round (at least 200).
     "full": dict(batch_rounds=9, rep_budget=2.0, warmup_rows=10_000, lat_rounds=10,
                  calls_per_round=1_000, lat_round_budget=3.0, min_calls_per_round=200,
-                 cmd_timeout=300.0),
+                 cmd_timeout=300.0, adjacent_ref=True),
     # quick: 3 rounds, a repetition <= 0.5 s; 5 latency rounds of <= 2,000 calls or ~0.2 s
     # (at least 20 calls), i.e. ~1 s of calls per peer as before.
     "quick": dict(batch_rounds=3, rep_budget=0.5, warmup_rows=0, lat_rounds=5,
                   calls_per_round=2_000, lat_round_budget=0.2, min_calls_per_round=20,
-                  cmd_timeout=60.0),
+                  cmd_timeout=60.0, adjacent_ref=True),
 }
 #: the ratios' reference peer
 REF_PEER = "quickscore"
@@ -444,13 +448,16 @@ def paired_ratios(res: dict, ref: dict, phases: list[str]) -> dict:
     the same round (per thread count) and peer p50 ÷ ref p50; median, min, max over rounds."""
     out = {}
     for n in phases:
-        a = (ref.get("paired_reps") or {}).get(n) or []
+        # quickscore's repetition right next to this peer's when there is one (adjacent_ref),
+        # else its own repetition of the same round
+        a = (res.get("qs_adjacent_reps") or {}).get(n) or (ref.get("paired_reps") or {}).get(n) or []
         b = (res.get("paired_reps") or {}).get(n) or []
         s = _ratio_summary([x / y if x and y else None for x, y in zip(a, b)])
         if s:
             out[n] = s
-    a = (ref.get("latency") or {}).get("round_p50_us") or []
-    b = (res.get("latency") or {}).get("round_p50_us") or []
+    lat = res.get("latency") or {}
+    a = lat.get("qs_adjacent_p50_us") or (ref.get("latency") or {}).get("round_p50_us") or []
+    b = lat.get("round_p50_us") or []
     s = _ratio_summary([y / x if x and y else None for x, y in zip(a, b)])
     if s:
         out["p50"] = s
@@ -536,6 +543,22 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         k = r % len(ps) if ps else 0
         return ps[k:] + ps[:k]
 
+    def ref_probe(p: str, r: int, cmd: str, **kw) -> None:
+        """One extra repetition (or latency slice) of quickscore right next to p's, so that
+        p's ratio in round r compares two measurements at most a few seconds apart (a round
+        of W1 takes ~12 s; the machine can flip within one)."""
+        if REF_PEER not in live:
+            return
+        try:
+            m, _ = measured(REF_PEER, cmd, **kw)
+        except RunnerFailed as e:
+            fail(REF_PEER, e, f"measure (round {r + 1}, next to {p})")
+            return
+        if cmd == "batch":
+            results[p].setdefault("qs_adjacent_reps", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = kw["rows"] / m["s"]
+        else:
+            results[p]["latency"].setdefault("qs_adjacent_p50_us", [None] * cfg["lat_rounds"])[r] = m["p50_us"]
+
     # ---- batch rounds: all threads, then 1 thread
     phases = [str(threads), "1"] if threads > 1 else ["1"]
     rounds_done = {}
@@ -558,11 +581,18 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             if r and not budget_left():
                 break
             for p in rotation(r):
+                if p not in live:
+                    continue
+                probe = cfg["adjacent_ref"] and p != REF_PEER and REF_PEER in rows
+                if probe and r % 2 == 0:
+                    ref_probe(p, r, "batch", rows=rows.get(REF_PEER))
                 try:
                     m, cpu = measured(p, "batch", rows=rows[p])
                 except RunnerFailed as e:
                     fail(p, e, f"measure ({n}T round {r + 1})")
                     continue
+                if probe and r % 2 == 1:
+                    ref_probe(p, r, "batch", rows=rows.get(REF_PEER))
                 times[p].append(m["s"])
                 results[p]["paired_reps"][n][r] = rows[p] / m["s"]
                 results[p].setdefault("rep_cpu", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = {
@@ -592,11 +622,20 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         if r and not budget_left():
             break
         for p in rotation(r):
+            if p not in live:
+                continue
+            start = r * cfg["calls_per_round"]
+            probe = cfg["adjacent_ref"] and p != REF_PEER and REF_PEER in calls
+            # the probe's calls are not pooled into quickscore's p50/p99 (its own slice is)
+            if probe and r % 2 == 0:
+                ref_probe(p, r, "latency", start=start, calls=calls[REF_PEER], pool=False)
             try:
-                m, _ = measured(p, "latency", start=r * cfg["calls_per_round"], calls=calls[p])
+                m, _ = measured(p, "latency", start=start, calls=calls[p])
             except RunnerFailed as e:
                 fail(p, e, f"measure (latency round {r + 1})")
                 continue
+            if probe and r % 2 == 1:
+                ref_probe(p, r, "latency", start=start, calls=calls[REF_PEER], pool=False)
             results[p]["latency"]["round_p50_us"][r] = m["p50_us"]
             results[p]["latency"]["round_p99_us"][r] = m["p99_us"]
         done += 1

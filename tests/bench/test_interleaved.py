@@ -51,6 +51,12 @@ def test_paired_ratio_is_the_median_of_per_round_ratios():
     assert q["1"]["per_round"] == [3.0, None, 3.0] and q["1"]["rounds"] == 2
     assert q["p50"]["per_round"] == [10.0, 10.0, 9.0]
     assert (q["p50"]["median"], q["p50"]["min"], q["p50"]["max"]) == (10.0, 9.0, 10.0)
+    # quickscore's repetition right next to the peer's, when recorded, is the one compared
+    peer["qs_adjacent_reps"] = {"2": [300.0, 300.0, 300.0]}
+    peer["latency"]["qs_adjacent_p50_us"] = [20.0, 20.0, 20.0]
+    q = run.paired_ratios(peer, ref, ["2", "1"])
+    assert q["2"]["per_round"] == [1.5, 3.0, 300.0 / 210.0] and q["1"]["per_round"] == [3.0, None, 3.0]
+    assert q["p50"]["per_round"] == [5.0, 10.0, 99.0 / 20.0]
 
 
 def test_table_shows_paired_ratios_their_range_and_the_p50_target():
@@ -111,7 +117,9 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     assert ort["reason"] == "timed out after 3s (latency)"
     for n in ("1", "2"):
         q = ort["qs_ratio"][n]
-        per = [a / b for a, b in zip(qs["paired_reps"][n], ort["paired_reps"][n])]
+        # against quickscore's extra repetition next to ONNX Runtime's in the same round
+        assert all(v > 0 for v in ort["qs_adjacent_reps"][n])
+        per = [a / b for a, b in zip(ort["qs_adjacent_reps"][n], ort["paired_reps"][n])]
         assert all(_approx(x, y) for x, y in zip(q["per_round"], per))
         assert _approx(q["median"], statistics.median(per)) and q["rounds"] == rounds
         assert q["min"] <= q["median"] <= q["max"]
@@ -122,6 +130,12 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     assert nat["stage"] == "measure (1T round 2)"
     assert nat["paired_reps"]["1"][0] > 0 and nat["paired_reps"]["1"][1:] == [None] * (rounds - 1)
     assert nat["qs_ratio"]["1"]["rounds"] == 1 and nat["qs_ratio"]["2"]["rounds"] == rounds
+    # quickscore's own figures leave the extra repetitions / latency probes out
+    assert qs["batch"]["2"]["reps"] == rounds
+    assert lat["calls"] == lat["rounds"] * lat["calls_per_round"]
+    # quickscore's latency slice next to ONNX Runtime's in round 1 (before it: even round)
+    assert ort["latency"]["qs_adjacent_p50_us"][0] > 0 and ort["latency"]["round_p50_us"][0] > 0
+    assert ort["qs_ratio"]["p50"]["rounds"] == 1
 
     md = out.with_suffix(".md").read_text()
     assert "| peer | load s | RSS MB | peak MB | rows/s 1T | rows/s 2T | p50 | p99 | max|Δp| | qs× 1T | qs× 2T | qs× p50 | notes |" in md
