@@ -151,9 +151,24 @@ def test_the_packed_forest_walks_to_the_batch_terminals():
     """pack_le32's remapped leaf rows hold the table rows of the batch walk's terminals."""
     model = quickscore.load(_forest(6, n_trees=12, depth=9))
     fused = model._record.step.core
-    packed = pack_le32(fused.arrays, fused.table)
-    assert packed is not None and packed.R.itemsize == 16
-    assert len(packed.L) < fused.table.shape[0]
+    from quickscore.kernels import row as row_kernels
+
+    B = pack_le32(fused.arrays, fused.table).B
+    fast = fused.arrays.fast
+    codes = np.concatenate([fast["true_next"], fast["false_next"], fused.arrays.roots])
+    leaves = np.unique(-codes[codes < -1] - 2)
+    assert B[row_kernels.B32_TREES] == 12 and B[row_kernels.B32_RECORDS] % 4 == 0
+    tests = B[B[row_kernels.B32_RECORDS] : B[row_kernels.B32_LEAVES]].reshape(-1, 4)
+    assert len(tests) == len(fast) and np.array_equal(tests[:, 0].view(np.float32), floor_float32(fast["threshold"]))
+    rows = B[B[row_kernels.B32_LEAVES] :].view(np.float64).reshape(-1, 2)
+    assert len(rows) == len(leaves) < fused.table.shape[0]
+    assert np.array_equal(rows, fused.table[leaves], equal_nan=True)
+    # the terminal codes point at those rows
+    for col, name in ((2, "true_next"), (3, "false_next")):
+        orig = fast[name]
+        term = orig < -1
+        assert np.array_equal(leaves[-tests[term, col] - 2], -orig[term] - 2)
+        assert np.array_equal(tests[~term, col], orig[~term])
 
 
 def test_float32_records_on_float64_thresholds():
@@ -176,7 +191,7 @@ def test_float32_records_on_float64_thresholds():
         with np.errstate(over="ignore"):
             x = np.array(values).astype(np.float32).astype(np.float64)
         total, wsum, _, nmiss = kernels.sum_probabilities_row(x, fused.arrays, fused.table, weights=fused.weights, weighted=False)
-        t0, t1, wsum2, nmiss2 = row_kernels.proba2_le32(packed.R, packed.L, packed.I, x.copy())
+        t0, t1, wsum2, nmiss2 = row_kernels.proba2_le32(packed.B, x.copy())
         if np.isnan(x).any():
             assert nmiss2 == -1.0
             continue

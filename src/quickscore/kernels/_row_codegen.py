@@ -201,22 +201,24 @@ def _le32() -> str:
         "",
         "",
         "@njit(**NJIT)",
-        "def _walk_le32(R, I, x, g):",
+        "def _walk_le32(B, x, g):",
         f'    """The walks of a ``pack_le32`` forest, {n} interleaved lanes (a lane whose tree ends',
         '    takes the next tree): g[t] = tree t\'s terminal code (>= 0: the leaf row, -1: none)."""',
-        "    r0 = I[L32_ROOTS]",
-        "    n = I[L32_TREES]",
+        "    Bf = B.view(np.float32)",
+        "    r0 = B[B32_ROOTS]",
+        "    rec = B[B32_RECORDS]",
+        "    n = B[B32_TREES]",
         "    nxt = 0",
         "    active = 0",
     ]
     for i in range(n):
         out += [
-            f"    while nxt < n and I[r0 + nxt] < 0:",
-            f"        g[nxt] = -I[r0 + nxt] - 2",
+            f"    while nxt < n and B[np.uint64(r0 + nxt)] < 0:",
+            f"        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2",
             f"        nxt += 1",
             f"    if nxt < n:",
             f"        t{i} = nxt",
-            f"        s{i} = I[r0 + nxt]",
+            f"        s{i} = B[np.uint64(r0 + nxt)]",
             f"        nxt += 1",
             f"        active += 1",
             f"    else:",
@@ -227,16 +229,16 @@ def _le32() -> str:
     for i in range(n):
         out += [
             f"        if s{i} >= 0:",
-            f"            nd = R[np.uint64(s{i})]",
-            f"            s{i} = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next",
+            f"            q = np.uint64(rec + 4 * s{i})",
+            f"            s{i} = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]",
             f"            if s{i} < 0:",
-            f"                g[t{i}] = -s{i} - 2",
-            f"                while nxt < n and I[r0 + nxt] < 0:",
-            f"                    g[nxt] = -I[r0 + nxt] - 2",
+            f"                g[np.uint64(t{i})] = -s{i} - 2",
+            f"                while nxt < n and B[np.uint64(r0 + nxt)] < 0:",
+            f"                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2",
             f"                    nxt += 1",
             f"                if nxt < n:",
             f"                    t{i} = nxt",
-            f"                    s{i} = I[r0 + nxt]",
+            f"                    s{i} = B[np.uint64(r0 + nxt)]",
             f"                    nxt += 1",
             f"                else:",
             f"                    active -= 1",
@@ -244,41 +246,107 @@ def _le32() -> str:
     return "\n".join(out) + "\n"
 
 
-LE32 = '''
+LE32 = """
 
-# The int32 array of a ``pack_le32`` forest (see quickscore.kernels.row_pack.pack_le32).
-L32_TREES = 0  # number of trees
-L32_N_USED = 1  # number of tested columns
-L32_ROOTS = 2  # offset of the roots (n_trees), then the tested columns (n_used)
-L32_HEADER = 3
+# A ``pack_le32`` forest is one int32 array B (one argument: numba's dispatcher unboxes each
+# argument on every call): the header, the roots (terminal codes for trees without a test),
+# the tested columns, the tests (4 int32 each: threshold as float32 bits, column, true_next,
+# false_next: >= 0 the next test, < 0 the terminal code, leaf row -code - 2, -1 none), then
+# the leaves' rows of the per-node table (k float64 each).
+B32_TREES = 0  # number of trees
+B32_N_USED = 1  # number of tested columns
+B32_ROOTS = 2  # offset of the roots
+B32_USED = 3  # offset of the tested columns
+B32_RECORDS = 4  # offset of the tests (a multiple of 4)
+B32_LEAVES = 5  # offset of the leaf rows (a multiple of 4)
+B32_K = 6  # values per leaf row
+B32_HEADER = 8
 
 
 @njit(**NJIT)
-def _le32_terminals(R, I, x, g):
-    """x rounded to float32 in place (``astype(np.float32).astype(np.float64)``: the C cast,
+def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, table):
+    \"\"\"B for tests (threshold32 float32 = ``row_pack.floor_float32`` of the thresholds,
+    features int32 = the columns, true_next / false_next / roots int32 in ``TreeArrays.fast``'s
+    codes: < 0 the terminal code, global node -code - 2, -1 none) and the per-node table
+    (n_nodes, k) float64: the terminals' rows only, in ascending global node order.\"\"\"
+    n_nodes = table.shape[0]
+    k = table.shape[1]
+    row_of = np.full(n_nodes, -1, dtype=np.int64)
+    for codes in (true_next, false_next, roots):
+        for c in codes:
+            if c < -1:
+                row_of[-c - 2] = 0
+    n_leaves = 0
+    for i in range(n_nodes):
+        if row_of[i] == 0:
+            row_of[i] = n_leaves
+            n_leaves += 1
+    n_tests = threshold32.shape[0]
+    n_trees = roots.shape[0]
+    n_used = used.shape[0]
+    rec = B32_HEADER + n_trees + n_used
+    rec += (-rec) % 4
+    leaves = rec + 4 * n_tests
+    size = leaves + 2 * k * n_leaves
+    B = np.zeros(size, dtype=np.int32)
+    B[B32_TREES] = n_trees
+    B[B32_N_USED] = n_used
+    B[B32_ROOTS] = B32_HEADER
+    B[B32_USED] = B32_HEADER + n_trees
+    B[B32_RECORDS] = rec
+    B[B32_LEAVES] = leaves
+    B[B32_K] = k
+    for t in range(n_trees):
+        c = roots[t]
+        B[B32_HEADER + t] = -row_of[-c - 2] - 2 if c < -1 else c
+    for j in range(n_used):
+        B[B32_HEADER + n_trees + j] = used[j]
+    Bf = B.view(np.float32)
+    for i in range(n_tests):
+        q = rec + 4 * i
+        Bf[q] = threshold32[i]
+        B[q + 1] = features[i]
+        c = true_next[i]
+        B[q + 2] = -row_of[-c - 2] - 2 if c < -1 else c
+        c = false_next[i]
+        B[q + 3] = -row_of[-c - 2] - 2 if c < -1 else c
+    Bd = B.view(np.float64)
+    for i in range(n_nodes):
+        r = row_of[i]
+        if r >= 0:
+            for j in range(k):
+                Bd[leaves // 2 + k * r + j] = table[i, j]
+    return B
+
+
+@njit(**NJIT)
+def _le32_terminals(B, x, g):
+    \"\"\"x rounded to float32 in place (``astype(np.float32).astype(np.float64)``: the C cast,
     round to nearest even, +-inf beyond float32's range), then g[t] = tree t's terminal code;
-    False (g not written) when x has a NaN in a tested column."""
+    False (g not written) when x has a NaN in a tested column.\"\"\"
     for j in range(x.shape[0]):
         x[j] = np.float64(np.float32(x[j]))
-    u = I[L32_ROOTS] + I[L32_TREES]
-    for j in range(u, u + I[L32_N_USED]):
-        v = x[I[j]]
+    u = B[B32_USED]
+    for j in range(u, u + B[B32_N_USED]):
+        v = x[B[j]]
         if v != v:
             return False
-    _walk_le32(R, I, x, g)
+    _walk_le32(B, x, g)
     return True
 
 
 @njit(**NJIT)
-def proba2_le32(R, L, I, x):
-    """``tree_kernels.proba_row`` of two classes on a ``pack_le32`` forest, unweighted, for a
+def proba2_le32(B, x):
+    \"\"\"``tree_kernels.proba_row`` of two classes on a ``pack_le32`` forest, unweighted, for a
     row of fields of dataType float (rounded here): (total0, total1, wsum, nmiss), nmiss -1.0
     when x has a NaN in a tested column. The sums in tree order, as ``proba_row``'s
     ``total[j] += 1.0 * probs[g, j]``; a tree without a terminal or whose leaf has a NaN
-    probability is missing."""
-    g = np.empty(I[L32_TREES], dtype=np.int32)
-    if not _le32_terminals(R, I, x, g):
+    probability is missing.\"\"\"
+    g = np.empty(B[B32_TREES], dtype=np.int32)
+    if not _le32_terminals(B, x, g):
         return 0.0, 0.0, 0.0, -1.0
+    Bd = B.view(np.float64)
+    lo = B[B32_LEAVES] // 2
     t0 = 0.0
     t1 = 0.0
     wsum = 0.0
@@ -288,15 +356,16 @@ def proba2_le32(R, L, I, x):
         if gt < 0:
             nmiss += 1.0
             continue
-        p0 = L[np.uint64(gt), 0]
+        q = np.uint64(lo + 2 * gt)
+        p0 = Bd[q]
         if p0 != p0:
             nmiss += 1.0
             continue
         t0 += 1.0 * p0
-        t1 += 1.0 * L[np.uint64(gt), 1]
+        t1 += 1.0 * Bd[q + np.uint64(1)]
         wsum += 1.0
     return t0, t1, wsum, nmiss
-'''
+"""
 
 
 def generate() -> str:

@@ -357,140 +357,142 @@ def sum_values_float32_inputs(F, I, fast, features, x):
 
 
 @njit(**NJIT)
-def _walk_le32(R, I, x, g):
+def _walk_le32(B, x, g):
     """The walks of a ``pack_le32`` forest, 12 interleaved lanes (a lane whose tree ends
     takes the next tree): g[t] = tree t's terminal code (>= 0: the leaf row, -1: none)."""
-    r0 = I[L32_ROOTS]
-    n = I[L32_TREES]
+    Bf = B.view(np.float32)
+    r0 = B[B32_ROOTS]
+    rec = B[B32_RECORDS]
+    n = B[B32_TREES]
     nxt = 0
     active = 0
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t0 = nxt
-        s0 = I[r0 + nxt]
+        s0 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t0 = 0
         s0 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t1 = nxt
-        s1 = I[r0 + nxt]
+        s1 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t1 = 0
         s1 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t2 = nxt
-        s2 = I[r0 + nxt]
+        s2 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t2 = 0
         s2 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t3 = nxt
-        s3 = I[r0 + nxt]
+        s3 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t3 = 0
         s3 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t4 = nxt
-        s4 = I[r0 + nxt]
+        s4 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t4 = 0
         s4 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t5 = nxt
-        s5 = I[r0 + nxt]
+        s5 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t5 = 0
         s5 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t6 = nxt
-        s6 = I[r0 + nxt]
+        s6 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t6 = 0
         s6 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t7 = nxt
-        s7 = I[r0 + nxt]
+        s7 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t7 = 0
         s7 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t8 = nxt
-        s8 = I[r0 + nxt]
+        s8 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t8 = 0
         s8 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t9 = nxt
-        s9 = I[r0 + nxt]
+        s9 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t9 = 0
         s9 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t10 = nxt
-        s10 = I[r0 + nxt]
+        s10 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
         t10 = 0
         s10 = -1
-    while nxt < n and I[r0 + nxt] < 0:
-        g[nxt] = -I[r0 + nxt] - 2
+    while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
         nxt += 1
     if nxt < n:
         t11 = nxt
-        s11 = I[r0 + nxt]
+        s11 = B[np.uint64(r0 + nxt)]
         nxt += 1
         active += 1
     else:
@@ -498,208 +500,274 @@ def _walk_le32(R, I, x, g):
         s11 = -1
     while active > 0:
         if s0 >= 0:
-            nd = R[np.uint64(s0)]
-            s0 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s0)
+            s0 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s0 < 0:
-                g[t0] = -s0 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t0)] = -s0 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t0 = nxt
-                    s0 = I[r0 + nxt]
+                    s0 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s1 >= 0:
-            nd = R[np.uint64(s1)]
-            s1 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s1)
+            s1 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s1 < 0:
-                g[t1] = -s1 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t1)] = -s1 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t1 = nxt
-                    s1 = I[r0 + nxt]
+                    s1 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s2 >= 0:
-            nd = R[np.uint64(s2)]
-            s2 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s2)
+            s2 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s2 < 0:
-                g[t2] = -s2 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t2)] = -s2 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t2 = nxt
-                    s2 = I[r0 + nxt]
+                    s2 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s3 >= 0:
-            nd = R[np.uint64(s3)]
-            s3 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s3)
+            s3 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s3 < 0:
-                g[t3] = -s3 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t3)] = -s3 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t3 = nxt
-                    s3 = I[r0 + nxt]
+                    s3 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s4 >= 0:
-            nd = R[np.uint64(s4)]
-            s4 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s4)
+            s4 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s4 < 0:
-                g[t4] = -s4 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t4)] = -s4 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t4 = nxt
-                    s4 = I[r0 + nxt]
+                    s4 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s5 >= 0:
-            nd = R[np.uint64(s5)]
-            s5 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s5)
+            s5 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s5 < 0:
-                g[t5] = -s5 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t5)] = -s5 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t5 = nxt
-                    s5 = I[r0 + nxt]
+                    s5 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s6 >= 0:
-            nd = R[np.uint64(s6)]
-            s6 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s6)
+            s6 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s6 < 0:
-                g[t6] = -s6 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t6)] = -s6 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t6 = nxt
-                    s6 = I[r0 + nxt]
+                    s6 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s7 >= 0:
-            nd = R[np.uint64(s7)]
-            s7 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s7)
+            s7 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s7 < 0:
-                g[t7] = -s7 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t7)] = -s7 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t7 = nxt
-                    s7 = I[r0 + nxt]
+                    s7 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s8 >= 0:
-            nd = R[np.uint64(s8)]
-            s8 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s8)
+            s8 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s8 < 0:
-                g[t8] = -s8 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t8)] = -s8 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t8 = nxt
-                    s8 = I[r0 + nxt]
+                    s8 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s9 >= 0:
-            nd = R[np.uint64(s9)]
-            s9 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s9)
+            s9 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s9 < 0:
-                g[t9] = -s9 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t9)] = -s9 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t9 = nxt
-                    s9 = I[r0 + nxt]
+                    s9 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s10 >= 0:
-            nd = R[np.uint64(s10)]
-            s10 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s10)
+            s10 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s10 < 0:
-                g[t10] = -s10 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t10)] = -s10 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t10 = nxt
-                    s10 = I[r0 + nxt]
+                    s10 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
         if s11 >= 0:
-            nd = R[np.uint64(s11)]
-            s11 = nd.true_next if x[np.uint64(nd.feature)] <= np.float64(nd.threshold) else nd.false_next
+            q = np.uint64(rec + 4 * s11)
+            s11 = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]
             if s11 < 0:
-                g[t11] = -s11 - 2
-                while nxt < n and I[r0 + nxt] < 0:
-                    g[nxt] = -I[r0 + nxt] - 2
+                g[np.uint64(t11)] = -s11 - 2
+                while nxt < n and B[np.uint64(r0 + nxt)] < 0:
+                    g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2
                     nxt += 1
                 if nxt < n:
                     t11 = nxt
-                    s11 = I[r0 + nxt]
+                    s11 = B[np.uint64(r0 + nxt)]
                     nxt += 1
                 else:
                     active -= 1
 
 
-# The int32 array of a ``pack_le32`` forest (see quickscore.kernels.row_pack.pack_le32).
-L32_TREES = 0  # number of trees
-L32_N_USED = 1  # number of tested columns
-L32_ROOTS = 2  # offset of the roots (n_trees), then the tested columns (n_used)
-L32_HEADER = 3
+# A ``pack_le32`` forest is one int32 array B (one argument: numba's dispatcher unboxes each
+# argument on every call): the header, the roots (terminal codes for trees without a test),
+# the tested columns, the tests (4 int32 each: threshold as float32 bits, column, true_next,
+# false_next: >= 0 the next test, < 0 the terminal code, leaf row -code - 2, -1 none), then
+# the leaves' rows of the per-node table (k float64 each).
+B32_TREES = 0  # number of trees
+B32_N_USED = 1  # number of tested columns
+B32_ROOTS = 2  # offset of the roots
+B32_USED = 3  # offset of the tested columns
+B32_RECORDS = 4  # offset of the tests (a multiple of 4)
+B32_LEAVES = 5  # offset of the leaf rows (a multiple of 4)
+B32_K = 6  # values per leaf row
+B32_HEADER = 8
 
 
 @njit(**NJIT)
-def _le32_terminals(R, I, x, g):
+def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, table):
+    """B for tests (threshold32 float32 = ``row_pack.floor_float32`` of the thresholds,
+    features int32 = the columns, true_next / false_next / roots int32 in ``TreeArrays.fast``'s
+    codes: < 0 the terminal code, global node -code - 2, -1 none) and the per-node table
+    (n_nodes, k) float64: the terminals' rows only, in ascending global node order."""
+    n_nodes = table.shape[0]
+    k = table.shape[1]
+    row_of = np.full(n_nodes, -1, dtype=np.int64)
+    for codes in (true_next, false_next, roots):
+        for c in codes:
+            if c < -1:
+                row_of[-c - 2] = 0
+    n_leaves = 0
+    for i in range(n_nodes):
+        if row_of[i] == 0:
+            row_of[i] = n_leaves
+            n_leaves += 1
+    n_tests = threshold32.shape[0]
+    n_trees = roots.shape[0]
+    n_used = used.shape[0]
+    rec = B32_HEADER + n_trees + n_used
+    rec += (-rec) % 4
+    leaves = rec + 4 * n_tests
+    size = leaves + 2 * k * n_leaves
+    B = np.zeros(size, dtype=np.int32)
+    B[B32_TREES] = n_trees
+    B[B32_N_USED] = n_used
+    B[B32_ROOTS] = B32_HEADER
+    B[B32_USED] = B32_HEADER + n_trees
+    B[B32_RECORDS] = rec
+    B[B32_LEAVES] = leaves
+    B[B32_K] = k
+    for t in range(n_trees):
+        c = roots[t]
+        B[B32_HEADER + t] = -row_of[-c - 2] - 2 if c < -1 else c
+    for j in range(n_used):
+        B[B32_HEADER + n_trees + j] = used[j]
+    Bf = B.view(np.float32)
+    for i in range(n_tests):
+        q = rec + 4 * i
+        Bf[q] = threshold32[i]
+        B[q + 1] = features[i]
+        c = true_next[i]
+        B[q + 2] = -row_of[-c - 2] - 2 if c < -1 else c
+        c = false_next[i]
+        B[q + 3] = -row_of[-c - 2] - 2 if c < -1 else c
+    Bd = B.view(np.float64)
+    for i in range(n_nodes):
+        r = row_of[i]
+        if r >= 0:
+            for j in range(k):
+                Bd[leaves // 2 + k * r + j] = table[i, j]
+    return B
+
+
+@njit(**NJIT)
+def _le32_terminals(B, x, g):
     """x rounded to float32 in place (``astype(np.float32).astype(np.float64)``: the C cast,
     round to nearest even, +-inf beyond float32's range), then g[t] = tree t's terminal code;
     False (g not written) when x has a NaN in a tested column."""
     for j in range(x.shape[0]):
         x[j] = np.float64(np.float32(x[j]))
-    u = I[L32_ROOTS] + I[L32_TREES]
-    for j in range(u, u + I[L32_N_USED]):
-        v = x[I[j]]
+    u = B[B32_USED]
+    for j in range(u, u + B[B32_N_USED]):
+        v = x[B[j]]
         if v != v:
             return False
-    _walk_le32(R, I, x, g)
+    _walk_le32(B, x, g)
     return True
 
 
 @njit(**NJIT)
-def proba2_le32(R, L, I, x):
+def proba2_le32(B, x):
     """``tree_kernels.proba_row`` of two classes on a ``pack_le32`` forest, unweighted, for a
     row of fields of dataType float (rounded here): (total0, total1, wsum, nmiss), nmiss -1.0
     when x has a NaN in a tested column. The sums in tree order, as ``proba_row``'s
     ``total[j] += 1.0 * probs[g, j]``; a tree without a terminal or whose leaf has a NaN
     probability is missing."""
-    g = np.empty(I[L32_TREES], dtype=np.int32)
-    if not _le32_terminals(R, I, x, g):
+    g = np.empty(B[B32_TREES], dtype=np.int32)
+    if not _le32_terminals(B, x, g):
         return 0.0, 0.0, 0.0, -1.0
+    Bd = B.view(np.float64)
+    lo = B[B32_LEAVES] // 2
     t0 = 0.0
     t1 = 0.0
     wsum = 0.0
@@ -709,11 +777,12 @@ def proba2_le32(R, L, I, x):
         if gt < 0:
             nmiss += 1.0
             continue
-        p0 = L[np.uint64(gt), 0]
+        q = np.uint64(lo + 2 * gt)
+        p0 = Bd[q]
         if p0 != p0:
             nmiss += 1.0
             continue
         t0 += 1.0 * p0
-        t1 += 1.0 * L[np.uint64(gt), 1]
+        t1 += 1.0 * Bd[q + np.uint64(1)]
         wsum += 1.0
     return t0, t1, wsum, nmiss

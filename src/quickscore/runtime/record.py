@@ -1119,8 +1119,8 @@ class RecordPath:
             "    except KeyError:",
             "        return SLOW(record)",
             "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
-            "    if PR is None: return FIRST(record)",
-            "    t0, t1, wsum, nmiss = PROBA(PR, PL, PI, ARRAY(raw, FLOAT64))",
+            "    if PB is None: return FIRST(record)",
+            "    t0, t1, wsum, nmiss = PROBA(PB, ARRAY(raw, FLOAT64))",
             "    if nmiss != 0.0: return SLOW(record)",
             "    p0 = t0 / wsum",
             "    p1 = t1 / wsum",
@@ -1132,21 +1132,20 @@ class RecordPath:
         namespace: dict[str, Any] = {}
 
         def first_record(record):
-            # The packed forest is built at the first record (~25 ms on a 100-tree forest of
-            # 290k tests), not at load.
+            # The packed forest is built at the first record, not at load: ``pack_le32`` is a
+            # numba function, and a process's first numba call costs ~1 s (numba's registries),
+            # which a load that calls no kernel does not pay. ~5 ms on W1 (100 trees, 291k
+            # tests; ~35 ms at load average 10 on 2 cores).
             packed = fused.packed_le32
             if packed is None:
                 packed = fused.packed_le32 = pack_le32(fused.arrays, fused.table) or False
             if packed:
-                namespace.update(PR=packed.R, PL=packed.L, PI=packed.I)
+                namespace.update(PB=packed.B)
             else:
-                namespace.update(PR=False, PROBA=lambda *_: (NAN, NAN, NAN, -1.0))  # always the generic path
+                namespace.update(PB=False, PROBA=lambda *_: (NAN, NAN, NAN, -1.0))  # always the generic path
             return namespace["forest"](record)
 
-        namespace.update(
-            tail[1], ITEMS=self.items, NUMBERS=_NUMBERS, PR=None, FIRST=first_record, ARRAY=np.array,
-            PROBA=row_kernels.proba2_le32, FLOAT64=np.float64,
-        )
+        namespace.update(tail[1], ITEMS=self.items, NUMBERS=_NUMBERS, PB=None, FIRST=first_record, PROBA=row_kernels.proba2_le32, ARRAY=np.array, FLOAT64=np.float64)
         exec(compile("\n".join(["def forest(record):", *tail[0]]), "<quickscore forest probabilities record path>", "exec"), namespace)  # noqa: S102 - our own code
         return namespace["forest"]
 
