@@ -248,7 +248,8 @@ class Registry:
         self._set(name, entry)
         _metrics.observe_load(name, seconds, ok=True)
         log.info("model reloaded" if replaced else "model loaded",
-                 extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None)})
+                 extra={"model": name, "file": str(path), "seconds": round(seconds, 3), "engine": getattr(model, "engine", None),
+                        "record_us": round(record_seconds * 1e6, 1)})
 
     def _load_model(self, path: Path, st: os.stat_result) -> tuple[Any, int, str]:
         """(model, file size, sha256 of the file)."""
