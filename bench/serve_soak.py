@@ -19,7 +19,10 @@ Where the slow requests are: besides wrk, two probe connections per model (one t
 well-formed request every 5 ms on a keep-alive connection) time every request with the soak's own
 clock. The summary's "probe" part gives their latency percentiles within 3 s after a reload was
 written and elsewhere, and the share of slow requests (> 50 ms) in each; the timeline itself (time,
-model, latency, status) and the reload moments go to bench/results/serve-soak-<date>[-<http>]-probe.json.
+model, latency, status), the reload moments and the server's load log lines go to
+bench/results/serve-soak-<date>[-<tag>]-probe.json. With QUICKSCORE_LOOP_LAG_MS=25 in the
+environment the workers also log every event-loop lag of 25 ms or more ("event loop lag", with
+the loop thread's CPU time over the gap and the full collections in it), kept in that file too.
 """
 
 from __future__ import annotations
