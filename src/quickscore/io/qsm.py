@@ -23,6 +23,11 @@ sha256 of the model file it was compiled from), ``payload_size`` and ``payload_c
 ``document`` (the IR as JSON, arrays by index) and ``lowered`` (per TreeModel / MiningModel,
 by its position in the model tree, the precomputed tables and kernel arrays).
 
+Format version 2 (version 1 files are still read): a fused ensemble's per-node table is
+written once (``lowered[...]["fused"]["table"]``) and its trees' tables refer to their rows
+(``{"@a": i, "rows": [start, end]}``), so that a load neither copies the trees' tables into
+a new table (W1: 7 MB) nor maps them twice.
+
 The lowered arrays are used only when the file was written by this very quickscore
 version and the kernels' record layout is unchanged; otherwise the IR is lowered again at
 load (slower, same predictions). Any inconsistency - wrong magic, truncation, a checksum
@@ -58,7 +63,7 @@ from quickscore.ir.flat import ALT_DTYPES, ARRAYS, OPTIONAL_ARRAYS, FlatTree, St
 
 MAGIC = b"\x89QSM\r\n\x1a\n"
 FORMAT = "quickscore-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sQII")  # magic, header size, header crc32, reserved
 _ALIGN = 64
 #: The largest header accepted (the IR of every non-tree part, as JSON).
@@ -114,10 +119,28 @@ _FLAT_DTYPES = {name: (np.dtype(dtype), np.dtype(ALT_DTYPES.get(name, dtype))) f
 class _Encoder:
     def __init__(self) -> None:
         self.arrays: list[np.ndarray] = []
+        #: id(array) -> (index of the table written, first row, end row): arrays that are rows
+        #: of a table already written (a tree's per-node table in its ensemble's fused table).
+        self.rows: dict[int, tuple[int, int, int]] = {}
 
     def array(self, a: np.ndarray) -> dict:
+        shared = self.rows.get(id(a))
+        if shared is not None:
+            return {"@a": shared[0], "rows": [shared[1], shared[2]]}
         self.arrays.append(np.ascontiguousarray(a))
         return {"@a": len(self.arrays) - 1}
+
+    def table(self, table: np.ndarray, parts: list) -> dict:
+        """Write ``table`` once; every array of ``parts`` that is its next rows (the same
+        memory) is written as a reference to those rows."""
+        ref = self.array(table)
+        offset = 0
+        for a in parts:
+            if not _rows_of(a, table, offset):
+                break
+            self.rows[id(a)] = (ref["@a"], offset, offset + len(a))
+            offset += len(a)
+        return ref
 
     def encode(self, v: Any) -> Any:
         if isinstance(v, enum.Enum):  # first: DataType and OpType are str too
@@ -156,6 +179,14 @@ class _Encoder:
         raise TypeError(f"cannot write a {type(v).__name__} into a .qsm file")
 
 
+def _rows_of(a: Any, table: np.ndarray, offset: int) -> bool:
+    """Whether ``a`` is ``table[offset : offset + len(a)]``: the same memory, dtype and layout."""
+    if not isinstance(a, np.ndarray) or a.ndim != table.ndim or a.dtype != table.dtype or a.shape[1:] != table.shape[1:]:
+        return False
+    rows = table[offset : offset + len(a)]
+    return len(rows) == len(a) and rows.strides == a.strides and (not a.size or rows.__array_interface__["data"][0] == a.__array_interface__["data"][0])
+
+
 def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
@@ -178,6 +209,17 @@ class _Decoder:
         if type(i) is not int or not 0 <= i < len(self.arrays):
             raise self.bad(f"expected an array reference, found {str(v)[:80]!r}")
         return self.arrays[i]
+
+    def rows(self, v: Any) -> np.ndarray:
+        """An array reference of the lowered tables: a whole array, or rows of one
+        (``{"@a": i, "rows": [start, end]}``, format version 2)."""
+        if type(v) is dict and len(v) == 2 and "rows" in v:
+            a = self.array({"@a": v.get("@a")})
+            span = v["rows"]
+            if type(span) is not list or len(span) != 2 or any(type(x) is not int for x in span) or not 0 <= span[0] <= span[1] <= len(a):
+                raise self.bad(f"invalid rows {str(span)[:80]} of array {v.get('@a')} ({len(a)} rows)")
+            return a[span[0] : span[1]]
+        return self.array(v)
 
     def decode(self, v: Any, path: str = "document") -> Any:
         # ``path``: the enclosing IR class (for messages)
@@ -370,6 +412,10 @@ def _encode_tables(enc: _Encoder, core: Any) -> dict:
     return out
 
 
+#: FusedEnsemble.kind -> the TreeCore table whose rows its ``table`` concatenates.
+_FUSED_TABLES = {"values": "scores", "probabilities": "probabilities"}
+
+
 def _lowered(enc: _Encoder, document: Document, compiled: Any) -> dict:
     from quickscore.models.mining import MiningCore
     from quickscore.models.tree import _PENDING, TreeCore
@@ -386,7 +432,15 @@ def _lowered(enc: _Encoder, document: Document, compiled: Any) -> dict:
                 if core._arrays is not None and core._arrays is not _PENDING:
                     entry["arrays"] = _encode_arrays(enc, core._arrays)
             elif isinstance(core, MiningCore) and core.fused is not None:
-                entry["fused"] = _encode_arrays(enc, core.fused.arrays)
+                fused = core.fused
+                entry["fused"] = _encode_arrays(enc, fused.arrays)
+                # The fused kernels' per-node table, written once: the trees' own tables are
+                # its rows (FusedEnsemble shares them), so that a load neither copies them
+                # into a new table nor reads them twice.
+                per_tree = _FUSED_TABLES.get(fused.kind)
+                if per_tree is not None:
+                    parts = [getattr(s.model.core, per_tree, None) for s in core.segments]
+                    entry["fused"]["table"] = enc.table(fused.table, parts)
         except TypeError:  # a label or category of a type the file cannot hold: lowered at load
             entry = {}
         if entry:
@@ -656,6 +710,12 @@ def _attach(document: Document, lowered: dict, dec: _Decoder) -> None:
                 found["arrays"] = _decode_arrays(entry["arrays"], dec)
             if "fused" in entry and isinstance(model, MiningModel):
                 found["fused"] = _decode_arrays(entry["fused"], dec)
+                if "table" in entry["fused"]:
+                    # Used by FusedEnsemble only where the trees' tables are its rows.
+                    table = dec.array(entry["fused"]["table"])
+                    if table.dtype != np.float64 or table.ndim not in (1, 2):
+                        raise dec.bad(f"fused table of the model at {path or '/'} has dtype {table.dtype} shape {table.shape}")
+                    found["fused"]["table"] = table
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise dec.bad(f"invalid lowered arrays for the model at {path or '/'} ({e})") from None
         object.__setattr__(model, "_lowered", found)
@@ -682,7 +742,7 @@ def _decode_tables(t: dict, dec: _Decoder, n: int, n_strings: int) -> dict:
     if out["n_nodes"] != n:
         raise ValueError("node count")
     if "classes" not in t:
-        out["scores"] = _checked(dec.array(t["scores"]), "<f8", (n,), "regression scores", dec)
+        out["scores"] = _checked(dec.rows(t["scores"]), "<f8", (n,), "regression scores", dec)
         return out
     classes = tuple(_untyped(c) for c in t["classes"])
     k = len(classes)
@@ -691,7 +751,7 @@ def _decode_tables(t: dict, dec: _Decoder, n: int, n_strings: int) -> dict:
     if len(index) and (index.min() < -1 or index.max() >= k):
         raise dec.bad("node scores point outside the classes")
     out["scores"] = index
-    out["probabilities"] = _checked(dec.array(t["probabilities"]), "<f8", (n, k), "node probabilities", dec)
+    out["probabilities"] = _checked(dec.rows(t["probabilities"]), "<f8", (n, k), "node probabilities", dec)
     if "confidences" in t:
         out["confidences"] = _checked(dec.array(t["confidences"]), "<f8", (n, k), "node confidences", dec)
     if "sd_labels" in t:

@@ -94,7 +94,9 @@ def tree_leaves(core: "TreeCore", frame: Frame) -> tuple[np.ndarray, np.ndarray]
 class FusedEnsemble:
     """A segmentation of trees scored by one fused kernel call."""
 
-    def __init__(self, core: "MiningCore", arrays: "kernels.TreeArrays", trees: list["TreeCore"]):
+    def __init__(self, core: "MiningCore", arrays: "kernels.TreeArrays", trees: list["TreeCore"], table: np.ndarray | None = None):
+        """``table``: the per-node table a .qsm file holds (io/qsm), used where the trees' own
+        tables are its rows (``_joined``), instead of a copy of them."""
         self.core = core
         self.arrays = arrays
         self.weights = np.array([s.weight for s in core.segments])
@@ -103,6 +105,9 @@ class FusedEnsemble:
         self.weighted = method.startswith("weighted")
         if not core.ctx.classification:
             self.kind = "values"
+            if _joined(trees, "scores", table):
+                self.table = table
+                return
             self.table = np.concatenate([t.scores for t in trees]).astype(np.float64)
             _share(trees, self.table, "scores")
         elif method in ("majorityVote", "weightedMajorityVote"):
@@ -114,6 +119,9 @@ class FusedEnsemble:
             self.table = np.concatenate(parts)
         else:
             self.kind = "probabilities"
+            if all(t.classes == core.classes for t in trees) and _joined(trees, "probabilities", table):
+                self.table = table
+                return
             parts = []
             for t in trees:
                 if t.classes == core.classes:  # the same columns: the table rows are the tree's
@@ -144,6 +152,26 @@ class FusedEnsemble:
             return Prediction.classification(core.classes, probs, labels)
         sums = kernels.sum_probabilities(X, arrays, self.table, weighted=self.weighted, **common)
         return Prediction.classification(core.classes, kernels.combine_probabilities(sums, **policy))
+
+
+def _joined(trees: list, name: str, table: np.ndarray | None) -> bool:
+    """Whether ``table`` is the trees' tables ``name`` one after the other *in memory* (each
+    is a view of its rows, as a .qsm file maps them): then it equals their concatenation bit
+    for bit, and no copy is needed."""
+    if table is None:
+        return False
+    offset = 0
+    for t in trees:
+        own = getattr(t, name)
+        if not isinstance(own, np.ndarray) or own.dtype != table.dtype or own.shape[1:] != table.shape[1:]:
+            return False
+        rows = table[offset : offset + len(own)]
+        if len(rows) != len(own) or rows.strides != own.strides:
+            return False
+        if own.size and rows.__array_interface__["data"][0] != own.__array_interface__["data"][0]:
+            return False
+        offset += len(own)
+    return offset == len(table)
 
 
 def _share(trees: list, table: np.ndarray, name: str, classes: tuple | None = None, checked: bool = False) -> None:
@@ -206,7 +234,7 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
         arrays = lower(models, ctx)
     if arrays is None:
         return None
-    fused = FusedEnsemble(core, arrays, trees)
+    fused = FusedEnsemble(core, arrays, trees, table=pre.get("table") if pre is not None else None)
     if arrays.n_nodes > BIG_NODES:
         release_memory()  # the per-tree tables' temporaries
     return fused
