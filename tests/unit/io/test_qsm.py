@@ -287,3 +287,167 @@ def _find_flat(v):
 def test_prefix_layout_is_stable():
     assert Q._PREFIX.size == 24 and struct.calcsize("<8sQII") == 24
     assert Q.MAGIC == b"\x89QSM\r\n\x1a\n"
+
+
+# --- format version 2: fused tables written once, checksum in a thread, IR objects filled -------------
+
+
+def _array(header: dict, payload: bytes, ref: int) -> np.ndarray:
+    spec = header["arrays"][ref]
+    count = int(np.prod(spec["shape"]))
+    return np.frombuffer(payload, dtype=Q._dtype_of(spec["dtype"]), count=count, offset=spec["offset"]).reshape(spec["shape"])
+
+
+def _with_array(header: dict, payload: bytes, ref: int, a: np.ndarray) -> bytes:
+    spec = header["arrays"][ref]
+    data = bytearray(payload)
+    data[spec["offset"] : spec["offset"] + spec["nbytes"]] = np.ascontiguousarray(a).tobytes()
+    return bytes(data)
+
+
+def _to_version_1(header: dict, payload: bytes) -> tuple[dict, bytes]:
+    """The same file as version 1 wrote it: every row reference a whole array of its own, no fused table."""
+    data = bytearray(payload)
+
+    def own(ref: dict) -> dict:
+        if "rows" not in ref:
+            return ref
+        start, end = ref["rows"]
+        rows = _array(header, payload, ref["@a"])[start:end]
+        data.extend(b"\0" * (-len(data) % 64))
+        header["arrays"].append({"dtype": rows.dtype.str, "shape": list(rows.shape), "offset": len(data), "nbytes": rows.nbytes})
+        data.extend(rows.tobytes())
+        return {"@a": len(header["arrays"]) - 1}
+
+    for entry in header["lowered"].values():
+        entry.get("fused", {}).pop("table", None)
+        tables = entry.get("tables")
+        if tables:
+            for key in ("scores", "probabilities"):
+                if key in tables:
+                    tables[key] = own(tables[key])
+    header["format_version"] = 1
+    return header, bytes(data)
+
+
+def test_fused_table_is_written_once_and_used_without_a_copy(tmp_path):
+    compiled = _compile(DATA / "RandomForestClassifierWine.pmml", tmp_path)
+    header, _ = _split(compiled.read_bytes())
+    table = header["lowered"]["/"]["fused"]["table"]["@a"]
+    refs = [header["lowered"][f"/{i}"]["tables"]["probabilities"] for i in range(len(header["lowered"]) - 1)]
+    assert all(r["@a"] == table for r in refs) and refs[0]["rows"][0] == 0
+    assert all(a["rows"][1] == b["rows"][0] for a, b in zip(refs, refs[1:]))  # one after the other
+    model = quickscore.load(compiled)
+    fused = model._compiled.core.fused
+    trees = [s.model.core for s in model._compiled.core.segments]
+    assert all(np.shares_memory(t.probabilities, fused.table) for t in trees)
+    assert len(fused.table) == sum(t.n_nodes for t in trees)
+
+
+@pytest.mark.parametrize("pmml", ["RandomForestClassifierWine", "GradientBoostingClassifierIris"])
+def test_version_1_files_are_still_read(pmml, tmp_path):
+    pmml = DATA / f"{pmml}.pmml"
+    header, payload = _split(_compile(pmml, tmp_path).read_bytes())
+    assert header["format_version"] == 2 == Q.FORMAT_VERSION
+    assert any("rows" in str(e.get("tables")) for e in header["lowered"].values())
+    old = tmp_path / "v1.qsm"
+    old.write_bytes(_join(*_to_version_1(header, payload), fix_payload_crc=True))
+    frame = _read(pmml.with_name(pmml.name.replace(".pmml", ".input.csv")))
+    _identical(quickscore.load(pmml).predict(frame), quickscore.load(old).predict(frame))
+
+
+def test_rows_outside_their_table_refused(forest, tmp_path):
+    header, payload = _split(forest)
+    ref = header["lowered"]["/0"]["tables"]["probabilities"]
+    ref["rows"] = [ref["rows"][0], 10**6]
+    _refused(_join(header, payload), tmp_path, "invalid rows")
+
+
+def test_rows_of_another_length_refused(forest, tmp_path):
+    header, payload = _split(forest)
+    ref = header["lowered"]["/0"]["tables"]["probabilities"]
+    ref["rows"] = [ref["rows"][0], ref["rows"][1] + 1]  # a row of the next tree too
+    _refused(_join(header, payload), tmp_path, "node probabilities")
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_corrupted_payload_reports_the_checksum_even_when_decoding_fails(forest, tmp_path, monkeypatch, threaded):
+    # Without a matching crc32 the arrays are not trusted: the checksum is the error, not
+    # what the corrupted bytes made the decoder find (here a kernel exit out of range).
+    monkeypatch.setattr(Q, "_THREAD_MIN", 0 if threaded else 1 << 62)
+    header, payload = _split(forest)
+    ref = header["lowered"]["/"]["fused"]["nodes"]["@a"]
+    nodes = _array(header, payload, ref).copy()
+    nodes["true_next"][0] = len(nodes) + 5
+    _refused(_join(header, _with_array(header, payload, ref, nodes)), tmp_path, "payload checksum mismatch")
+    data = bytearray(forest)
+    data[len(data) - 1000] ^= 0x10
+    _refused(bytes(data), tmp_path, "payload checksum mismatch")
+    path = tmp_path / "good.qsm"
+    path.write_bytes(forest)
+    assert quickscore.load(path).engine == "numba"
+
+
+def test_the_checksum_thread_ends_with_the_load(forest, tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(Q, "_THREAD_MIN", 0)
+    path = tmp_path / "good.qsm"
+    path.write_bytes(forest)
+    quickscore.load(path)
+    assert not [t for t in threading.enumerate() if t.name == "quickscore-qsm-crc32"]
+
+
+@pytest.mark.parametrize("array", ["nodes", "fast"])
+def test_kernel_set_offsets_out_of_range_refused(tmp_path, array):
+    # LGBMClassifierAuditNA has categorical set tests (OP_BITS) in its fused forest.
+    from quickscore.kernels._layout import OP_BITS, OP_SHIFT
+
+    header, payload = _split(_compile(DATA / "LGBMClassifierAuditNA.pmml", tmp_path).read_bytes())
+    fused = next(e["fused"] for e in header["lowered"].values() if "fused" in e)
+    nodes = _array(header, payload, fused["nodes"]["@a"])
+    features = _array(header, payload, fused["features"]["@a"])
+    i = int(np.flatnonzero(nodes["op"] == OP_BITS)[0])
+    assert features[i] >> OP_SHIFT == OP_BITS
+    ref = fused[array]["@a"]
+    records = _array(header, payload, ref).copy()
+    records["threshold"][i] = 1e6
+    _refused(_join(header, _with_array(header, payload, ref, records), fix_payload_crc=True), tmp_path, "kernel set offsets out of range")
+
+
+def test_ir_object_with_a_field_it_does_not_have_refused(forest, tmp_path):
+    header, payload = _split(forest)
+    header["document"]["data_fields"]["@t"][0]["colour"] = "red"
+    _refused(_join(header, payload), tmp_path, "invalid DataField", "colour")
+
+
+def test_ir_object_without_a_required_field_refused(forest, tmp_path):
+    header, payload = _split(forest)
+    del header["document"]["data_fields"]["@t"][0]["name"]
+    _refused(_join(header, payload), tmp_path, "invalid DataField", "name")
+
+
+def test_decoded_ir_objects_are_those_their_init_builds(tmp_path):
+    # IR objects are built by filling their dict (io/qsm._plan): the same fields and values
+    # as the dataclass __init__ gives, for every class the decoder builds that way.
+    doc = read_document(_compile(DATA / "RandomForestClassifierWine.pmml", tmp_path))
+    seen: dict[type, int] = {}
+
+    def check(v):
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            cls = type(v)
+            if Q._PLANS.get(cls.__name__) is not None:
+                rebuilt = cls(**{f.name: v.__dict__[f.name] for f in dataclasses.fields(cls)})
+                fields = {k: x for k, x in v.__dict__.items() if k != "_lowered"}  # io/qsm adds _lowered later
+                assert list(rebuilt.__dict__) == list(fields), cls.__name__  # the fields, in order
+                assert all(rebuilt.__dict__[k] is x for k, x in fields.items()), cls.__name__
+                seen[cls] = seen.get(cls, 0) + 1
+            for f in dataclasses.fields(v):
+                if f.name != "root":
+                    check(v.__dict__.get(f.name))
+        elif isinstance(v, (tuple, list)):
+            for x in v:
+                check(x)
+
+    check(doc)
+    assert {c.__name__ for c in seen} >= {"MiningField", "DataField", "Segment", "FlatTree", "Loc"}
