@@ -22,10 +22,12 @@ inputs), and the kernels are the batch kernels' one-row entry points or, for sum
 forests on rows without NaN, ``kernels.row`` (the same walks and accumulation on a packed
 layout: a numba call costs ~0.09 us per array argument).
 
-Two common shapes are one generated Python function each (``RecordPath.fast``), with no
+Three common shapes are one generated Python function each (``RecordPath.fast``), with no
 intermediate dicts: a binary logistic regression of plain inputs (``_Linear.generate`` +
-``_logit_tail``) and a GBM classifier chain, a tree sum then a binary logistic regression of it
-(``_gbm_chain``). They write out the generic steps' operations for the common case (no NaN
+``_logit_tail``), a GBM classifier chain, a tree sum then a binary logistic regression of it
+(``_gbm_chain``), and a binary forest averaging its leaves' probabilities over fields of
+dataType float (scikit-learn's RandomForestClassifier: ``_forest_probabilities``, on
+``kernels.row.proba2_le32``'s float32 forest). They write out the generic steps' operations for the common case (no NaN
 margin, -y0 < 709, every tree with a value) and hand any other record to the generic path.
 ``tests/models/test_record_path.py`` checks the identity on the fixtures, the corpus, the
 native corpus and generated records with missing, extreme and mistyped values.
