@@ -13,7 +13,7 @@ load and swap in without failing a request. Every 5 s the workers' resident memo
 Pass criteria (printed, and in bench/results/serve-soak-<date>.json): zero failed well-formed
 requests (no 5xx, no socket error or timeout, no 400 beyond the malformed ones), every reload
 taken by every worker, and the workers' RSS over the last minute within 10% of the first minute
-after warm-up.
+after warm-up (the workers only: not the short-lived processes that compile a big file for them).
 
 Where the slow requests are: besides wrk, two probe connections per model (one thread each, a
 well-formed request every 5 ms on a keep-alive connection) time every request with the soak's own
@@ -43,7 +43,16 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from serve_load import LUA, QuickscoreServer, ensure_workloads, tree_rss_mb, write_bodies  # noqa: E402
+from serve_load import LUA, QuickscoreServer, ensure_workloads, write_bodies  # noqa: E402
+
+
+def workers_rss_mb(pid: int) -> float:
+    """Resident memory of the supervisor's direct children, the workers (MB). Not their own
+    children: the processes that compile a big model file for a reload (serve/_compile_child)
+    live for a few seconds each and are not the workers' memory."""
+    import psutil
+
+    return round(sum(c.memory_info().rss for c in psutil.Process(pid).children(recursive=False)) / 2**20, 1)
 
 
 def _rewrite(source: Path, target: Path, tick: int) -> None:
@@ -151,7 +160,7 @@ def main() -> None:
 
             def sample() -> None:
                 while not stop.is_set():
-                    memory.append((time.monotonic() - t0, sum(tree_rss_mb(server.proc.pid)["workers_mb"])))
+                    memory.append((time.monotonic() - t0, workers_rss_mb(server.proc.pid)))
                     stop.wait(5)
 
             sampler = threading.Thread(target=sample, daemon=True)
