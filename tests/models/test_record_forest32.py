@@ -148,7 +148,8 @@ def test_double_fields_keep_the_float64_kernels():
 
 
 def test_the_packed_forest_walks_to_the_batch_terminals():
-    """pack_le32's remapped leaf rows hold the table rows of the batch walk's terminals."""
+    """pack_le32's tests and distinct leaf rows: each terminal code points at a row equal to
+    the batch table's row of that terminal."""
     model = quickscore.load(_forest(6, n_trees=12, depth=9))
     fused = model._record.step.core
     from quickscore.kernels import row as row_kernels
@@ -161,13 +162,13 @@ def test_the_packed_forest_walks_to_the_batch_terminals():
     tests = B[B[row_kernels.B32_RECORDS] : B[row_kernels.B32_LEAVES]].reshape(-1, 4)
     assert len(tests) == len(fast) and np.array_equal(tests[:, 0].view(np.float32), floor_float32(fast["threshold"]))
     rows = B[B[row_kernels.B32_LEAVES] :].view(np.float64).reshape(-1, 2)
-    assert len(rows) == len(leaves) < fused.table.shape[0]
-    assert np.array_equal(rows, fused.table[leaves], equal_nan=True)
-    # the terminal codes point at those rows
+    distinct = np.unique(fused.table[leaves].view(np.int64), axis=0)
+    assert len(rows) == len(distinct) < len(leaves)
+    # the terminal codes point at rows equal, bit for bit, to the terminals' table rows
     for col, name in ((2, "true_next"), (3, "false_next")):
         orig = fast[name]
         term = orig < -1
-        assert np.array_equal(leaves[-tests[term, col] - 2], -orig[term] - 2)
+        assert np.array_equal(rows[-tests[term, col] - 2].view(np.int64), fused.table[-orig[term] - 2].view(np.int64))
         assert np.array_equal(tests[~term, col], orig[~term])
 
 

@@ -694,23 +694,51 @@ B32_HEADER = 8
 
 
 @njit(**NJIT)
-def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, table):
+def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, table, bits):
     """B for tests (threshold32 float32 = ``row_pack.floor_float32`` of the thresholds,
     features int32 = the columns, true_next / false_next / roots int32 in ``TreeArrays.fast``'s
     codes: < 0 the terminal code, global node -code - 2, -1 none) and the per-node table
-    (n_nodes, k) float64: the terminals' rows only, in ascending global node order."""
+    (n_nodes, k) float64 (``bits``: the same as int64): the distinct rows of the terminals,
+    bit for bit, in the order of their first terminal (a forest of pure leaves has 2)."""
     n_nodes = table.shape[0]
     k = table.shape[1]
     row_of = np.full(n_nodes, -1, dtype=np.int64)
+    n_terminals = 0
     for codes in (true_next, false_next, roots):
         for c in codes:
-            if c < -1:
+            if c < -1 and row_of[-c - 2] < 0:
                 row_of[-c - 2] = 0
+                n_terminals += 1
+    size = 16
+    while size < 2 * n_terminals:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)  # open addressing: the distinct row's first node
+    first = np.empty(n_terminals + 1, dtype=np.int64)
     n_leaves = 0
     for i in range(n_nodes):
-        if row_of[i] == 0:
-            row_of[i] = n_leaves
-            n_leaves += 1
+        if row_of[i] < 0:
+            continue
+        h = np.uint64(14695981039346656037)
+        for j in range(k):
+            h = (h ^ np.uint64(bits[i, j])) * np.uint64(1099511628211)
+        p = np.int64(h & np.uint64(size - 1))
+        while True:
+            f = slots[p]
+            if f < 0:
+                slots[p] = i
+                row_of[i] = n_leaves
+                first[n_leaves] = i
+                n_leaves += 1
+                break
+            same = True
+            for j in range(k):
+                if bits[f, j] != bits[i, j]:
+                    same = False
+                    break
+            if same:
+                row_of[i] = row_of[f]
+                break
+            p = (p + 1) & (size - 1)
     n_tests = threshold32.shape[0]
     n_trees = roots.shape[0]
     n_used = used.shape[0]
@@ -741,11 +769,9 @@ def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, 
         c = false_next[i]
         B[q + 3] = -row_of[-c - 2] - 2 if c < -1 else c
     Bd = B.view(np.float64)
-    for i in range(n_nodes):
-        r = row_of[i]
-        if r >= 0:
-            for j in range(k):
-                Bd[leaves // 2 + k * r + j] = table[i, j]
+    for r in range(n_leaves):
+        for j in range(k):
+            Bd[leaves // 2 + k * r + j] = table[first[r], j]
     return B
 
 
