@@ -58,6 +58,11 @@ PEER_ORDER = [
 # Left out of --quick unless named in --peers: loading the 90 MB PMML alone takes 30-40 s.
 QUICK_SKIP = {("sklearn-pmml-model", "W1"): "skipped in --quick (loading the 90 MB PMML takes 30–40 s)"}
 QUICK_BUDGET_S = 285.0
+# --quick, interleaved: each workload's rounds stop (after at least one per phase) once its
+# share of the budget is used, so that a slow W1 does not leave W2-W4 unmeasured: shares in
+# proportion to the workloads' wall times in the sequential full run of 2026-11-24
+# (W1 854 s, W2 164 s, W3 623 s, W4 430 s).
+QUICK_SHARE = {"W1": 0.41, "W2": 0.08, "W3": 0.30, "W4": 0.21}
 
 PEER_LABEL = {
     "native": "training lib",
@@ -465,10 +470,13 @@ def paired_ratios(res: dict, ref: dict, phases: list[str]) -> dict:
 
 
 def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeout: float,
-                        budget_left=lambda: True, round_timeout: float | None = None) -> list[dict]:  # fmt: skip
+                        budget_left=lambda: True, round_timeout: float | None = None,
+                        rounds_left=None) -> list[dict]:  # fmt: skip
     """Measure the peers ``plist`` of workload ``w`` in rounds (see ROUNDS). Returns one result
     dict per peer (the keys of the sequential mode, plus paired_reps / qs_ratio / round
-    figures). ``budget_left()`` False stops starting runners and rounds (--quick)."""
+    figures). ``budget_left()`` False stops starting runners, ``rounds_left()`` (default:
+    budget_left) False stops starting rounds after the first of each phase (--quick)."""
+    rounds_left = rounds_left or budget_left
     cfg = ROUNDS[mode]
     cmd_timeout = round_timeout or cfg["cmd_timeout"]
     results: dict[str, dict] = {}
@@ -587,7 +595,7 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             results[p].setdefault("paired_reps", {})[n] = [None] * cfg["batch_rounds"]
         done = 0
         for r in range(cfg["batch_rounds"]):
-            if r and not budget_left():
+            if r and not rounds_left():
                 break
             for p in rotation(r):
                 if p not in live:
@@ -628,7 +636,7 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                                  "calls_per_round": k}  # fmt: skip
     done = 0
     for r in range(cfg["lat_rounds"]):
-        if r and not budget_left():
+        if r and not rounds_left():
             break
         for p in rotation(r):
             if p not in live:
@@ -935,7 +943,12 @@ def main(argv=None) -> int:
                 continue
             plist.append(p)
         budget_left = (lambda: time.perf_counter() - t0 <= QUICK_BUDGET_S) if a.quick else (lambda: True)
-        for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left, a.round_timeout):
+        rounds_left = budget_left
+        if a.quick:
+            share = sum(QUICK_SHARE.get(x, 0.25) for x in workloads[: workloads.index(w) + 1])
+            end = t0 + QUICK_BUDGET_S * share / sum(QUICK_SHARE.get(x, 0.25) for x in workloads)
+            rounds_left = lambda end=end: time.perf_counter() <= end  # noqa: E731
+        for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left, a.round_timeout, rounds_left):
             results.append(r)
             _log_result(r, a.threads)
     for w in workloads if a.sequential else []:
