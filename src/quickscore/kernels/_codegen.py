@@ -32,6 +32,8 @@ true_next, false_next; ``features``: column | op << 24). Variants:
 * ``le``: every test is OP_LE; ``any``: tests of any op.
 * ``clean``: the rows have no NaN in any tested column, so a test has two exits;
   ``nan``: a NaN takes the test's ``missing_next`` (from the full ``nodes`` record).
+* ``walk_rows_le32_clean``: the float32 walk over ``FAST32_DTYPE`` records and the block's
+  values as float32 order keys (``ensemble.walk32``).
 
 ``g`` is the global node index of the walk's result (-1: no prediction).
 """
@@ -149,6 +151,54 @@ def _rows(ops: str, nan: bool, G: int) -> str:
     return "\n".join(L) + "\n"
 
 
+def _rows32(G: int) -> str:
+    """The float32 walk (``ensemble.walk32``): one tree, rows[:m] of the block, every test
+    OP_LE, rows float32-exact in every tested column (no NaN). A test is one 16-byte
+    FAST32_DTYPE record whose first 8 bytes hold the threshold's order key and the column,
+    and the row's values come from the block's key copy ``Xs`` (row r at ``(r - b0) * d``):
+    one 8-byte load and one integer compare per test instead of the threshold, the column
+    and a float compare (measured on W1, walk alone, 1 thread: +9% over ``walk_rows_le_clean``,
+    where float32 values compared as floats gained nothing)."""
+    L = [
+        "@njit(**NJIT)",
+        "def walk_rows_le32_clean(fast32, Xs, d, rows, m, root, gbuf, b0):",
+        f'    """One tree (root >= 0), rows[:m], {G} lanes, float32 keys: gbuf[r - b0] = g."""',
+        "    nxt = 0",
+        "    active = 0",
+        "    low = np.int64(0xFFFFFFFF)",
+    ]
+    for i in range(G):
+        L += [
+            "    if nxt < m:",
+            f"        r{i} = rows[nxt]",
+            f"        s{i} = root",
+            "        nxt += 1",
+            "        active += 1",
+            "    else:",
+            f"        r{i} = b0",
+            f"        s{i} = -1",
+            f"    o{i} = np.uint64((r{i} - b0) * d)",
+        ]
+    L.append("    while active > 0:")
+    for i in range(G):
+        L += [
+            f"        if s{i} >= 0:",
+            f"            nd = fast32[np.uint64(s{i})]",
+            "            k = nd.key",
+            f"            s{i} = nd.true_next if Xs[o{i} + np.uint64(k & low)] <= k else nd.false_next",
+            f"            if s{i} < 0:",
+            f"                gbuf[r{i} - b0] = -s{i} - 2",
+            "                if nxt < m:",
+            f"                    r{i} = rows[nxt]",
+            f"                    o{i} = np.uint64((r{i} - b0) * d)",
+            f"                    s{i} = root",
+            "                    nxt += 1",
+            "                else:",
+            "                    active -= 1",
+        ]
+    return "\n".join(L) + "\n"
+
+
 def _trees(ops: str, nan: bool, G: int) -> str:
     name = f"walk_trees_{ops}_{'nan' if nan else 'clean'}"
     L = [
@@ -203,6 +253,7 @@ def generate(G: int = LANES) -> str:
         for ops in ("le", "any"):
             for nan in (False, True):
                 parts.append("\n\n" + make(ops, nan, G))
+    parts.append("\n\n" + _rows32(G))
     return "".join(parts)
 
 

@@ -60,5 +60,20 @@ FAST_DTYPE = np.dtype([("threshold", "<f8"), ("true_next", "<i4"), ("false_next"
 ``TreeArrays.features`` (int32: ``feature | op << OP_SHIFT``, so an OP_LE test's entry is
 its column). Same meaning as the NODE_DTYPE fields of the same name."""
 
+FAST32_DTYPE = np.dtype([("key", "<i8"), ("true_next", "<i4"), ("false_next", "<i4")])
+"""A test of the float32 walk (``ensemble.walk32``), 16 bytes, one load for the comparison
+value and the column: ``key = order32(threshold) << 32 | column`` with ``threshold`` the
+largest float32 <= the FAST_DTYPE threshold. The block's values are held as
+``order32(float32(x)) << 32`` (``tree_kernels._split32``), so ``x <= threshold`` is the
+integer test ``xkey <= key`` (equal keys: the column bits are >= 0). ``true_next`` /
+``false_next``: as in FAST_DTYPE.
+
+``order32(f)``: the float32's bits as an int32 b, then ``b ^ ((b >> 31) & 0x7fffffff)``: an
+integer whose order is the order of the floats (negative floats' magnitude bits flipped),
+once -0.0 is made +0.0 (``f + 0.0``; -0.0 == 0.0 in IEEE 754) on both sides. A NaN threshold
+(FALSE for every x) gets ``ORDER32_NAN``, below ``order32(-inf)``."""
+
+ORDER32_NAN = -(1 << 31)
+
 OP_SHIFT = 24
 MAX_COLUMNS = 1 << OP_SHIFT

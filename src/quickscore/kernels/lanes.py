@@ -9,6 +9,8 @@ true_next, false_next; ``features``: column | op << 24). Variants:
 * ``le``: every test is OP_LE; ``any``: tests of any op.
 * ``clean``: the rows have no NaN in any tested column, so a test has two exits;
   ``nan``: a NaN takes the test's ``missing_next`` (from the full ``nodes`` record).
+* ``walk_rows_le32_clean``: the float32 walk over ``FAST32_DTYPE`` records and the block's
+  values as float32 order keys (``ensemble.walk32``).
 
 ``g`` is the global node index of the walk's result (-1: no prediction).
 """
@@ -1992,6 +1994,191 @@ def walk_trees_any_nan(nodes, fast, features, bitsets, set_values, Xf, roots, gb
                 if nxt < n_trees:
                     t7 = nxt
                     s7 = roots[nxt]
+                    nxt += 1
+                else:
+                    active -= 1
+
+
+@njit(**NJIT)
+def walk_rows_le32_clean(fast32, Xs, d, rows, m, root, gbuf, b0):
+    """One tree (root >= 0), rows[:m], 8 lanes, float32 keys: gbuf[r - b0] = g."""
+    nxt = 0
+    active = 0
+    low = np.int64(0xFFFFFFFF)
+    if nxt < m:
+        r0 = rows[nxt]
+        s0 = root
+        nxt += 1
+        active += 1
+    else:
+        r0 = b0
+        s0 = -1
+    o0 = np.uint64((r0 - b0) * d)
+    if nxt < m:
+        r1 = rows[nxt]
+        s1 = root
+        nxt += 1
+        active += 1
+    else:
+        r1 = b0
+        s1 = -1
+    o1 = np.uint64((r1 - b0) * d)
+    if nxt < m:
+        r2 = rows[nxt]
+        s2 = root
+        nxt += 1
+        active += 1
+    else:
+        r2 = b0
+        s2 = -1
+    o2 = np.uint64((r2 - b0) * d)
+    if nxt < m:
+        r3 = rows[nxt]
+        s3 = root
+        nxt += 1
+        active += 1
+    else:
+        r3 = b0
+        s3 = -1
+    o3 = np.uint64((r3 - b0) * d)
+    if nxt < m:
+        r4 = rows[nxt]
+        s4 = root
+        nxt += 1
+        active += 1
+    else:
+        r4 = b0
+        s4 = -1
+    o4 = np.uint64((r4 - b0) * d)
+    if nxt < m:
+        r5 = rows[nxt]
+        s5 = root
+        nxt += 1
+        active += 1
+    else:
+        r5 = b0
+        s5 = -1
+    o5 = np.uint64((r5 - b0) * d)
+    if nxt < m:
+        r6 = rows[nxt]
+        s6 = root
+        nxt += 1
+        active += 1
+    else:
+        r6 = b0
+        s6 = -1
+    o6 = np.uint64((r6 - b0) * d)
+    if nxt < m:
+        r7 = rows[nxt]
+        s7 = root
+        nxt += 1
+        active += 1
+    else:
+        r7 = b0
+        s7 = -1
+    o7 = np.uint64((r7 - b0) * d)
+    while active > 0:
+        if s0 >= 0:
+            nd = fast32[np.uint64(s0)]
+            k = nd.key
+            s0 = nd.true_next if Xs[o0 + np.uint64(k & low)] <= k else nd.false_next
+            if s0 < 0:
+                gbuf[r0 - b0] = -s0 - 2
+                if nxt < m:
+                    r0 = rows[nxt]
+                    o0 = np.uint64((r0 - b0) * d)
+                    s0 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s1 >= 0:
+            nd = fast32[np.uint64(s1)]
+            k = nd.key
+            s1 = nd.true_next if Xs[o1 + np.uint64(k & low)] <= k else nd.false_next
+            if s1 < 0:
+                gbuf[r1 - b0] = -s1 - 2
+                if nxt < m:
+                    r1 = rows[nxt]
+                    o1 = np.uint64((r1 - b0) * d)
+                    s1 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s2 >= 0:
+            nd = fast32[np.uint64(s2)]
+            k = nd.key
+            s2 = nd.true_next if Xs[o2 + np.uint64(k & low)] <= k else nd.false_next
+            if s2 < 0:
+                gbuf[r2 - b0] = -s2 - 2
+                if nxt < m:
+                    r2 = rows[nxt]
+                    o2 = np.uint64((r2 - b0) * d)
+                    s2 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s3 >= 0:
+            nd = fast32[np.uint64(s3)]
+            k = nd.key
+            s3 = nd.true_next if Xs[o3 + np.uint64(k & low)] <= k else nd.false_next
+            if s3 < 0:
+                gbuf[r3 - b0] = -s3 - 2
+                if nxt < m:
+                    r3 = rows[nxt]
+                    o3 = np.uint64((r3 - b0) * d)
+                    s3 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s4 >= 0:
+            nd = fast32[np.uint64(s4)]
+            k = nd.key
+            s4 = nd.true_next if Xs[o4 + np.uint64(k & low)] <= k else nd.false_next
+            if s4 < 0:
+                gbuf[r4 - b0] = -s4 - 2
+                if nxt < m:
+                    r4 = rows[nxt]
+                    o4 = np.uint64((r4 - b0) * d)
+                    s4 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s5 >= 0:
+            nd = fast32[np.uint64(s5)]
+            k = nd.key
+            s5 = nd.true_next if Xs[o5 + np.uint64(k & low)] <= k else nd.false_next
+            if s5 < 0:
+                gbuf[r5 - b0] = -s5 - 2
+                if nxt < m:
+                    r5 = rows[nxt]
+                    o5 = np.uint64((r5 - b0) * d)
+                    s5 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s6 >= 0:
+            nd = fast32[np.uint64(s6)]
+            k = nd.key
+            s6 = nd.true_next if Xs[o6 + np.uint64(k & low)] <= k else nd.false_next
+            if s6 < 0:
+                gbuf[r6 - b0] = -s6 - 2
+                if nxt < m:
+                    r6 = rows[nxt]
+                    o6 = np.uint64((r6 - b0) * d)
+                    s6 = root
+                    nxt += 1
+                else:
+                    active -= 1
+        if s7 >= 0:
+            nd = fast32[np.uint64(s7)]
+            k = nd.key
+            s7 = nd.true_next if Xs[o7 + np.uint64(k & low)] <= k else nd.false_next
+            if s7 < 0:
+                gbuf[r7 - b0] = -s7 - 2
+                if nxt < m:
+                    r7 = rows[nxt]
+                    o7 = np.uint64((r7 - b0) * d)
+                    s7 = root
                     nxt += 1
                 else:
                     active -= 1

@@ -48,7 +48,7 @@ BLOCK = 2048
 # lanes.py and constants from _layout.py. This hash of both (kept current by
 # ``python -m quickscore.kernels._codegen``, checked by a unit test) makes any change to them
 # an edit of this file.
-DEPENDENCY_FINGERPRINT = "548a62ba3b45e3c0"
+DEPENDENCY_FINGERPRINT = "4efe138cd9befa24"
 
 
 @njit(**NJIT)
@@ -279,23 +279,29 @@ def _walk_rows_sync(sync, t, Xf, d, rows, m, gt, b0):
 
 
 @njit(**NJIT)
-def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
+def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, Xf, Xb, b0, b1, clean, dirty, gbuf, lbuf, want_levels):
     """gbuf[t, i] = tree t's result (global node index, -1 none) for row b0 + i, i < b1 - b0;
     with want_levels, lbuf[t, i] = its missing levels (0 for rows without NaN: only an
     UNKNOWN predicate, i.e. a NaN, can lead to a defaultChild jump). Clean rows of a tree
-    with ``sync[4][t] > 0`` take the in-step walk ``_walk_rows_sync``."""
+    with ``sync[4][t] > 0`` take the in-step walk ``_walk_rows_sync``. With ``w32`` (the
+    FAST32_DTYPE records of ``ensemble.walk32``; None: no float32 walk) the clean rows are
+    those whose tested values a float32 holds exactly (``_split32``), walked on the block's
+    float32 order keys Xb; every other row (NaN, or a value float32 does not hold) is dirty."""
     m = b1 - b0
     d = X.shape[1]
     n_trees = roots.shape[0]
     nc = 0
     nd = 0
-    for r in range(b0, b1):
-        if _clean(X[r], used_cols):
-            clean[nc] = r
-            nc += 1
-        else:
-            dirty[nd] = r
-            nd += 1
+    if w32 is not None:
+        nc, nd = _split32(X, Xb, np.empty(d, dtype=np.float32), used_cols, b0, b1, clean, dirty)
+    else:
+        for r in range(b0, b1):
+            if _clean(X[r], used_cols):
+                clean[nc] = r
+                nc += 1
+            else:
+                dirty[nd] = r
+                nd += 1
     if want_levels:
         for t in range(n_trees):
             for i in range(m):
@@ -310,6 +316,8 @@ def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
         if nc > 0:
             if mixed is None and sync[4][t] > 0:
                 _walk_rows_sync(sync, t, Xf, d, clean, nc, gt, b0)
+            elif w32 is not None:
+                lanes.walk_rows_le32_clean(w32, Xb, d, clean, nc, root, gt, b0)
             elif mixed is None:
                 lanes.walk_rows_le_clean(nodes, fast, features, bitsets, set_values, Xf, d, clean, nc, root, gt, b0)
             else:
@@ -329,28 +337,61 @@ def _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
 
 
 @njit(**NJIT)
-def _buffers(n_trees, block, want_levels):
+def _split32(X, Xs, tmp, used_cols, b0, b1, clean, dirty):
+    """The float32 walk's split of rows [b0, b1) (``ensemble.walk32``): a row is clean when
+    each tested value x converts to float32 exactly (``float64(float32(x)) == x``: no NaN, no
+    value a float32 does not hold); its values then go to Xs[(r - b0) * d + j] as
+    ``order32(float32(x) + 0.0) << 32`` (``_layout.FAST32_DTYPE``). Other rows are dirty (the
+    float64 walk that handles NaN, whatever else the row holds). ``tmp``: a float32 scratch of
+    ``d`` values, read back as int32 bits. Returns (nc, nd)."""
+    d = X.shape[1]
+    bits = tmp.view(np.int32)
+    nc = 0
+    nd = 0
+    for r in range(b0, b1):
+        exact = True
+        for j in used_cols:
+            x = X[r, j]
+            y = np.float32(x)
+            exact &= np.float64(y) == x
+            tmp[j] = y + np.float32(0.0)
+        if exact:
+            o = (r - b0) * d
+            for j in used_cols:
+                b = np.int64(bits[j])
+                Xs[o + j] = (b ^ ((b >> 31) & 0x7FFFFFFF)) << 32
+            clean[nc] = r
+            nc += 1
+        else:
+            dirty[nd] = r
+            nd += 1
+    return nc, nd
+
+
+@njit(**NJIT)
+def _buffers(n_trees, block, want_levels, w32, d):
     gbuf = np.empty((n_trees, block), dtype=np.int32)
     lbuf = np.empty((n_trees, block) if want_levels else (1, 1), dtype=np.int32)
     clean = np.empty(block, dtype=np.int64)
     dirty = np.empty(block, dtype=np.int64)
-    return gbuf, lbuf, clean, dirty
+    Xb = np.empty(block * d if w32 is not None else 1, dtype=np.int64)
+    return gbuf, lbuf, clean, dirty, Xb
 
 
 # --- leaf indices -------------------------------------------------------------------------------
 
 
 @njit(**NJIT)
-def leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, offsets, X, out, levels, want_levels, r0, r1, block):
+def leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, offsets, X, out, levels, want_levels, r0, r1, block):
     """out[r, t] = tree t's result node (pre-order index within the tree, -1 none) for r in
     [r0, r1); with want_levels also levels[r, t] = the walk's missing levels."""
     n_trees = roots.shape[0]
     block = max(1, min(block, r1 - r0))
-    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, want_levels)
+    gbuf, lbuf, clean, dirty, Xb = _buffers(n_trees, block, want_levels, w32, X.shape[1])
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
-        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, Xf, Xb, b0, b1, clean, dirty, gbuf, lbuf, want_levels)
         for i in range(b1 - b0):
             r = b0 + i
             for t in range(n_trees):
@@ -361,7 +402,7 @@ def leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_
 
 
 @njit(**NJIT)
-def leaves_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, offsets, x, out):
+def leaves_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, offsets, x, out):
     """One row (1-D x): out[t] = tree t's result node (within-tree pre-order index, -1 none)."""
     _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, out)
     for t in range(roots.shape[0]):
@@ -373,7 +414,7 @@ def leaves_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_co
 
 
 @njit(**NJIT)
-def sum_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
+def sum_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, values, weights, weighted, f32, total, wsum, count, wmiss, r0, r1, block):
     """Per row r in [r0, r1), over trees in order, of v = values[g] (g = the result's global node index):
 
     * total[r]: 0 + v_1 (* w_1) + v_2 (* w_2) ... over trees whose value is not missing
@@ -387,14 +428,14 @@ def sum_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_col
     """
     n_trees = roots.shape[0]
     block = max(1, min(block, r1 - r0))
-    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    gbuf, lbuf, clean, dirty, Xb = _buffers(n_trees, block, False, w32, X.shape[1])
     acc = np.empty((4, block))
     acc32 = np.empty(block, dtype=np.float32)
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, Xf, Xb, b0, b1, clean, dirty, gbuf, lbuf, False)
         _sum_block(gbuf, values, weights, weighted, f32, acc, acc32, m)
         for i in range(m):
             r = b0 + i
@@ -452,7 +493,7 @@ def _sum_tree32(gt, values, w, mult32, mult, a32, ws, cnt, wm, m):
 
 
 @njit(**NJIT)
-def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
+def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, classes, weights, weighted, votes, first, mvotes, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: votes[r, classes[g]] += (w if weighted else 1.0) for trees with a
     class (classes[g] >= 0), and first[r, c] = the first tree that voted for class c (n_trees:
     none); for the others (g = -1 or classes[g] < 0) mvotes[r] += the same, wmiss[r] += w
@@ -460,12 +501,12 @@ def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
     n_trees = roots.shape[0]
     k = votes.shape[1]
     block = max(1, min(block, r1 - r0))
-    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    gbuf, lbuf, clean, dirty, Xb = _buffers(n_trees, block, False, w32, X.shape[1])
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
         m = b1 - b0
-        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, Xf, Xb, b0, b1, clean, dirty, gbuf, lbuf, False)
         for r in range(b0, b1):
             for j in range(k):
                 votes[r, j] = 0.0
@@ -491,7 +532,7 @@ def votes_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
 
 
 @njit(**NJIT)
-def proba_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
+def proba_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, probs, weights, weighted, total, wsum, wmiss, nmiss, r0, r1, block):
     """Per row, in tree order: total[r, :] += w' * probs[g, :] and wsum[r] += w' (w' = w if
     weighted else 1.0) for trees with probabilities; wmiss[r] += w and nmiss[r] += 1 for the
     others (g = -1 or probs[g, 0] NaN). (Tree-major over the block, as ``sum_range``, into
@@ -499,12 +540,12 @@ def proba_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_c
     n_trees = roots.shape[0]
     k = total.shape[1]
     block = max(1, min(block, r1 - r0))
-    gbuf, lbuf, clean, dirty = _buffers(n_trees, block, False)
+    gbuf, lbuf, clean, dirty, Xb = _buffers(n_trees, block, False, w32, X.shape[1])
     acc = np.empty((k + 3, block))
     Xf = X.reshape(-1)
     for b0 in range(r0, r1, block):
         b1 = min(b0 + block, r1)
-        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, X, Xf, b0, b1, clean, dirty, gbuf, lbuf, False)
+        _walk_block(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, X, Xf, Xb, b0, b1, clean, dirty, gbuf, lbuf, False)
         _proba_block(gbuf, probs, weights, weighted, acc, b1 - b0)
         for i in range(b1 - b0):
             r = b0 + i
@@ -588,14 +629,14 @@ def _proba_tree_k(gt, probs, w, ww, acc, m):
 
 
 @njit(**NJIT_PARALLEL)
-def leaves_prange(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, offsets, X, out, block):
+def leaves_prange(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, offsets, X, out, block):
     """``leaves_range`` over all rows with row blocks spread by numba's prange (for comparison
     with the ThreadPoolExecutor dispatch of ``ensemble``; compiled on first use only)."""
     n = X.shape[0]
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         levels = np.empty((1, 1), dtype=np.int32)
-        leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
+        leaves_range(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, offsets, X, out, levels, False, b * block, min(n, (b + 1) * block), block)
 
 
 # --- one row -----------------------------------------------------------------------------------------
@@ -616,7 +657,7 @@ def _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_co
 
 
 @njit(**NJIT)
-def sum_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, x, values, weights, weighted, f32, g):
+def sum_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, x, values, weights, weighted, f32, g):
     """``sum_range`` for one row x; g: an int32 (n_trees,) scratch. Returns (total, wsum, count, wmiss)."""
     _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     acc32 = np.float32(0.0)
@@ -645,7 +686,7 @@ def sum_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols,
 
 
 @njit(**NJIT)
-def proba_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, x, probs, weights, weighted, g, total):
+def proba_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, x, probs, weights, weighted, g, total):
     """``proba_range`` for one row x: total (k,) is written; returns (wsum, wmiss, nmiss)."""
     _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     k = total.shape[0]
@@ -669,7 +710,7 @@ def proba_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_col
 
 
 @njit(**NJIT)
-def votes_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, x, classes, weights, weighted, g, votes, first):
+def votes_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, sync, w32, x, classes, weights, weighted, g, votes, first):
     """``votes_range`` for one row x: votes (k,) and first (k,) are written; returns (mvotes, wmiss, nmiss)."""
     _row_nodes(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols, x, g)
     n_trees = roots.shape[0]
