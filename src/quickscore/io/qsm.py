@@ -98,19 +98,24 @@ def _plan(cls: type) -> tuple[dict, Any, frozenset, int, type] | None:
     instances" - the generated ``__init__`` only assigns each field with ``object.__setattr__``
     (the dataclasses docs); filling the instance dict does the same in one step (W1's 4,500
     IR objects: ~2 us each instead of ~5 us). Not for a class with ``__post_init__``, a
-    ``default_factory``, a field left out of ``__init__``, an InitVar, or ``__slots__``, nor
-    for TreeModel (built by ``from_flat``)."""
-    if cls is TreeModel or hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
+    ``default_factory``, a field left out of ``__init__``, an InitVar, or ``__slots__``. A
+    TreeModel is built as ``TreeModel.from_flat`` leaves it: with ``flat`` and without
+    ``root`` (built from ``flat`` on first access); one with ``root`` takes the other way."""
+    if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
         return None
     fields = dataclasses.fields(cls)
     if len(fields) != len(cls.__dataclass_fields__) or any(not f.init or f.default_factory is not _NO_DEFAULT for f in fields):
         return None
+    if cls is TreeModel:
+        fields = tuple(f for f in fields if f.name != "root")
     template = {f.name: None if f.default is _NO_DEFAULT else f.default for f in fields}
-    return template, template.keys(), frozenset(f.name for f in fields if f.default is _NO_DEFAULT), len(template), cls
+    required = frozenset(f.name for f in fields if f.default is _NO_DEFAULT) | ({"flat"} if cls is TreeModel else set())
+    return template, template.keys(), required, len(template), cls
 
 
 _new = object.__new__
 _set = object.__setattr__
+_Loc = _types.Loc
 _PLANS = {name: _plan(cls) for name, cls in _CLASSES.items()}
 #: FlatTree arrays: name -> the dtypes it may have.
 _FLAT_DTYPES = {name: (np.dtype(dtype), np.dtype(ALT_DTYPES.get(name, dtype))) for name, dtype in ARRAYS.items()}
@@ -231,7 +236,7 @@ class _Decoder:
             if name == "Loc" and len(v) <= 3:
                 path_, line = v.get("path"), v.get("line")
                 if type(path_) is str and (line is None or type(line) is int):
-                    obj = _new(_types.Loc)
+                    obj = _new(_Loc)
                     _set(obj, "__dict__", {"path": path_, "line": line})
                     return obj
             plan = _PLANS.get(name)
@@ -239,7 +244,19 @@ class _Decoder:
                 # Built as the generated __init__ would (see _plan); any other case below.
                 fields = plan[0].copy()
                 for k, x in v.items():
-                    fields[k] = x if x is None or type(x) in _SCALARS else self.decode(x, name)
+                    if x is None or type(x) in _SCALARS:
+                        fields[k] = x
+                    elif k == "loc" and type(x) is dict and len(x) <= 3 and x.get("@") == "Loc":
+                        # A Loc (most IR objects have one) without a call; as above.
+                        path_, line = x.get("path"), x.get("line")
+                        if type(path_) is str and (line is None or type(line) is int):
+                            loc = _new(_Loc)
+                            _set(loc, "__dict__", {"path": path_, "line": line})
+                            fields[k] = loc
+                        else:
+                            fields[k] = self.decode(x, name)
+                    else:
+                        fields[k] = self.decode(x, name)
                 del fields["@"]
                 if len(fields) == plan[3]:  # no field the class does not have
                     cls = plan[4]
@@ -307,7 +324,10 @@ class _Decoder:
                 if name in OPTIONAL_ARRAYS:
                     continue
                 raise self.bad(f"FlatTree array {name} missing at {path}")
-            if type(a) is not np.ndarray or a.ndim != 1 or a.dtype not in dtypes:
+            if type(a) is not np.ndarray or a.ndim != 1:
+                raise self.bad(f"FlatTree array {name} at {path} has dtype {getattr(a, 'dtype', None)} shape {getattr(a, 'shape', None)}, expected {dtypes[0]} (1-d)")
+            dt = a.dtype
+            if dt is not dtypes[0] and dt is not dtypes[1] and dt not in dtypes:  # identity: numpy's built-in dtypes are shared
                 raise self.bad(f"FlatTree array {name} at {path} has dtype {getattr(a, 'dtype', None)} shape {getattr(a, 'shape', None)}, expected {dtypes[0]} (1-d)")
         n = len(kwargs["parent"])
         m = len(kwargs["sd_value"])
