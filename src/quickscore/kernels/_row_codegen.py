@@ -210,9 +210,10 @@ def _le32() -> str:
         "",
         "",
         "@njit(**NJIT)",
-        "def _walk_le32(B, x, g):",
+        "def _walk_le32(B, x32, g):",
         f'    """The walks of a ``pack_le32`` forest, {n} interleaved lanes (a lane whose tree ends',
-        '    takes the next tree): g[t] = tree t\'s terminal code (>= 0: the leaf row, -1: none)."""',
+        '    takes the next tree) on x32, float32: g[t] = tree t\'s terminal code (>= 0: the leaf row,',
+        '    -1: none)."""',
         "    Bf = B.view(np.float32)",
         "    r0 = B[B32_ROOTS]",
         "    rec = B[B32_RECORDS]",
@@ -239,7 +240,7 @@ def _le32() -> str:
         out += [
             f"        if s{i} >= 0:",
             f"            q = np.uint64(rec + 4 * s{i})",
-            f"            s{i} = B[q + np.uint64(2)] if x[np.uint64(B[q + np.uint64(1)])] <= np.float64(Bf[q]) else B[q + np.uint64(3)]",
+            f"            s{i} = B[q + np.uint64(2)] if x32[np.uint64(B[q + np.uint64(1)])] <= Bf[q] else B[q + np.uint64(3)]",
             f"            if s{i} < 0:",
             f"                g[np.uint64(t{i})] = -s{i} - 2",
             f"                while nxt < n and B[np.uint64(r0 + nxt)] < 0:",
@@ -356,17 +357,20 @@ def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, 
 
 @njit(**NJIT)
 def _le32_terminals(B, x, g):
-    \"\"\"x rounded to float32 in place (``astype(np.float32).astype(np.float64)``: the C cast,
-    round to nearest even, +-inf beyond float32's range), then g[t] = tree t's terminal code;
-    False (g not written) when x has a NaN in a tested column.\"\"\"
+    \"\"\"x rounded to float32 (``astype(np.float32)``: the C cast, round to nearest even, +-inf
+    beyond float32's range; a float32 compare with a float32 threshold decides as the float64
+    one of the widened values), then g[t] = tree t's terminal code; False (g not written) when
+    x has a NaN in a tested column. Measured: comparing in float32 x0.95 against widening
+    each threshold (A/B, 20 blocks of 1,000 W1 rows).\"\"\"
+    x32 = np.empty(x.shape[0], dtype=np.float32)
     for j in range(x.shape[0]):
-        x[j] = np.float64(np.float32(x[j]))
+        x32[j] = np.float32(x[j])
     u = B[B32_USED]
     for j in range(u, u + B[B32_N_USED]):
-        v = x[B[j]]
+        v = x32[B[j]]
         if v != v:
             return False
-    _walk_le32(B, x, g)
+    _walk_le32(B, x32, g)
     return True
 
 
