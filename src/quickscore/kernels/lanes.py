@@ -2077,6 +2077,79 @@ def walk_rows_le32_clean(fast32, Xs, d, rows, m, root, gbuf, b0):
         r7 = b0
         s7 = -1
     o7 = np.uint64((r7 - b0) * d)
+    while nxt + 8 <= m:
+        nd = fast32[np.uint64(s0)]
+        k = nd.key
+        s0 = nd.true_next if Xs[o0 + np.uint64(k & low)] <= k else nd.false_next
+        if s0 < 0:
+            gbuf[r0 - b0] = -s0 - 2
+            r0 = rows[nxt]
+            o0 = np.uint64((r0 - b0) * d)
+            s0 = root
+            nxt += 1
+        nd = fast32[np.uint64(s1)]
+        k = nd.key
+        s1 = nd.true_next if Xs[o1 + np.uint64(k & low)] <= k else nd.false_next
+        if s1 < 0:
+            gbuf[r1 - b0] = -s1 - 2
+            r1 = rows[nxt]
+            o1 = np.uint64((r1 - b0) * d)
+            s1 = root
+            nxt += 1
+        nd = fast32[np.uint64(s2)]
+        k = nd.key
+        s2 = nd.true_next if Xs[o2 + np.uint64(k & low)] <= k else nd.false_next
+        if s2 < 0:
+            gbuf[r2 - b0] = -s2 - 2
+            r2 = rows[nxt]
+            o2 = np.uint64((r2 - b0) * d)
+            s2 = root
+            nxt += 1
+        nd = fast32[np.uint64(s3)]
+        k = nd.key
+        s3 = nd.true_next if Xs[o3 + np.uint64(k & low)] <= k else nd.false_next
+        if s3 < 0:
+            gbuf[r3 - b0] = -s3 - 2
+            r3 = rows[nxt]
+            o3 = np.uint64((r3 - b0) * d)
+            s3 = root
+            nxt += 1
+        nd = fast32[np.uint64(s4)]
+        k = nd.key
+        s4 = nd.true_next if Xs[o4 + np.uint64(k & low)] <= k else nd.false_next
+        if s4 < 0:
+            gbuf[r4 - b0] = -s4 - 2
+            r4 = rows[nxt]
+            o4 = np.uint64((r4 - b0) * d)
+            s4 = root
+            nxt += 1
+        nd = fast32[np.uint64(s5)]
+        k = nd.key
+        s5 = nd.true_next if Xs[o5 + np.uint64(k & low)] <= k else nd.false_next
+        if s5 < 0:
+            gbuf[r5 - b0] = -s5 - 2
+            r5 = rows[nxt]
+            o5 = np.uint64((r5 - b0) * d)
+            s5 = root
+            nxt += 1
+        nd = fast32[np.uint64(s6)]
+        k = nd.key
+        s6 = nd.true_next if Xs[o6 + np.uint64(k & low)] <= k else nd.false_next
+        if s6 < 0:
+            gbuf[r6 - b0] = -s6 - 2
+            r6 = rows[nxt]
+            o6 = np.uint64((r6 - b0) * d)
+            s6 = root
+            nxt += 1
+        nd = fast32[np.uint64(s7)]
+        k = nd.key
+        s7 = nd.true_next if Xs[o7 + np.uint64(k & low)] <= k else nd.false_next
+        if s7 < 0:
+            gbuf[r7 - b0] = -s7 - 2
+            r7 = rows[nxt]
+            o7 = np.uint64((r7 - b0) * d)
+            s7 = root
+            nxt += 1
     while active > 0:
         if s0 >= 0:
             nd = fast32[np.uint64(s0)]

@@ -48,7 +48,7 @@ BLOCK = 2048
 # lanes.py and constants from _layout.py. This hash of both (kept current by
 # ``python -m quickscore.kernels._codegen``, checked by a unit test) makes any change to them
 # an edit of this file.
-DEPENDENCY_FINGERPRINT = "4efe138cd9befa24"
+DEPENDENCY_FINGERPRINT = "056d60919a1d1390"
 
 
 @njit(**NJIT)
