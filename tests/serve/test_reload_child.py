@@ -134,3 +134,9 @@ def test_a_file_changed_while_compiling_is_not_a_failure(dirs):
     del registry._compile
     registry.sync()  # the next scan loads the file as it is now
     assert registry.models["m"] is not working and registry.failures == {}
+
+
+def test_the_supervisor_names_the_compile_directory_as_the_registry_reads_it():
+    from quickscore.serve import _registry, _server
+
+    assert _server.COMPILE_DIR_ENV == _registry.COMPILE_DIR_ENV

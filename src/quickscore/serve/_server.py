@@ -28,6 +28,9 @@ from quickscore.serve._config import ServeConfig
 log = logging.getLogger("quickscore.serve")
 
 EXAMPLE = "DecisionTreeIris.pmml"
+COMPILE_DIR_ENV = "QUICKSCORE_COMPILE_DIR"
+"""_registry.COMPILE_DIR_ENV (not imported from there: the supervisor must not import the
+metrics module, which _registry imports)."""
 SHUTDOWN_GRACE = 20.0
 """Seconds the workers get to finish in-flight requests after SIGTERM before they are killed."""
 
@@ -36,8 +39,6 @@ def run(config: ServeConfig) -> None:
     _logging.configure(config.log_level)
     metrics_dir = tempfile.mkdtemp(prefix="quickscore-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before prometheus_client is imported
-    from quickscore.serve._registry import COMPILE_DIR_ENV
-
     compile_dir = tempfile.mkdtemp(prefix="quickscore-compiled-")
     os.environ[COMPILE_DIR_ENV] = compile_dir  # big model files compiled once for all the workers
     temporary_models = None
