@@ -39,7 +39,9 @@ tests with the column inside and float32 thresholds (``floor_float32``: for a fl
 Measured on W1 (100 trees, 291k tests, 1,423 tests a row; A/B in one process, 20 blocks of
 1,000 rows): the kernel 10.5 -> 6.2 us against ``tree_kernels.proba_row``; 6 / 8 / 12 / 16
 lanes 5.86 / 5.25 / 5.19 / 5.28 us; the busier child (training recordCount) next to its
-parent: adjacent steps 54% -> 70%, time x0.984 (not kept).
+parent: adjacent steps 54% -> 70%, time x0.984 (not kept); 8-byte tests (float32 threshold,
+column | which child is next | offset of the other; leaves as records: 3.1 MB instead of 4.7)
+x1.095 (not kept: one more load per tree and more work per test).
 
 Indices are cast to np.uint64 before each load, so that numba leaves out the negative-index
 wraparound (as the batch kernels' lanes). Exactness: the walks end on the terminals the batch kernels' walks end on (the same tests,
