@@ -344,7 +344,7 @@ class _Served:
             vals = np.concatenate(self.lat_out)
             inref = idx < len(self.ref)
             out["latency"] = {
-                "calls": int(len(lat)),
+                "calls": len(lat),
                 "p50_us": float(np.percentile(lat, 50)) / 1e3,
                 "p99_us": float(np.percentile(lat, 99)) / 1e3,
                 "mean_us": float(lat.mean()) / 1e3,

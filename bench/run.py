@@ -520,8 +520,8 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
     c0, t = {p: _cpu_s(v) for p, v in pids.items()}, time.perf_counter()
     time.sleep(1.0)
     dt_ = time.perf_counter() - t
-    for p in pids:
-        results[p]["idle_cpu_pct"] = round(100 * (_cpu_s(pids[p]) - c0[p]) / dt_, 1)
+    for p, v in pids.items():
+        results[p]["idle_cpu_pct"] = round(100 * (_cpu_s(v) - c0[p]) / dt_, 1)
         if results[p]["idle_cpu_pct"] > 5:
             log(f"{w} {p}: {results[p]['idle_cpu_pct']}% CPU while idle")
     for p in pids:
@@ -826,15 +826,14 @@ def _round_notes(w: str, rows: list[dict], nt: str, qs: dict | None) -> list[str
         done = next((r["rounds_done"] for r in rows if r.get("rounds_done")), None)
         how = (f"{done.get('1', '?')} batch round(s) per thread count, {done.get('latency', '?')} latency round(s)"
                if done else "interleaved rounds")  # fmt: skip
-        out += ["", f"qs× = median of the per-round ratios ({how}); "
-                f"range (min–max over rounds): " + "; ".join(spread) + "."]  # fmt: skip
+        out += ["", f"qs× = median of the per-round ratios ({how}); range (min–max over rounds): " + "; ".join(spread) + "."]
     lat = (qs or {}).get("latency") or {}
     p50s = [v for v in lat.get("round_p50_us") or [] if v is not None]
     target = P50_TARGET_US.get(w)
     if p50s and target:
         met = sum(v <= target for v in p50s)
-        out += ["", f"quickscore (PMML) single-row p50 per latency round: {min(p50s):.1f}–{max(p50s):.1f} µs; "
-                f"≤ {target:g} µs (target) in {met} of {len(p50s)} rounds."]  # fmt: skip
+        out += ["", (f"quickscore (PMML) single-row p50 per latency round: {min(p50s):.1f}–{max(p50s):.1f} µs; "
+                     f"≤ {target:g} µs (target) in {met} of {len(p50s)} rounds.")]  # fmt: skip
     return out
 
 
@@ -947,7 +946,7 @@ def main(argv=None) -> int:
         if a.quick:
             share = sum(QUICK_SHARE.get(x, 0.25) for x in workloads[: workloads.index(w) + 1])
             end = t0 + QUICK_BUDGET_S * share / sum(QUICK_SHARE.get(x, 0.25) for x in workloads)
-            rounds_left = lambda end=end: time.perf_counter() <= end  # noqa: E731
+            rounds_left = lambda end=end: time.perf_counter() <= end
         for r in measure_interleaved(w, plist, mode, a.threads, timeout, budget_left, a.round_timeout, rounds_left):
             results.append(r)
             _log_result(r, a.threads)
