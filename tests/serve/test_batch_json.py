@@ -15,7 +15,7 @@ import pytest
 
 import quickscore
 from quickscore.serve._app import HTTPError
-from quickscore.serve._openscoring import _batch, _score_batch
+from quickscore.serve._openscoring import _batch_request, _batch_response, _score_batch
 
 from .conftest import DATA, read_csv_records
 from .test_batch_records import _item
@@ -90,8 +90,15 @@ def test_empty_and_argumentless(models):
     assert_same_json(model, [{"id": 1, "arguments": {}}, {"id": 2}, {}, {"arguments": None}])
 
 
+def _batch(model, data: bytes, check_rows):
+    """What os_batch does (without the thread): the request read, checked, scored, answered."""
+    body, items = _batch_request(data)
+    check_rows(len(items))
+    return _batch_response(body, _score_batch(model, items, True))
+
+
 def test_whole_request(models):
-    """``_batch``: the body's id echoed first, as ``orjson.dumps({"id", "responses"})`` writes it."""
+    """The body's id echoed first, as ``orjson.dumps({"id", "responses"})`` writes it."""
     model = models["LogisticRegressionAuditNA"]
     items = [{"id": f"r{i}", "arguments": r} for i, r in enumerate(plain("LogisticRegressionAuditNA", 20))]
     for body in ({"id": "batch-1", "requests": items}, {"requests": items}, {"id": None, "requests": items},
@@ -105,8 +112,7 @@ def test_whole_request(models):
 
 
 def test_whole_request_errors(models):
-    """Malformed requests answer 400 (413 past the row limit), as before the request moved to the
-    scoring thread."""
+    """Malformed requests answer 400 (413 past the row limit)."""
     model = models["DecisionTreeIris"]
 
     def limit(n):
