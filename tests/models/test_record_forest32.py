@@ -229,3 +229,28 @@ def test_w1_record_path_equals_the_batch_path():
             b = frame[k].iloc[i]
             assert _same(v, None if pd.isna(b) else float(b)), (i, k, v, b)
     assert model._record.step.core.packed_le32
+
+
+def test_pack_keeps_each_distinct_leaf_row_once():
+    """Many distinct rows (the open-addressing table grows several times), duplicates, NaN
+    rows and -0.0 (kept apart from 0.0: rows are compared bit for bit)."""
+    from quickscore.kernels import row as row_kernels
+
+    rng = np.random.default_rng(3)
+    n_tests = 700
+    distinct = rng.random((300, 2))
+    distinct[0] = np.nan
+    distinct[1] = [0.0, 1.0]
+    distinct[2] = [-0.0, 1.0]
+    table = distinct[rng.integers(0, 300, size=2 * n_tests)]
+    true_next = -(np.arange(n_tests, dtype=np.int32) * 2) - 2
+    false_next = -(np.arange(n_tests, dtype=np.int32) * 2 + 1) - 2
+    roots = np.arange(n_tests, dtype=np.int32)
+    B = row_kernels.pack_le32_buffer(
+        np.zeros(n_tests, dtype=np.float32), np.zeros(n_tests, dtype=np.int32), true_next, false_next, roots, np.zeros(1, dtype=np.int32), table, table.view(np.int64)
+    )
+    rows = B[B[row_kernels.B32_LEAVES] :].view(np.float64).reshape(-1, 2)
+    assert len(rows) == len(np.unique(table.view(np.int64), axis=0))
+    tests = B[B[row_kernels.B32_RECORDS] : B[row_kernels.B32_LEAVES]].reshape(-1, 4)
+    assert np.array_equal(rows[-tests[:, 2] - 2].view(np.int64), table[0::2].view(np.int64))
+    assert np.array_equal(rows[-tests[:, 3] - 2].view(np.int64), table[1::2].view(np.int64))

@@ -276,6 +276,30 @@ B32_HEADER = 8
 
 
 @njit(**NJIT)
+def _le32_slot(bits, slots, i):
+    \"\"\"The slot of row i of ``bits`` in the open-addressing table ``slots`` (its own slot,
+    or the free one where it goes).\"\"\"
+    k = bits.shape[1]
+    mask = slots.shape[0] - 1
+    h = np.uint64(14695981039346656037)
+    for j in range(k):
+        h = (h ^ np.uint64(bits[i, j])) * np.uint64(1099511628211)
+    p = np.int64(h & np.uint64(mask))
+    while True:
+        f = slots[p]
+        if f < 0:
+            return p
+        same = True
+        for j in range(k):
+            if bits[f, j] != bits[i, j]:
+                same = False
+                break
+        if same:
+            return p
+        p = (p + 1) & mask
+
+
+@njit(**NJIT)
 def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, table, bits):
     \"\"\"B for tests (threshold32 float32 = ``row_pack.floor_float32`` of the thresholds,
     features int32 = the columns, true_next / false_next / roots int32 in ``TreeArrays.fast``'s
@@ -284,43 +308,36 @@ def pack_le32_buffer(threshold32, features, true_next, false_next, roots, used, 
     bit for bit, in the order of their first terminal (a forest of pure leaves has 2).\"\"\"
     n_nodes = table.shape[0]
     k = table.shape[1]
-    row_of = np.full(n_nodes, -1, dtype=np.int64)
+    row_of = np.full(n_nodes, -1, dtype=np.int32)
     n_terminals = 0
     for codes in (true_next, false_next, roots):
         for c in codes:
             if c < -1 and row_of[-c - 2] < 0:
                 row_of[-c - 2] = 0
                 n_terminals += 1
-    size = 16
-    while size < 2 * n_terminals:
-        size *= 2
-    slots = np.full(size, -1, dtype=np.int64)  # open addressing: the distinct row's first node
+    # open addressing on the rows' bits, doubled when half full (a forest of pure leaves has
+    # 2 distinct rows: no table sized for every terminal, 8 MB on W1)
+    size = 64
+    slots = np.full(size, -1, dtype=np.int64)  # a distinct row's first node
     first = np.empty(n_terminals + 1, dtype=np.int64)
     n_leaves = 0
     for i in range(n_nodes):
         if row_of[i] < 0:
             continue
-        h = np.uint64(14695981039346656037)
-        for j in range(k):
-            h = (h ^ np.uint64(bits[i, j])) * np.uint64(1099511628211)
-        p = np.int64(h & np.uint64(size - 1))
-        while True:
-            f = slots[p]
-            if f < 0:
-                slots[p] = i
-                row_of[i] = n_leaves
-                first[n_leaves] = i
-                n_leaves += 1
-                break
-            same = True
-            for j in range(k):
-                if bits[f, j] != bits[i, j]:
-                    same = False
-                    break
-            if same:
-                row_of[i] = row_of[f]
-                break
-            p = (p + 1) & (size - 1)
+        p = _le32_slot(bits, slots, i)
+        f = slots[p]
+        if f >= 0:
+            row_of[i] = row_of[f]
+            continue
+        slots[p] = i
+        row_of[i] = n_leaves
+        first[n_leaves] = i
+        n_leaves += 1
+        if 2 * n_leaves > size:
+            size *= 2
+            slots = np.full(size, -1, dtype=np.int64)
+            for r in range(n_leaves):
+                slots[_le32_slot(bits, slots, first[r])] = first[r]
     n_tests = threshold32.shape[0]
     n_trees = roots.shape[0]
     n_used = used.shape[0]

@@ -128,8 +128,8 @@ def pack_le32(arrays: TreeArrays, table: np.ndarray) -> PackedLe32 | None:
     thresholds are ``floor_float32`` of the float64 ones. Each test is 16 bytes with its
     column inside (one load per test; the batch layout's ``fast`` record + ``features``
     entry: two) and the table keeps the terminals' distinct rows only (W1: 4.7 MB and 2 rows
-    instead of 4.7 + 1.2 + 7.0 MB: one cache miss less per tree). Built in ~5 ms on W1 (291k
-    tests) on a quiet machine."""
+    instead of 4.7 + 1.2 + 7.0 MB: one cache miss less per tree). Built in 27 ms on W1 (291k
+    tests; min of 7 at load average 8-11 on 2 cores, much of it first touches of new pages)."""
     if not arrays.all_le or table.ndim != 2 or table.shape[0] != arrays.n_nodes:
         return None
     fast = arrays.fast

@@ -1136,8 +1136,8 @@ class RecordPath:
         def first_record(record):
             # The packed forest is built at the first record, not at load: ``pack_le32`` is a
             # numba function, and a process's first numba call costs ~1 s (numba's registries),
-            # which a load that calls no kernel does not pay. ~5 ms on W1 (100 trees, 291k
-            # tests; ~35 ms at load average 10 on 2 cores).
+            # which a load that calls no kernel does not pay. 27 ms on W1 (100 trees, 291k
+            # tests; min of 7 at load average 8-11 on 2 cores).
             packed = fused.packed_le32
             if packed is None:
                 packed = fused.packed_le32 = pack_le32(fused.arrays, fused.table) or False
