@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quickscore import kernels
+from quickscore.kernels import ensemble
 from quickscore._memory import BIG_NODES, release_memory
 from quickscore.ir import TreeModel, TruePredicate
 from quickscore.outputs.prediction import Prediction
@@ -134,6 +135,12 @@ class FusedEnsemble:
                 parts.append(p)
             self.table = np.concatenate(parts)
             _share(trees, self.table, "probabilities", core.classes, checked=True)
+
+    @property
+    def walk(self) -> str:
+        """The batch kernels' walk for rows without NaN: "float32" (every test ``<=`` on a
+        field of dataType float: ``kernels.ensemble.walk32``) or "float64"."""
+        return ensemble.batch_walk(self.arrays)
 
     def predict(self, frame: Frame) -> Prediction:
         core, arrays = self.core, self.arrays

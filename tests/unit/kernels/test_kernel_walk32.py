@@ -148,3 +148,50 @@ def test_other_forests_keep_the_float64_walk(types, op):
     trees = [tree(N(T, N(SP(f, op, "1.5"), score="1"), N(T, score="2"))) for f in FIELDS]
     arrays = lower_trees(trees, encodings(types))
     assert E.walk32(arrays) is None and E.batch_walk(arrays) == "float64"
+
+
+@pytest.mark.parametrize("seed, method, classification", [(11, "average", True), (12, "majorityVote", True), (13, "sum", False)])
+def test_float_fields_take_the_float32_walk_and_match_the_reference(seed, method, classification):
+    """A MiningModel of trees on dataType float fields: ``FusedEnsemble.walk`` says "float32"
+    and the predictions equal the reference evaluator's, on 1 and 2 threads."""
+    import dataclasses
+
+    import pandas as pd
+    from test_kernel_fused import FIELDS as FUSED_FIELDS
+    from test_kernel_fused import _document, _random_tree
+
+    from quickscore.runtime.model import Model
+
+    rng = np.random.default_rng(seed)
+    # only `<=` / `>` tests: the float32 walk's forests (the helper adds some True branches)
+    trees = [_random_tree(rng, 6, classification) for _ in range(9)]
+    doc = _document(trees, method, "continue", 1.0, np.ones(9), classification, "double")
+    doc = dataclasses.replace(doc, data_fields=tuple(dataclasses.replace(f, data_type=DataType.FLOAT) for f in doc.data_fields))
+    X = rng.choice(np.concatenate([VALUES, rng.normal(size=40).round(1)]), size=(3000, len(FUSED_FIELDS)))
+    frame = pd.DataFrame(X, columns=list(FUSED_FIELDS))
+    reference = Model(doc, engine="reference").predict(frame)
+    plain = Model(doc, n_threads=1)
+    plain._compiled.core.fused.arrays.__dict__["_walk32"] = None
+    assert plain._compiled.core.fused.walk == "float64"
+    float64_walk = plain.predict(frame)
+    for n_threads in (1, 2):
+        model = Model(doc, n_threads=n_threads)
+        assert model._compiled.core.fused.walk == "float32"
+        got = model.predict(frame)
+        assert got.columns.tolist() == reference.columns.tolist()
+        assert frame_equal(got, float64_walk)
+        # The reference also reports a ScoreDistribution whose counts sum to zero as an
+        # error (and no prediction); the fused kernels do not: compare the other rows.
+        ok = reference["_error"].isna().to_numpy()
+        assert ok.mean() > 0.99
+        assert frame_equal(got[ok].drop(columns="_error"), reference[ok].drop(columns="_error"))
+
+
+def frame_equal(a, b) -> bool:
+    if a.columns.tolist() != b.columns.tolist():
+        return False
+    for c in a.columns:
+        x, y = a[c].to_numpy(), b[c].to_numpy()
+        if not (np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f" else a[c].reset_index(drop=True).equals(b[c].reset_index(drop=True))):
+            return False
+    return True
