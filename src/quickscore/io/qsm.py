@@ -752,9 +752,15 @@ def _validate(flat: FlatTree, dec: _Decoder) -> None:
 
 
 def _checked(a: np.ndarray, dtype: Any, shape: tuple, what: str, dec: _Decoder) -> np.ndarray:
-    if a.dtype != np.dtype(dtype) or len(a.shape) != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+    expected = _DTYPES.get(dtype) if type(dtype) is str else None
+    if expected is None:
+        expected = np.dtype(dtype)
+    if a.dtype != expected or len(a.shape) != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
         raise dec.bad(f"{what} has dtype {a.dtype} shape {a.shape}, expected {np.dtype(dtype)} {shape}")
     return a
+
+
+_DTYPES = {d: np.dtype(d) for d in ("<f8", "<i4", "<i8", "<u8")}
 
 
 def _decode_tables(t: dict, dec: _Decoder, n: int, n_strings: int) -> dict:
