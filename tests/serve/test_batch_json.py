@@ -122,3 +122,32 @@ def test_whole_request_errors(models):
             _batch(model, data, limit)
         assert info.value.status == status and message in info.value.message
     assert _batch(model, b'{"requests": [{}]}', limit).status == 200
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_all_scored_irregular_batches_take_the_byte_path(models, monkeypatch):
+    """Records that all score but differ (keys missing or shuffled, nulls, ints, a huge int, an
+    unknown field, no arguments): the byte path answers, with the bytes of the objects path."""
+    from quickscore.serve import _openscoring
+
+    model = models["LGBMRegressorDiabetes"]
+    data = plain("LGBMRegressorDiabetes", 40)
+    rng = random.Random(11)
+    items = []
+    for i, record in enumerate(data):
+        record = dict(record)
+        keys = list(record)
+        rng.shuffle(keys)
+        record = {k: record[k] for k in keys}
+        record[keys[0]] = rng.choice([None, 1, -3, 10**30, 0, 2.5])
+        if i % 5 == 0:
+            record.pop(keys[1])
+        if i % 7 == 0:
+            record["not_a_field"] = "x"
+        items.append({"id": f"r{i}", "arguments": record})
+    items.append({"id": "empty"})
+    calls = []
+    real = _openscoring._json_responses
+    monkeypatch.setattr(_openscoring, "_json_responses", lambda *a: calls.append(real(*a)) or calls[-1])
+    text = assert_same_json(model, items)
+    assert len(calls) == 1 and calls[0] is not None and text.startswith(b'[{"id":"r0","results":{')
