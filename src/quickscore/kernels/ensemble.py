@@ -72,7 +72,8 @@ def walk32(arrays: TreeArrays) -> np.ndarray | None:
     kernels keep the float64 walk; computed once per ``TreeArrays`` (cached on it; 2.4-2.9 ms
     on W1's 290k tests). ``batch_walk`` names the walk.
 
-    Taken when every test is OP_LE on a field of dataType float. PMML 4.4, DataDictionary:
+    Taken when every test is OP_LE on a field of dataType float and some tree is not laid out
+    for the in-step walk (``sync_layout``). PMML 4.4, DataDictionary:
     "float: 32-bit floating-point number" -- such a field's values are held float32-rounded
     (``schema.values``) and its comparison values parsed as float32, so a float32 walk makes
     the same decisions with half the bytes per row and per test.
@@ -90,7 +91,10 @@ def walk32(arrays: TreeArrays) -> np.ndarray | None:
         return arrays.__dict__["_walk32"]
     out = None
     float_fields = all(arrays.fields[name].data_type is DataType.FLOAT for name in arrays.used)
-    if arrays.all_le and len(arrays.fast) and float_fields and sys.byteorder == "little":
+    # Trees laid out for the in-step walk keep it (W4: all 300 trees): with no tree left for
+    # the pointer walk, the float32 copy of the rows would be pure cost.
+    pointer = arrays.all_le and bool(((sync_layout(arrays)[4] == 0) & (arrays.roots >= 0)).any())
+    if pointer and float_fields and sys.byteorder == "little":
         t = arrays.fast["threshold"]
         with np.errstate(over="ignore"):  # |t| > FLT_MAX: +-inf, corrected below for +
             t32 = t.astype(np.float32)

@@ -89,14 +89,14 @@ def _results(X, arrays, values, probs, classes, n_threads):
     )
 
 
-@pytest.mark.parametrize("seed, depth, stop, rounded", [(1, 4, 0.0, True), (2, 13, 0.3, True), (3, 16, 0.25, True), (4, 14, 0.3, False), (5, 15, 0.3, True)])
+@pytest.mark.parametrize("seed, depth, stop, rounded", [(1, 13, 0.4, True), (2, 13, 0.3, True), (3, 16, 0.25, True), (4, 14, 0.3, False), (5, 15, 0.3, True)])
 def test_float32_walk_matches_the_float64_walk(seed, depth, stop, rounded):
     rng = np.random.default_rng(seed)
     arrays = lower_trees(_forest(rng, 30, depth, stop), encodings(FLOAT))
     assert arrays is not None and arrays.all_le
     assert E.batch_walk(arrays) == "float32"
     if stop > 0:
-        assert (E.sync_layout(arrays)[4] == 0).mean() > 0.5, "most trees on the pointer walk"
+        assert (E.sync_layout(arrays)[4] == 0).sum() >= 5, "trees on the pointer walk, so on the float32 walk"
     X = _rows(rng, 5000, rounded)
     values = rng.normal(size=arrays.n_nodes)
     values[rng.random(arrays.n_nodes) < 0.05] = np.nan
@@ -122,6 +122,7 @@ def test_float32_walk_takes_most_rounded_rows():
 def test_thresholds_round_down_to_float32():
     """``lessThan 0.1`` on a float field: x < float32(0.1), i.e. x <= the float32 below it."""
     arrays = lower_trees([tree(N(T, N(SP("x0", "lessThan", "0.1"), score="1"), N(SP("x0", "greaterOrEqual", "0.1"), score="2")))], encodings({"x0": DataType.FLOAT}))
+    E.sync_layout(arrays)[4][:] = 0  # the tree on the pointer walk, so on the float32 walk
     w = E.walk32(arrays)
     f = np.float32(0.1)
     below = np.nextafter(f, np.float32(-np.inf))
@@ -164,7 +165,7 @@ def test_float_fields_take_the_float32_walk_and_match_the_reference(seed, method
 
     rng = np.random.default_rng(seed)
     # only `<=` / `>` tests: the float32 walk's forests (the helper adds some True branches)
-    trees = [_random_tree(rng, 6, classification) for _ in range(9)]
+    trees = [_random_tree(rng, 13, classification) for _ in range(9)]  # deeper than the in-step walk takes
     doc = _document(trees, method, "continue", 1.0, np.ones(9), classification, "double")
     doc = dataclasses.replace(doc, data_fields=tuple(dataclasses.replace(f, data_type=DataType.FLOAT) for f in doc.data_fields))
     X = rng.choice(np.concatenate([VALUES, rng.normal(size=40).round(1)]), size=(3000, len(FUSED_FIELDS)))
@@ -183,7 +184,7 @@ def test_float_fields_take_the_float32_walk_and_match_the_reference(seed, method
         # The reference also reports a ScoreDistribution whose counts sum to zero as an
         # error (and no prediction); the fused kernels do not: compare the other rows.
         ok = reference["_error"].isna().to_numpy()
-        assert ok.mean() > 0.99
+        assert ok.mean() > 0.9
         assert frame_equal(got[ok].drop(columns="_error"), reference[ok].drop(columns="_error"))
 
 
@@ -195,3 +196,10 @@ def frame_equal(a, b) -> bool:
         if not (np.array_equal(x, y, equal_nan=True) if x.dtype.kind == "f" else a[c].reset_index(drop=True).equals(b[c].reset_index(drop=True))):
             return False
     return True
+
+
+def test_forests_all_on_the_in_step_walk_keep_the_float64_walk():
+    rng = np.random.default_rng(8)
+    arrays = lower_trees(_forest(rng, 10, 4, stop=0.0), encodings(FLOAT))
+    assert (E.sync_layout(arrays)[4] > 0).all()
+    assert E.walk32(arrays) is None and E.batch_walk(arrays) == "float64"
