@@ -195,6 +195,32 @@ def _share(trees: list, table: np.ndarray, name: str, classes: tuple | None = No
                 setattr(t, name, rows)
 
 
+def _ends_undefined(arrays: kernels.TreeArrays, trees: list) -> bool:
+    """Whether some walk can end on a node without probabilities (no score, and no
+    ScoreDistribution or one whose record counts sum to zero). ``TreeCore`` fails such rows
+    (UndefinedResult, as JPMML-Evaluator does); the fused kernels would give a missing
+    prediction without an error, so such an ensemble keeps the per-tree path. Internal nodes
+    without probabilities are common (sklearn2pmml writes distributions on leaves only) and
+    harmless when no walk ends there: only the terminals of the lowered walks are looked at."""
+    ends = np.zeros(arrays.n_nodes + 2, dtype=bool)  # indexed by g + 2 = -exit: 0 and 1 unused
+    ends[-arrays.roots[arrays.roots < -1]] = True
+    for name in ("true_next", "false_next", "missing_next"):
+        exits = arrays.nodes[name]
+        ends[-exits[exits < -1]] = True  # a terminal is -(g + 2); -1: no prediction
+    ends = ends[2:]
+    offsets = arrays.node_offsets
+    for t, tree in enumerate(trees):
+        rows = tree.probabilities[ends[offsets[t] : offsets[t + 1]]]
+        if rows.shape[1] == 0:
+            return bool(len(rows))
+        undefined = np.isnan(rows[:, 0])  # column by column: all(axis=1) on short rows is slow
+        for j in range(1, rows.shape[1]):
+            undefined &= np.isnan(rows[:, j])
+        if undefined.any():
+            return True
+    return False
+
+
 def _node_labels(t: "TreeCore") -> list:
     """Each node's predicted label as TreeCore gives it: its score, else its most probable class."""
     labels = list(t.scores)
@@ -240,6 +266,8 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
     if arrays is None or not isinstance(arrays, kernels.TreeArrays):
         arrays = lower(models, ctx)
     if arrays is None:
+        return None
+    if ctx.classification and _ends_undefined(arrays, trees):
         return None
     fused = FusedEnsemble(core, arrays, trees, table=pre.get("table") if pre is not None else None)
     if arrays.n_nodes > BIG_NODES:

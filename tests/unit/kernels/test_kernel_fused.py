@@ -34,7 +34,10 @@ FIELDS = ("x", "y", "z")
 CLASSES = ("A", "B", "C")
 
 
-def _random_tree(rng, depth: int, classification: bool) -> N:
+def _random_tree(rng, depth: int, classification: bool, scored: bool = False) -> N:
+    """``scored``: every node has a score (and a distribution when classifying), so that no walk
+    ends on a node without a prediction (the default engine then keeps the fused kernels)."""
+
     def node(pred, d):
         if d == 0 or rng.random() < 0.25:
             return _leaf(pred)
@@ -44,7 +47,7 @@ def _random_tree(rng, depth: int, classification: bool) -> N:
         kids.append(node(SP(f, "greaterThan", t) if rng.random() < 0.7 else T, d - 1))
         if rng.random() < 0.2:
             kids.insert(1, node(SP(FIELDS[rng.integers(3)], "greaterThan", "0.5"), d - 1))
-        score = None if rng.random() < 0.5 else _score()
+        score = None if rng.random() < 0.5 and not scored else _score()
         return N(pred, *kids, score=score, distribution=_dist() if score and classification else ())
 
     def _score():
