@@ -393,6 +393,18 @@ class _Values(dict):
 
 _NUMBERS = frozenset({float, int})
 
+# Generated code's first lines for a record whose inputs are all numbers: ``raw``, the values
+# in the kernel's column order (ITEMS: an itemgetter of the input names); any other record (not
+# a dict, a key missing, a value of another type) takes the generic path.
+_NUMBER_RECORD_HEAD = (
+    "    if type(record) is not dict: return SLOW(record)",
+    "    try:",
+    "        raw = ITEMS(record)",
+    "    except KeyError:",
+    "        return SLOW(record)",
+    "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
+)
+
 
 class _Voted(list):
     """Vote probabilities with the winner the vote decided (ties: the first vote's class)."""
@@ -1037,12 +1049,7 @@ class RecordPath:
             # when every tree has one (returnMissing / continue); other records take the
             # generic path. The packed forest is built at the first record (FIRST).
             body = [
-                "    if type(record) is not dict: return SLOW(record)",
-                "    try:",
-                "        raw = ITEMS(record)",
-                "    except KeyError:",
-                "        return SLOW(record)",
-                "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
+                *_NUMBER_RECORD_HEAD,
                 "    if PF is None: return FIRST(record)",
                 "    r = SUM(PF, PI, PFAST, PFEATURES, ARRAY(raw, FLOAT64))",
                 "    if r[2] != NT: return SLOW(record)",
@@ -1115,12 +1122,7 @@ class RecordPath:
             return None
         # combine_probabilities: total / wsum (wsum = the number of trees: none is missing)
         head = [
-            "    if type(record) is not dict: return SLOW(record)",
-            "    try:",
-            "        raw = ITEMS(record)",
-            "    except KeyError:",
-            "        return SLOW(record)",
-            "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
+            *_NUMBER_RECORD_HEAD,
             "    if PB is None: return FIRST(record)",
             "    t0, t1, wsum, nmiss = PROBA(PB, ARRAY(raw, FLOAT64))",
             "    if nmiss != 0.0: return SLOW(record)",
