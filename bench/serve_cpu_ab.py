@@ -17,44 +17,28 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+import serve_load
 
 PATHS = {"batch_os": "/model/forest/batch", "batch_v2": "/v2/models/forest/infer", "single": "/v2/models/forest/infer"}
 
 
-class Server:
+class Server(serve_load.QuickscoreServer):
+    """A 1-worker ``quickscore serve`` running the code of ``src`` (its PYTHONPATH)."""
+
     def __init__(self, label: str, src: str, model_dir: Path, extra: list[str]):
+        super().__init__(model_dir, 1, *extra, env={**os.environ, "PYTHONPATH": src})
         self.label = label
-        env = {**os.environ, "PYTHONPATH": src}
-        self.proc = subprocess.Popen([sys.executable, "-m", "quickscore.serve", str(model_dir), "--host", "127.0.0.1",
-                                      "--port", "0", "--workers", "1", "--max-batch-rows", "100000", "--timeout", "60", *extra],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        self.port: int | None = None
-        self.loaded = threading.Event()
         self.cpu = 0.0
         self.n = 0
         self.answer = b""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("message") == "listening":
-                self.port = record["port"]
-            if record.get("message") == "models loaded":
-                self.loaded.set()
 
     def tree_cpu(self) -> float:
         children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
@@ -75,9 +59,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="per server (default 400)")
     parser.add_argument("--server-arg", action="append", default=[], help="an extra argument of quickscore serve")
     args = parser.parse_args()
-
-    import serve_load
-
     paths = serve_load.ensure_workloads()
     with tempfile.TemporaryDirectory(prefix="qs-cpu-ab-") as tmp:
         model_dir = Path(tmp) / "models"
@@ -87,8 +68,7 @@ def main() -> None:
         servers = [Server(*spec.split("=", 1), model_dir, args.server_arg) for spec in args.servers]
         try:
             for server in servers:
-                if not server.loaded.wait(900):
-                    raise RuntimeError(f"server {server.label} did not load its model")
+                server.wait_ready(900)
             connections = {s.label: http.client.HTTPConnection("127.0.0.1", s.port, timeout=120) for s in servers}
 
             def send(server: Server) -> bytes:
@@ -112,8 +92,7 @@ def main() -> None:
                     server.n += 10
         finally:
             for server in servers:
-                server.proc.terminate()
-                server.proc.wait()
+                server.stop()
     print(args.kind, " | ".join(f"{s.label}: {1e3 * s.cpu / s.n:.2f} ms CPU/request" for s in servers),
           "| answers identical:", len({s.answer for s in servers}) == 1)
 

@@ -73,13 +73,13 @@ BATCH_ROWS = 1000
 class QuickscoreServer:
     """``python -m quickscore.serve DIR --port 0``; the port comes from its JSON "listening" log line."""
 
-    def __init__(self, model_dir: Path, workers: int, *extra: str, http: str | None = None):
+    def __init__(self, model_dir: Path, workers: int, *extra: str, http: str | None = None, env: dict | None = None):
         self.started = time.perf_counter()
         self.workers = workers
         cmd = [sys.executable, "-m", "quickscore.serve", str(model_dir), "--host", "127.0.0.1", "--port", "0",
                "--workers", str(workers), "--max-batch-rows", "100000", "--timeout", "60",
                *(["--http", http] if http else []), *extra]  # no --http: the server's default (or QUICKSCORE_HTTP)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         self.port: int | None = None
         self.logs: list[dict] = []
         self._found = threading.Event()
