@@ -73,6 +73,25 @@ GROUP_SIZE = {group_size}  # D, then per lane: heap start, last-level start - (2
 '''
 
 
+def _lane_start(i: int, tree: str, root: str, slot: str | None = None) -> list[str]:
+    """Lane ``i``'s first tree: trees whose ``root`` is already a terminal are written to
+    ``g[slot]`` (default: ``tree``) and skipped; ``t{i}``/``s{i}`` = the next tree and its root,
+    or an idle lane (``s{i} = -1``) when none is left."""
+    return [
+        f"    while nxt < n and {root} < 0:",
+        f"        g[{slot or tree}] = -{root} - 2",
+        "        nxt += 1",
+        "    if nxt < n:",
+        f"        t{i} = {tree}",
+        f"        s{i} = {root}",
+        "        nxt += 1",
+        "        active += 1",
+        "    else:",
+        f"        t{i} = 0",
+        f"        s{i} = -1",
+    ]
+
+
 def _plain() -> str:
     n = PLAIN_LANES
     out = [
@@ -87,19 +106,7 @@ def _plain() -> str:
         "    active = 0",
     ]
     for i in range(n):
-        out += [
-            f"    while nxt < n and I[p0 + 2 * nxt + 1] < 0:",
-            f"        g[I[p0 + 2 * nxt]] = -I[p0 + 2 * nxt + 1] - 2",
-            f"        nxt += 1",
-            f"    if nxt < n:",
-            f"        t{i} = I[p0 + 2 * nxt]",
-            f"        s{i} = I[p0 + 2 * nxt + 1]",
-            f"        nxt += 1",
-            f"        active += 1",
-            f"    else:",
-            f"        t{i} = 0",
-            f"        s{i} = -1",
-        ]
+        out += _lane_start(i, "I[p0 + 2 * nxt]", "I[p0 + 2 * nxt + 1]")
     out.append("    while active > 0:")
     for i in range(n):
         out += [
@@ -224,19 +231,7 @@ def _le32() -> str:
         "    active = 0",
     ]
     for i in range(n):
-        out += [
-            f"    while nxt < n and B[np.uint64(r0 + nxt)] < 0:",
-            f"        g[np.uint64(nxt)] = -B[np.uint64(r0 + nxt)] - 2",
-            f"        nxt += 1",
-            f"    if nxt < n:",
-            f"        t{i} = nxt",
-            f"        s{i} = B[np.uint64(r0 + nxt)]",
-            f"        nxt += 1",
-            f"        active += 1",
-            f"    else:",
-            f"        t{i} = 0",
-            f"        s{i} = -1",
-        ]
+        out += _lane_start(i, "nxt", "B[np.uint64(r0 + nxt)]", "np.uint64(nxt)")
     out.append("    while active > 0:")
     for i in range(n):
         out += [
