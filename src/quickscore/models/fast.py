@@ -237,7 +237,10 @@ _FUSED = {"sum", "weightedSum", "average", "weightedAverage", "majorityVote", "w
 
 
 def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
-    """A FusedEnsemble for ``core`` when its segmentation qualifies (see the module doc)."""
+    """A FusedEnsemble for ``core`` when its segmentation qualifies (see the module doc).
+
+    Sets ``core.ends_undefined`` to ``_ends_undefined``'s verdict where it was asked (a
+    classification ensemble that qualifies otherwise), which a .qsm file stores (io/qsm)."""
     from quickscore.models.tree import TreeCore
 
     ctx = core.ctx
@@ -261,14 +264,25 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
             return None
         trees.append(tree)
     models = [ir.model for ir in model.segmentation.segments]
-    pre = (model.__dict__.get("_lowered") or {}).get("fused")  # precomputed by a .qsm file (io/qsm)
+    lowered = model.__dict__.get("_lowered") or {}  # precomputed by a .qsm file (io/qsm)
+    # The verdict of ``_ends_undefined`` when the file was written (io/qsm: "ends_undefined"),
+    # for the arrays the file holds: True needs no lowering at all (the ensemble is not fused).
+    stored = lowered.get("ends_undefined") if ctx.classification else None
+    if stored is True:
+        core.ends_undefined = True
+        return None
+    pre = lowered.get("fused")
     arrays = precomputed(pre, models, ctx) if pre is not None else None
-    if arrays is None or not isinstance(arrays, kernels.TreeArrays):
+    from_file = isinstance(arrays, kernels.TreeArrays)
+    if not from_file:
         arrays = lower(models, ctx)
     if arrays is None:
         return None
-    if ctx.classification and _ends_undefined(arrays, trees):
-        return None
+    if ctx.classification:
+        # A stored False holds for the file's arrays only (lowered again: checked again).
+        core.ends_undefined = _ends_undefined(arrays, trees) if stored is None or not from_file else stored
+        if core.ends_undefined:
+            return None
     fused = FusedEnsemble(core, arrays, trees, table=pre.get("table") if pre is not None else None)
     if arrays.n_nodes > BIG_NODES:
         release_memory()  # the per-tree tables' temporaries

@@ -79,6 +79,9 @@ class MiningCore:
         # modelChain and selectFirst pass the output fields of the segment that decides a row on.
         self.chain = self.segments if method in (*_CHAINS, "selectFirst") else []
         self.fused = None
+        #: Whether a fused walk could end on a node without probabilities (fast.fuse sets it
+        #: where it looked; None: not looked at); a .qsm file stores it (io/qsm).
+        self.ends_undefined: bool | None = None
         if ctx.classification:
             found: list = []
             for s in self.segments:

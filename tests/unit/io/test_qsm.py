@@ -321,6 +321,7 @@ def _to_version_1(header: dict, payload: bytes) -> tuple[dict, bytes]:
 
     for entry in header["lowered"].values():
         entry.get("fused", {}).pop("table", None)
+        entry.pop("ends_undefined", None)  # stored since format 2 files (computed at load before)
         tables = entry.get("tables")
         if tables:
             for key in ("scores", "probabilities"):
