@@ -265,8 +265,9 @@ def fuse(core: "MiningCore", model) -> FusedEnsemble | None:
         trees.append(tree)
     models = [ir.model for ir in model.segmentation.segments]
     lowered = model.__dict__.get("_lowered") or {}  # precomputed by a .qsm file (io/qsm)
-    # The verdict of ``_ends_undefined`` when the file was written (io/qsm: "ends_undefined"),
-    # for the arrays the file holds: True needs no lowering at all (the ensemble is not fused).
+    # The verdict of ``_ends_undefined`` when the file was written (io/qsm: "ends_undefined";
+    # only read from a file of this very build, whose lowering of these trees is the same):
+    # True skips the lowering whose arrays would be thrown away (the ensemble is not fused).
     stored = lowered.get("ends_undefined") if ctx.classification else None
     if stored is True:
         core.ends_undefined = True
