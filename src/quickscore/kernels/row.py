@@ -844,3 +844,260 @@ def proba2_le32(B, x):
         t1 += 1.0 * Bd[q + np.uint64(1)]
         wsum += 1.0
     return t0, t1, wsum, nmiss
+
+
+# A ``pack_pairs`` forest is one int32 array B (one argument): the header, the tested
+# columns, the tree weights (float64), then 16-byte records (float64 threshold, column,
+# first): records 0.. are the trees' roots (a group short of PAIR_LANES trees is padded with
+# leaves), and the two children of test u, where "x <= threshold" and "x > threshold" lead,
+# are the records ``first`` and ``first + 1`` (first = P_GROUPS_END + 2u), so that the next
+# record is ``first + (x > threshold)``, without a branch. A terminal is a record that leads to
+# itself: its column is P_NAN_COL (x2 holds NaN there, and ``NaN > t`` is false) and its
+# threshold slot holds the tree's value (NaN: none).
+P_TREES = 0  # number of trees
+P_N_USED = 1  # number of tested columns
+P_USED = 2  # offset of the tested columns
+P_WEIGHTS = 3  # offset of the weights (even: float64)
+P_RECORDS = 4  # offset of the records (a multiple of 4)
+P_F32 = 5  # accumulate in float32
+P_WEIGHTED = 6  # multiply by the weights
+P_NAN_COL = 7  # the terminals' column: the number of input columns
+P_HEADER = 8
+PAIR_LANES = 8  # trees walked in step: a group of consecutive trees
+
+
+@njit(**NJIT)
+def _pairs_row(B, x, float32_inputs):
+    """x2: x's first P_NAN_COL columns (rounded to float32 when ``float32_inputs``: the C cast,
+    as ``astype(np.float32)``, +-inf beyond float32's range) and NaN; None when x is shorter or
+    has a NaN in a tested column."""
+    c = B[P_NAN_COL]
+    if x.shape[0] < c:
+        return None
+    x2 = np.empty(c + 1)
+    if float32_inputs:
+        for j in range(c):
+            x2[j] = np.float64(np.float32(x[j]))
+    else:
+        for j in range(c):
+            x2[j] = x[j]
+    x2[c] = np.nan
+    u = B[P_USED]
+    for j in range(u, u + B[P_N_USED]):
+        v = x2[B[j]]
+        if v != v:
+            return None
+    return x2
+
+
+@njit(**NJIT)
+def sum_values_pairs(B, x):
+    """``tree_kernels.sum_row`` for a ``pack_pairs`` forest: (total, wsum, count, wmiss), or
+    count -1.0 when x has a NaN in a tested column (or fewer columns than the forest reads)."""
+    x2 = _pairs_row(B, x, False)
+    if x2 is None:
+        return 0.0, 0.0, -1.0, 0.0
+    return _sum_pairs(B, x2)
+
+
+@njit(**NJIT)
+def sum_values_pairs_float32_inputs(B, x):
+    """``sum_values_pairs`` of x rounded to float32 (fields of dataType float), as
+    ``sum_values_float32_inputs``; x is not written."""
+    x2 = _pairs_row(B, x, True)
+    if x2 is None:
+        return 0.0, 0.0, -1.0, 0.0
+    return _sum_pairs(B, x2)
+
+
+@njit(**NJIT)
+def _sum_pairs(B, x2):
+    """The walks and the sums of a ``pack_pairs`` forest on x2 (no NaN in a tested column,
+    x2[P_NAN_COL] = NaN): groups of 8 consecutive trees in step until no lane moves, each
+    group's values added in tree order as ``sum_values``."""
+    Bd = B.view(np.float64)
+    n = B[P_TREES]
+    rec = B[P_RECORDS]
+    rd = rec // 2
+    wb = B[P_WEIGHTS] // 2
+    f32 = B[P_F32] != 0
+    weighted = B[P_WEIGHTED] != 0
+    acc32 = np.float32(0.0)
+    acc = 0.0
+    wsum = 0.0
+    count = 0.0
+    wmiss = 0.0
+    for base in range(0, n, 8):
+        s0 = base + 0
+        s1 = base + 1
+        s2 = base + 2
+        s3 = base + 3
+        s4 = base + 4
+        s5 = base + 5
+        s6 = base + 6
+        s7 = base + 7
+        while True:
+            q0 = np.uint64(rec + 4 * s0)
+            n0 = B[q0 + np.uint64(3)] + (x2[np.uint64(B[q0 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s0)])
+            q1 = np.uint64(rec + 4 * s1)
+            n1 = B[q1 + np.uint64(3)] + (x2[np.uint64(B[q1 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s1)])
+            q2 = np.uint64(rec + 4 * s2)
+            n2 = B[q2 + np.uint64(3)] + (x2[np.uint64(B[q2 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s2)])
+            q3 = np.uint64(rec + 4 * s3)
+            n3 = B[q3 + np.uint64(3)] + (x2[np.uint64(B[q3 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s3)])
+            q4 = np.uint64(rec + 4 * s4)
+            n4 = B[q4 + np.uint64(3)] + (x2[np.uint64(B[q4 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s4)])
+            q5 = np.uint64(rec + 4 * s5)
+            n5 = B[q5 + np.uint64(3)] + (x2[np.uint64(B[q5 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s5)])
+            q6 = np.uint64(rec + 4 * s6)
+            n6 = B[q6 + np.uint64(3)] + (x2[np.uint64(B[q6 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s6)])
+            q7 = np.uint64(rec + 4 * s7)
+            n7 = B[q7 + np.uint64(3)] + (x2[np.uint64(B[q7 + np.uint64(2)])] > Bd[np.uint64(rd + 2 * s7)])
+            moved = (n0 ^ s0) | (n1 ^ s1) | (n2 ^ s2) | (n3 ^ s3) | (n4 ^ s4) | (n5 ^ s5) | (n6 ^ s6) | (n7 ^ s7)
+            s0 = n0
+            s1 = n1
+            s2 = n2
+            s3 = n3
+            s4 = n4
+            s5 = n5
+            s6 = n6
+            s7 = n7
+            if moved == 0:
+                break
+        if base + 0 < n:
+            v = Bd[np.uint64(rd + 2 * s0)]
+            w = Bd[np.uint64(wb + base + 0)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 1 < n:
+            v = Bd[np.uint64(rd + 2 * s1)]
+            w = Bd[np.uint64(wb + base + 1)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 2 < n:
+            v = Bd[np.uint64(rd + 2 * s2)]
+            w = Bd[np.uint64(wb + base + 2)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 3 < n:
+            v = Bd[np.uint64(rd + 2 * s3)]
+            w = Bd[np.uint64(wb + base + 3)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 4 < n:
+            v = Bd[np.uint64(rd + 2 * s4)]
+            w = Bd[np.uint64(wb + base + 4)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 5 < n:
+            v = Bd[np.uint64(rd + 2 * s5)]
+            w = Bd[np.uint64(wb + base + 5)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 6 < n:
+            v = Bd[np.uint64(rd + 2 * s6)]
+            w = Bd[np.uint64(wb + base + 6)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+        if base + 7 < n:
+            v = Bd[np.uint64(rd + 2 * s7)]
+            w = Bd[np.uint64(wb + base + 7)]
+            if v != v:
+                wmiss += w
+            else:
+                if f32:
+                    if weighted:
+                        acc32 = acc32 + np.float32(v) * np.float32(w)
+                    else:
+                        acc32 = acc32 + np.float32(v)
+                elif weighted:
+                    acc = acc + v * w
+                else:
+                    acc = acc + v
+                wsum += w if weighted else 1.0
+                count += 1.0
+    return (np.float64(acc32) if f32 else acc), wsum, count, wmiss
