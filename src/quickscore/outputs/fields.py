@@ -35,11 +35,25 @@ def _where(f: OutputField) -> str:
 
 def label_column(pred: Prediction, data_type: DataType) -> Column:
     """The predicted value as a column typed like the target."""
-    values = pred.value
-    if data_type.is_numeric and values.dtype == object:
-        values = _numeric_labels(values)
+    index = pred.label_index() if data_type.is_numeric else None
+    values = _numeric_labels_at(pred.classes, index) if index is not None else None
+    if values is None:
+        values = pred.value
+        if data_type.is_numeric and values.dtype == object:
+            values = _numeric_labels(values)
     op = OpType.CATEGORICAL if pred.is_classification else OpType.CONTINUOUS
     return Column(values, data_type, op)
+
+
+def _numeric_labels_at(classes: tuple, index: np.ndarray) -> np.ndarray | None:
+    """``_numeric_labels`` of the labels ``classes[index]`` (-1: none), without the object
+    array: the classes converted once (the same ``astype``), then indexed. None when a class
+    is not a number."""
+    try:
+        table = np.array(list(classes), dtype=object).astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+    return np.append(table, np.nan).take(index)
 
 
 def _numeric_labels(values: np.ndarray) -> np.ndarray:

@@ -72,27 +72,66 @@ class Prediction:
 
     @classmethod
     def classification(cls, classes: tuple, probabilities: np.ndarray, labels: np.ndarray | None = None, **kw: Any) -> "Prediction":
-        """Labels default to the most probable class (first on ties); all-NaN rows have none."""
+        """Labels default to the most probable class (first on ties); all-NaN rows have none.
+
+        Those default labels are kept as class indices until ``value`` is first read: the
+        object array costs ~0.5 ms per 100k rows, and a numeric target's label column is
+        taken from the indices without it (``outputs.fields.label_column``)."""
         n = probabilities.shape[0]
-        if labels is None:
-            labels = argmax_labels(classes, probabilities)
-        return cls(n, labels, classes, probabilities, **kw)
+        if labels is not None or not classes:
+            return cls(n, labels if labels is not None else np.full(n, None, dtype=object), classes, probabilities, **kw)
+        pred = cls(n, None, classes, probabilities, **kw)  # type: ignore[arg-type]
+        pred.__dict__["_label_index"] = argmax_index(probabilities)
+        return pred
+
+    def label_index(self) -> np.ndarray | None:
+        """The labels as indices into ``classes`` (-1: no label) while ``value`` has not been
+        read (afterwards the array may have been changed in place, so None)."""
+        return self.__dict__.get("_label_index")
+
+
+def _get_value(self: Prediction) -> np.ndarray:
+    value = self.__dict__.get("_value")
+    index = self.__dict__.get("_label_index")
+    if value is None and index is not None:
+        value = self.__dict__["_value"] = label_table(self.classes).take(index)
+    self.__dict__["_label_index"] = None  # the caller may change the array in place
+    return value
+
+
+def _set_value(self: Prediction, value: np.ndarray) -> None:
+    self.__dict__["_value"] = value
+    self.__dict__["_label_index"] = None
+
+
+# ``value`` as a property over the dataclass field (the generated __init__ assigns through it).
+Prediction.value = property(_get_value, _set_value)  # type: ignore[assignment]
+
+
+def label_table(classes: tuple) -> np.ndarray:
+    """The classes as an object array, then None: ``label_table(classes)[i]`` is the label of
+    index ``i`` and -1 picks None."""
+    table = np.empty(len(classes) + 1, dtype=object)
+    table[:-1] = list(classes)
+    return table
 
 
 def argmax_labels(classes: tuple, probabilities: np.ndarray) -> np.ndarray:
     n = probabilities.shape[0]
     if not classes:
         return np.full(n, None, dtype=object)
+    return label_table(classes).take(argmax_index(probabilities))
+
+
+def argmax_index(probabilities: np.ndarray) -> np.ndarray:
+    """Per row the index of the most probable class (the first on ties, NaN ignored), -1 for
+    a row of NaN."""
     nan = np.isnan(probabilities)
-    cls_arr = np.empty(len(classes), dtype=object)
-    cls_arr[:] = list(classes)
     if not nan.any():
-        return cls_arr[_first_max(probabilities)]
-    labels = np.full(n, None, dtype=object)
+        return _first_max(probabilities)
     known = ~np.all(nan, axis=1)
     best = np.argmax(np.where(nan, -np.inf, probabilities), axis=1)
-    labels[known] = cls_arr[best[known]]
-    return labels
+    return np.where(known, best, -1)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from quickscore.ir.types import DataType
 from quickscore.models.base import CompiledModel
 from quickscore.outputs.fields import label_column
 from quickscore.outputs.prediction import ModelResult
+from quickscore.runtime.dataframe import input_columns, output_frame
 from quickscore.runtime.frame import Frame, failed_mask
 from quickscore.schema.expressions import compile_derived_fields
 from quickscore.schema.fields import FieldDecl
@@ -134,9 +135,10 @@ class Model:
         if errors == "raise" and failed.any():
             i = int(np.flatnonzero(failed)[0])
             raise kinds.get(i, EvaluationError)(f"Record {i}: {messages[i]}")
-        if errors == "column":  # in the constructor: a column added afterwards costs a second copy of the block
+        if errors == "column":
             outputs = {**outputs, ERROR_COLUMN: messages}
-        return pd.DataFrame(outputs, index=getattr(data, "index", None) if isinstance(data, pd.DataFrame) else None)
+        # No copy of the outputs (none shares memory with the input); an error-free _error column is not scanned.
+        return output_frame(outputs, columns, data.index if isinstance(data, pd.DataFrame) else None, None if kinds else ERROR_COLUMN)
 
     def _score_batch(self, columns: Mapping[str, Any], n: int) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
         """Outputs, per-record error messages (None = scored) and error classes of a batch."""
@@ -238,6 +240,9 @@ def _scalar(v: Any) -> Any:
 def _columns(data: Any) -> tuple[dict[str, Any], int]:
     """Raw input columns (name -> array-like) and the row count of a batch."""
     if isinstance(data, pd.DataFrame):
+        columns = input_columns(data)
+        if columns is not None:
+            return columns, len(data)
         return {str(c): data[c].to_numpy(dtype=object if data[c].dtype.kind not in "fiub" else None) for c in data.columns}, len(data)
     try:
         import pyarrow as pa
