@@ -567,6 +567,35 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         else:
             results[p]["latency"].setdefault("qs_adjacent_p50_us", [None] * cfg["lat_rounds"])[r] = m["p50_us"]
 
+    def run_rounds(n_rounds: int, cmd: str, phase: str, probing: bool, args, probe_args, record) -> int:
+        """The rounds of one phase (the batch rounds of a thread count, or the latency rounds):
+        in round r every live peer, in ``rotation(r)``, runs ``cmd`` with ``args(p, r)`` and
+        ``record(p, r, m, cpu)`` keeps its figures; with ``probing`` (quickscore is measured in
+        this phase) and ``adjacent_ref``, every other peer's command has quickscore's extra one
+        (``probe_args(r)``) right before it in even rounds, after it in odd ones (ref_probe). A
+        runner that fails is dropped with stage "measure (<phase> round <r + 1>)". Returns the
+        rounds done (``rounds_left()`` False stops after the first)."""
+        done = 0
+        for r in range(n_rounds):
+            if r and not rounds_left():
+                break
+            for p in rotation(r):
+                if p not in live:
+                    continue
+                probe = cfg["adjacent_ref"] and p != REF_PEER and probing
+                if probe and r % 2 == 0:
+                    ref_probe(p, r, cmd, **probe_args(r))
+                try:
+                    m, cpu = measured(p, cmd, **args(p, r))
+                except RunnerFailed as e:
+                    fail(p, e, f"measure ({phase} round {r + 1})")
+                    continue
+                if probe and r % 2 == 1:
+                    ref_probe(p, r, cmd, **probe_args(r))
+                record(p, r, m, cpu)
+            done += 1
+        return done
+
     # ---- batch rounds: all threads, then 1 thread
     phases = [str(threads), "1"] if threads > 1 else ["1"]
     rounds_done = {}
@@ -593,29 +622,14 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                 results[p].setdefault("probe_rows", {})[n] = probe_rows
             times[p] = []
             results[p].setdefault("paired_reps", {})[n] = [None] * cfg["batch_rounds"]
-        done = 0
-        for r in range(cfg["batch_rounds"]):
-            if r and not rounds_left():
-                break
-            for p in rotation(r):
-                if p not in live:
-                    continue
-                probe = cfg["adjacent_ref"] and p != REF_PEER and REF_PEER in rows
-                if probe and r % 2 == 0:
-                    ref_probe(p, r, "batch", rows=probe_rows)
-                try:
-                    m, cpu = measured(p, "batch", rows=rows[p])
-                except RunnerFailed as e:
-                    fail(p, e, f"measure ({n}T round {r + 1})")
-                    continue
-                if probe and r % 2 == 1:
-                    ref_probe(p, r, "batch", rows=probe_rows)
-                times[p].append(m["s"])
-                results[p]["paired_reps"][n][r] = rows[p] / m["s"]
-                results[p].setdefault("rep_cpu", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = {
-                    k: round(v, 2) for k, v in cpu.items()}  # fmt: skip
-            done += 1
-        rounds_done[n] = done
+        def record_batch(p: str, r: int, m: dict, cpu: dict) -> None:
+            times[p].append(m["s"])
+            results[p]["paired_reps"][n][r] = rows[p] / m["s"]
+            results[p].setdefault("rep_cpu", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = {
+                k: round(v, 2) for k, v in cpu.items()}  # fmt: skip
+
+        rounds_done[n] = run_rounds(cfg["batch_rounds"], "batch", f"{n}T", REF_PEER in rows,
+                                    lambda p, r: {"rows": rows[p]}, lambda r: {"rows": probe_rows}, record_batch)  # fmt: skip
         for p, ts in times.items():
             if ts and (results[p].get("threaded") or n == "1"):
                 results[p].setdefault("batch", {})[n] = _batch_summary(ts, rows[p])
@@ -634,29 +648,16 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         calls[p] = k
         results[p]["latency"] = {"round_p50_us": [None] * cfg["lat_rounds"], "round_p99_us": [None] * cfg["lat_rounds"],
                                  "calls_per_round": k}  # fmt: skip
-    done = 0
-    for r in range(cfg["lat_rounds"]):
-        if r and not rounds_left():
-            break
-        for p in rotation(r):
-            if p not in live:
-                continue
-            start = r * cfg["calls_per_round"]
-            probe = cfg["adjacent_ref"] and p != REF_PEER and REF_PEER in calls
-            # the probe's calls are not pooled into quickscore's p50/p99 (its own slice is)
-            if probe and r % 2 == 0:
-                ref_probe(p, r, "latency", start=start, calls=calls[REF_PEER], pool=False)
-            try:
-                m, _ = measured(p, "latency", start=start, calls=calls[p])
-            except RunnerFailed as e:
-                fail(p, e, f"measure (latency round {r + 1})")
-                continue
-            if probe and r % 2 == 1:
-                ref_probe(p, r, "latency", start=start, calls=calls[REF_PEER], pool=False)
-            results[p]["latency"]["round_p50_us"][r] = m["p50_us"]
-            results[p]["latency"]["round_p99_us"][r] = m["p99_us"]
-        done += 1
-    rounds_done["latency"] = done
+    def record_latency(p: str, r: int, m: dict, cpu: dict) -> None:
+        results[p]["latency"]["round_p50_us"][r] = m["p50_us"]
+        results[p]["latency"]["round_p99_us"][r] = m["p99_us"]
+
+    # round r's slice starts at call r * calls_per_round, for every peer and quickscore's probe;
+    # the probe's calls are not pooled into quickscore's p50/p99 (its own slice is)
+    done = rounds_done["latency"] = run_rounds(
+        cfg["lat_rounds"], "latency", "latency", REF_PEER in calls,
+        lambda p, r: {"start": r * cfg["calls_per_round"], "calls": calls[p]},
+        lambda r: {"start": r * cfg["calls_per_round"], "calls": calls[REF_PEER], "pool": False}, record_latency)  # fmt: skip
 
     # ---- pooled figures, end memory; close the runners
     for p in list(live):
