@@ -191,6 +191,8 @@ def pack_pairs(arrays: TreeArrays, values: np.ndarray, weights: np.ndarray, weig
     n_records = len(code)
     test = code >= 0
     u = np.where(test, code, 0)
+    if n_tests == 0:  # a forest of single leaves: u (all 0) indexes one unused test
+        threshold, column, nan_threshold = np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=bool)
     terminal = code < -1
     slot = np.full(n_records, np.nan)
     slot[test] = threshold[u[test]]

@@ -47,7 +47,7 @@ from quickscore.ir import FieldRef, TruePredicate
 from quickscore.ir.types import DataType
 from quickscore.kernels import UNSEEN
 from quickscore.kernels import row as row_kernels
-from quickscore.kernels.row_pack import pack_le32, pack_sum
+from quickscore.kernels.row_pack import pack_le32, pack_pairs
 from quickscore.outputs.fields import _text
 
 if TYPE_CHECKING:
@@ -312,9 +312,9 @@ class _Fused:
 
     def _sum(self, x: np.ndarray) -> tuple:
         """``kernels.sum_values_row``, the batch kernels' one-row entry point: for the rows
-        ``kernels.row.sum_values`` does not cover (a NaN in a tested column) and forests it
-        does not cover (``row_pack.pack_sum`` None; the packed form is built at the first
-        record: ``sync_layout`` takes ~0.5 s on a 500-tree forest)."""
+        ``kernels.row.sum_values_pairs`` does not cover (a NaN in a tested column) and forests
+        it does not cover (``row_pack.pack_pairs`` None; the packed form is built at the first
+        record: ~5 ms on a 500-tree forest)."""
         return kernels.sum_values_row(x, self.arrays, self.table, weights=self.weights, weighted=self.weighted, float32=self.float32)
 
     def __call__(self, values: Mapping[str, float]):
@@ -324,9 +324,9 @@ class _Fused:
             if packed is None:
                 packed = self.packed = _pack_sum(self) or False
             result = None
-            if packed and x.shape[0] >= packed.n_features:
-                result = row_kernels.sum_values(packed.F, packed.I, packed.fast, packed.features, x)
-                if result[2] < 0.0:  # a NaN in a tested column
+            if packed:
+                result = row_kernels.sum_values_pairs(packed.B, x)
+                if result[2] < 0.0:  # a NaN in a tested column (or a row too short)
                     result = None
             total, wsum, count, wmiss = result or self._sum(x)
             # kernels.combine_values
@@ -355,7 +355,7 @@ class _Fused:
 
 
 def _pack_sum(fused: "_Fused"):
-    return pack_sum(fused.arrays, fused.table, fused.weights, fused.weighted, fused.float32)
+    return pack_pairs(fused.arrays, fused.table, fused.weights, fused.weighted, fused.float32)
 
 
 class _Tree:
@@ -1051,7 +1051,7 @@ class RecordPath:
             body = [
                 *_NUMBER_RECORD_HEAD,
                 "    if PF is None: return FIRST(record)",
-                "    r = SUM(PF, PI, PFAST, PFEATURES, ARRAY(raw, FLOAT64))",
+                "    r = SUM(PF, ARRAY(raw, FLOAT64))",
                 "    if r[2] != NT: return SLOW(record)",
                 "    v = r[0]",
             ]
@@ -1061,14 +1061,14 @@ class RecordPath:
                 if packed is None:
                     packed = fused.packed = _pack_sum(fused) or False
                 if packed:
-                    namespace.update(PF=packed.F, PI=packed.I, PFAST=packed.fast, PFEATURES=packed.features)
+                    namespace.update(PF=packed.B)
                 else:
                     namespace.update(PF=False, SUM=lambda *_: (NAN, NAN, -1.0, NAN))  # always the generic path
                 return namespace["gbm"](record)
 
             namespace.update(
                 ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, ARRAY=np.array,
-                SUM=row_kernels.sum_values_float32_inputs if rounded else row_kernels.sum_values,
+                SUM=row_kernels.sum_values_pairs_float32_inputs if rounded else row_kernels.sum_values_pairs,
                 FLOAT64=np.float64, NT=float(fused.n_trees),
             )
         else:
