@@ -11,6 +11,24 @@ file that defines a kernel, not to the modules whose code the kernel inlined.
 Measured on the benchmark forest (see ``bench``): 8 lanes are as fast as 10-16 and ~4x a
 plain walk; idle lanes that keep walking a self-loop "parking" test instead of being
 skipped by a branch were slower.
+
+Tried on W1's float32 walk (``walk_rows_le32_clean``; 2026-11-24; the walk alone over the
+100k bench rows, 1 thread, process_time, variants interleaved in one process for 5-25 rounds;
+paired median speedup against this walk, the shared machine swinging 0.75-1.4x per round):
+a branch-free refill is slower however it is done -- each lane refilled by cmov every step
+from the shared row counter 0.64-0.72x; per-lane stripes of rows 0.56-0.91x (3-16 lanes;
+from 8 on, the lanes' state spills to the stack); K steps with ended lanes parked, then one
+branch-free refill of every lane, 0.56-0.70x (K = 1-4). 16 lanes 0.69-0.99x; 6, 7 or 10
+lanes within noise; the next test picked by cmov from one 8-byte load of true_next and
+false_next (LLVM otherwise loads through the compare's result) 0.97-1.05x; prefetching the
+row 8 rows ahead 0.95-0.99x; for a block of consecutive rows, the next row without the
+``rows`` load 0.99-1.05x. Adding a tree's probabilities into the block's sums when its lane
+ends (instead of gbuf and ``tree_kernels._proba_block``) 0.46x: the leaf's probability load
+misses to L3 and holds up retirement. Every row holding the values of one row (15.2 tests per
+tree, against 15.7) takes 0.62x the time: what is left is presumably the walk's end (a
+mispredicted branch about once per row and tree) and cache misses, not the work per test.
+(W1 predict(df) at 1 thread, 100k rows, medians: this walk 0.27 s, _proba_block 0.03 s,
+_split32 0.005 s, the rest of predict 0.025 s.)
 """
 
 from __future__ import annotations
