@@ -19,8 +19,9 @@ Results are bit-identical to the batch path: each step below does the same IEEE 
 the same order as the vectorised code it mirrors (named in each docstring), uses numpy's own
 ufuncs for exp & co. (numpy's ``exp`` and ``math.exp`` differ in the last bit for ~5% of
 inputs), and the kernels are the batch kernels' one-row entry points or, for sums of OP_LE
-forests on rows without NaN, ``kernels.row`` (the same walks and accumulation on a packed
-layout: a numba call costs ~0.09 us per array argument).
+forests on rows without NaN, ``kernels.row.sum_values_pairs`` (the same decisions and
+accumulation on ``row_pack.pack_pairs``' branch-free layout, one array: a numba call costs
+~0.09 us per array argument).
 
 Three common shapes are one generated Python function each (``RecordPath.fast``), with no
 intermediate dicts: a binary logistic regression of plain inputs (``_Linear.generate`` +
