@@ -136,7 +136,7 @@ def main(argv=None) -> None:
     out = np.empty((n, arrays.n_trees), dtype=np.int32)
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        r = _rate(lambda: K.leaves_prange(*E._graph(arrays), arrays.node_offsets, X, out, E.BLOCK), n)
+        r = _rate(lambda: K.leaves_prange(*E._batch_graph(arrays), arrays.node_offsets, X, out, E.BLOCK), n)
         print(f"{'leaves (prange)':>24s} {threads} thread(s): {r / 1e3:7.1f}k rows/s (wall)  [layer {numba.threading_layer()}]")
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 

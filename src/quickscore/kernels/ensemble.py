@@ -34,6 +34,7 @@ import numpy as np
 from quickscore.ir import DataType
 from quickscore.kernels import tree_kernels as K
 from quickscore.kernels._layout import FAST32_DTYPE, ORDER32_NAN
+from quickscore.kernels.bits import bit_layout
 from quickscore.kernels.options import pool, resolve_threads, row_ranges
 from quickscore.kernels.trees import TreeArrays
 
@@ -65,6 +66,11 @@ def _graph(arrays: TreeArrays) -> tuple:
     # the None type and prunes the op dispatch, so only the walks a forest needs get compiled.
     mixed = None if arrays.all_le else True
     return arrays.nodes, arrays.fast, arrays.features, arrays.bitsets, arrays.set_values, mixed, arrays.roots, arrays.used_cols, sync_layout(arrays), walk32(arrays)
+
+
+def _batch_graph(arrays: TreeArrays) -> tuple:
+    """``_graph`` plus the ``bits.BitLayout`` (or None) the batch kernels also take."""
+    return (*_graph(arrays), bit_layout(arrays))
 
 
 def walk32(arrays: TreeArrays) -> np.ndarray | None:
@@ -266,7 +272,7 @@ def leaf_indices(
     lv = np.empty((n, arrays.n_trees) if levels else (1, 1), dtype=np.int32)
     if levels:
         fresh += (lv,)
-    _run(K.leaves_range, n, n_threads, (*_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block or _block(arrays), fresh)
+    _run(K.leaves_range, n, n_threads, (*_batch_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block or _block(arrays), fresh)
     return (out, lv) if levels else out
 
 
@@ -375,7 +381,7 @@ def sum_values(
     values = _table(leaf_values, arrays, np.float64, 1)
     weighted = weights is not None if weighted is None else weighted
     out = ValueSums(np.empty(n), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.sum_range, n, n_threads, (*_graph(arrays), X, values, w, bool(weighted), bool(float32), *out), _block(arrays), fresh=tuple(out))
+    _run(K.sum_range, n, n_threads, (*_batch_graph(arrays), X, values, w, bool(weighted), bool(float32), *out), _block(arrays), fresh=tuple(out))
     return out
 
 
@@ -479,7 +485,7 @@ def vote_counts(
     if classes.size and classes.max() >= n_classes:
         raise ValueError("leaf_class holds a class index >= n_classes")
     out = VoteCounts(np.empty((n, n_classes)), np.empty((n, n_classes), dtype=np.int32), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.votes_range, n, n_threads, (*_graph(arrays), X, classes, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
+    _run(K.votes_range, n, n_threads, (*_batch_graph(arrays), X, classes, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
     return out
 
 
@@ -542,7 +548,7 @@ def sum_probabilities(
     if probs.shape[1] == 0:
         raise ValueError("leaf_probs needs at least one class column")
     out = ProbabilitySums(np.empty((n, probs.shape[1])), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.proba_range, n, n_threads, (*_graph(arrays), X, probs, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
+    _run(K.proba_range, n, n_threads, (*_batch_graph(arrays), X, probs, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
     return out
 
 

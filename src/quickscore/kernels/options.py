@@ -22,10 +22,33 @@ child). See ``quickscore.kernels.bench``.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numba
 
 NJIT = dict(nogil=True, cache=True, fastmath=False)
 NJIT_PARALLEL = dict(nogil=True, cache=True, fastmath=False, parallel=True)
+
+_slp_lock = threading.Lock()
+
+
+@contextmanager
+def slp_vectorize():
+    """Compile the kernels defined (with explicit signatures, so eagerly) inside this block
+    with LLVM's SLP vectorizer on. numba turns it off by default (``NUMBA_SLP_VECTORIZE=0``);
+    the bitvector walk (``bits_walk``) unrolls 32 rows into scalars for it to pack into SIMD
+    registers. Exact: SLP only packs the same operations side by side (no reassociation
+    without fastmath). The setting is numba's global one, restored on exit."""
+    with _slp_lock:
+        old = numba.config.SLP_VECTORIZE
+        numba.config.SLP_VECTORIZE = 1
+        try:
+            yield
+        finally:
+            numba.config.SLP_VECTORIZE = old
+
 
 # Each chunk of rows handed to a thread has at least this many rows: below it, the hand-off
 # costs more than it saves.
