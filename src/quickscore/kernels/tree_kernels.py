@@ -5,7 +5,11 @@ matrix ``X`` (n_rows, n_features) and writes only the rows of that range, so ran
 on several threads at once (the kernels release the GIL). Loop structure::
 
     for each block of `block` rows in [r0, r1):            # X block + gbuf stay in L2
+        trees of <= 64 exits (bits.bit_layout), 256 rows at a time, transposed:
+            every such tree's tests on 32 rows at once: a SIMD compare and a masked AND
+            into each row's leaf bitvector; the exit is its lowest set bit (bits_walk)
         split the block's rows: clean (no NaN in any tested column) / dirty
+        (skipped when the bitvector walk took every tree), then for the other trees:
         for t in trees (in order):                          # tree t's tests stay in cache
             walk the clean rows, 8 at a time (lanes.walk_rows_*_clean): a test has 2 exits,
                 s = true_next if x <= threshold else false_next     (a select, no branch)
