@@ -396,14 +396,18 @@ _NUMBERS = frozenset({float, int})
 
 # Generated code's first lines for a record whose inputs are all numbers: ``raw``, the values
 # in the kernel's column order (ITEMS: an itemgetter of the input names); any other record (not
-# a dict, a key missing, a value of another type) takes the generic path.
+# a dict, a key missing, a value of another type) takes the generic path. The type test reads
+# the types without building a set (20 floats: 0.68 us against 0.82 for ``set(...) <=``), and
+# generated code makes the row with ``np.fromiter(raw, np.float64, n)`` (ROW), as
+# ``np.array(raw, np.float64)`` for floats and ints (the same conversion of each, the same
+# OverflowError beyond float64's range) in 0.81 us against 1.20.
 _NUMBER_RECORD_HEAD = (
     "    if type(record) is not dict: return SLOW(record)",
     "    try:",
     "        raw = ITEMS(record)",
     "    except KeyError:",
     "        return SLOW(record)",
-    "    if not set(map(type, raw)) <= NUMBERS: return SLOW(record)",
+    "    if not NUMBERS.issuperset(map(type, raw)): return SLOW(record)",
 )
 
 
@@ -1052,7 +1056,7 @@ class RecordPath:
             body = [
                 *_NUMBER_RECORD_HEAD,
                 "    if PF is None: return FIRST(record)",
-                "    r = SUM(PF, ARRAY(raw, FLOAT64))",
+                "    r = SUM(PF, ROW(raw, FLOAT64, N_INPUTS))",
                 "    if r[2] != NT: return SLOW(record)",
                 "    v = r[0]",
             ]
@@ -1068,7 +1072,7 @@ class RecordPath:
                 return namespace["gbm"](record)
 
             namespace.update(
-                ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, ARRAY=np.array,
+                ITEMS=self.items, NUMBERS=_NUMBERS, PF=None, FIRST=first_record, ROW=np.fromiter, N_INPUTS=len(self.input_names),
                 SUM=row_kernels.sum_values_pairs_float32_inputs if rounded else row_kernels.sum_values_pairs,
                 FLOAT64=np.float64, NT=float(fused.n_trees),
             )
@@ -1125,7 +1129,7 @@ class RecordPath:
         head = [
             *_NUMBER_RECORD_HEAD,
             "    if PB is None: return FIRST(record)",
-            "    t0, t1, wsum, nmiss = PROBA(PB, ARRAY(raw, FLOAT64))",
+            "    t0, t1, wsum, nmiss = PROBA(PB, ROW(raw, FLOAT64, N_INPUTS))",
             "    if nmiss != 0.0: return SLOW(record)",
             "    p0 = t0 / wsum",
             "    p1 = t1 / wsum",
@@ -1150,7 +1154,7 @@ class RecordPath:
                 namespace.update(PB=False, PROBA=lambda *_: (NAN, NAN, NAN, -1.0))  # always the generic path
             return namespace["forest"](record)
 
-        namespace.update(tail[1], ITEMS=self.items, NUMBERS=_NUMBERS, PB=None, FIRST=first_record, PROBA=row_kernels.proba2_le32, ARRAY=np.array, FLOAT64=np.float64)
+        namespace.update(tail[1], ITEMS=self.items, NUMBERS=_NUMBERS, PB=None, FIRST=first_record, PROBA=row_kernels.proba2_le32, ROW=np.fromiter, N_INPUTS=len(self.input_names), FLOAT64=np.float64)
         exec(compile("\n".join(["def forest(record):", *tail[0]]), "<quickscore forest probabilities record path>", "exec"), namespace)  # noqa: S102 - our own code
         return namespace["forest"]
 
