@@ -52,27 +52,35 @@ class Frame:
         self,
         n: int,
         sink: ErrorSink,
-        row_ids: np.ndarray,
+        row_ids: np.ndarray | None,
         parent: "Frame | None" = None,
         rows: np.ndarray | None = None,
     ):
         self.n = n
         self.sink = sink
-        self.row_ids = row_ids
+        self._row_ids = row_ids
         self.parent = parent
         self.rows = rows
         self.columns: dict[str, Column] = {}
         self.derived: dict[str, Compute] = {}
         self._computing: set[str] = set()
 
+    @property
+    def row_ids(self) -> np.ndarray:
+        """The top-level row of each row (None given: rows 0..n-1, built on first use; most
+        batches record no error and never need it)."""
+        if self._row_ids is None:
+            self._row_ids = np.arange(self.n)
+        return self._row_ids
+
     @classmethod
     def top(cls, n: int) -> "Frame":
-        return cls(n, ErrorSink(n), np.arange(n))
+        return cls(n, ErrorSink(n), None)
 
     def child(self, rows: np.ndarray | None = None) -> "Frame":
         """A frame for a nested model: all rows (rows=None) or a subset of this frame's rows."""
         if rows is None:
-            return Frame(self.n, self.sink, self.row_ids, self, None)
+            return Frame(self.n, self.sink, self._row_ids, self, None)
         return Frame(len(rows), self.sink, self.row_ids[rows], self, rows)
 
     def define(self, name: str, compute: Compute) -> None:
