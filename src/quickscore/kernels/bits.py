@@ -110,7 +110,8 @@ def _lay_out(threshold, feature, true_next, false_next, missing_next, root, seen
             sp -= 1
             continue
         if st == 0:
-            if seen[n] or threshold[n] != threshold[n]:
+            # <= 64 exits: <= 63 tests (order, nan_true, masks_tmp hold that many)
+            if n_tests == MAX_EXITS - 1 or seen[n] or threshold[n] != threshold[n]:
                 return -1
             side = _nan_side(n, feature, true_next, false_next, missing_next, scratch)
             if side < 0:

@@ -247,3 +247,39 @@ def test_any_rows(X):
 
 def test_exits_bound():
     assert MAX_EXITS == 64
+
+
+def _balanced(depth: int):
+    """A complete binary tree, level k testing field f{k} (no test implied by another), a NaN
+    to the first child: 2**depth exits, 2**depth - 1 tests."""
+    counter = itertools.count()
+
+    def node(pred, level):
+        i = next(counter)
+        if level == depth:
+            return N(pred, score=str(i), id=str(i))
+        f, t = f"f{level}", str(i % 5)
+        a = node(SP(f, "lessOrEqual", t), level + 1)
+        return N(pred, a, node(SP(f, "greaterThan", t), level + 1), score=str(i), id=str(i), default=a.id)
+
+    return tree(node(T, 0), strategy="defaultChild")
+
+
+@pytest.mark.parametrize("depth", [6, 7, 8])
+def test_bushy_trees_past_64_exits_stay_in_bounds(depth):
+    """Wide trees reach more than 63 entered tests before their 65th exit: the layout must give
+    up before writing past its 64-entry scratch arrays (checked on the pure-Python function,
+    whose numpy indexing raises on an out-of-bounds index)."""
+    from quickscore.kernels import bits
+
+    types = {f"f{k}": DataType.DOUBLE for k in range(depth)}
+    arrays = lower_trees([_balanced(depth)], encodings(types))
+    nodes = arrays.nodes
+    assert len(nodes) == 2**depth - 1
+    args = [nodes["threshold"].copy(), nodes["feature"].astype(np.int64), nodes["true_next"].astype(np.int64), nodes["false_next"].astype(np.int64), nodes["missing_next"].astype(np.int64)]
+    E_ = bits.MAX_EXITS
+    got = bits._lay_out.py_func(*args, int(arrays.roots[0]), np.zeros(len(nodes), dtype=np.bool_), np.empty((4, E_), dtype=np.int64), np.empty(2 * E_, dtype=np.int64), np.empty(E_, dtype=np.int64), np.empty(E_, dtype=np.bool_), np.empty(E_, dtype=np.uint64), np.empty(E_, dtype=np.int32))
+    assert (got == 2**depth - 1) == (depth <= 6) and (got == -1) == (depth > 6)
+    X = np.random.default_rng(depth).normal(scale=3, size=(500, depth))
+    expected = _without_bits(arrays, lambda: E.leaf_indices(X, arrays, n_threads=1))
+    assert np.array_equal(E.leaf_indices(X, arrays, n_threads=1), expected)
