@@ -194,7 +194,9 @@ def bit_layout(arrays: TreeArrays) -> BitLayout | None:
     out = None
     nodes = arrays.nodes
     n_trees = len(arrays.roots)
-    if arrays.all_le and len(nodes):
+    first = np.sort(arrays.roots[arrays.roots >= 0])  # each tree's tests are contiguous
+    small = bool((np.diff(np.append(first, len(nodes))) < MAX_EXITS).any())  # <= 63 tests
+    if arrays.all_le and small:
         n = len(nodes)
         columns = np.empty(n, dtype=np.int64)
         thresholds = np.empty(n)
