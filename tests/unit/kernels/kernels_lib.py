@@ -227,3 +227,15 @@ def rowwise_leaves(model: TreeModel, types: dict[str, DataType], columns: dict[s
 
 def matrix(arrays: TreeArrays, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
     return arrays.encode(columns, n)
+
+
+def with_layout(arrays: TreeArrays, key: str, value, fn):
+    """fn() with the per-arrays cached layout ``key`` (e.g. "_walk32", "_bits": see
+    kernels.ensemble.walk32, kernels.bits.bit_layout) replaced by ``value`` (None: the kernels
+    take their other walk), restored afterwards."""
+    saved = arrays.__dict__[key]
+    arrays.__dict__[key] = value
+    try:
+        return fn()
+    finally:
+        arrays.__dict__[key] = saved

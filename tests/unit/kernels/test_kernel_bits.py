@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kernels_lib import SP, N, T, encodings, reference_leaves, tree
+from kernels_lib import SP, N, T, encodings, reference_leaves, tree, with_layout
 from quickscore.ir import DataType
 from quickscore.kernels import ensemble as E
 from quickscore.kernels.bits import MAX_EXITS, bit_layout
@@ -87,12 +87,8 @@ def _rows(rng, n: int) -> np.ndarray:
 
 
 def _without_bits(arrays, fn):
-    saved = bit_layout(arrays)
-    arrays.__dict__["_bits"] = None
-    try:
-        return fn()
-    finally:
-        arrays.__dict__["_bits"] = saved
+    bit_layout(arrays)
+    return with_layout(arrays, "_bits", None, fn)
 
 
 def _results(X, arrays, values, probs, classes, n_threads):

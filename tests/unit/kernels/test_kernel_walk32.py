@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
-from kernels_lib import SP, N, T, encodings, tree
+from kernels_lib import SP, N, T, encodings, tree, with_layout
 from quickscore.ir import DataType
 from quickscore.kernels import ensemble as E
 from quickscore.kernels.trees import lower_trees
@@ -70,12 +70,8 @@ def _rows(rng: np.random.Generator, n: int, rounded: bool) -> np.ndarray:
 
 
 def _float64_walk(arrays, fn):
-    saved = arrays.__dict__["_walk32"]
-    arrays.__dict__["_walk32"] = None
-    try:
-        return fn()
-    finally:
-        arrays.__dict__["_walk32"] = saved
+    E.walk32(arrays)
+    return with_layout(arrays, "_walk32", None, fn)
 
 
 def _results(X, arrays, values, probs, classes, n_threads):
