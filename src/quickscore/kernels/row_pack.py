@@ -1,8 +1,13 @@
-"""The packed layout of ``row.py``'s one-row kernels, built once at load.
+"""The packed layouts of ``row.py``'s one-row kernels, built once per forest (at the first
+record), each one int32 array so that a kernel call passes one array:
 
-``pack_sum(arrays, values, weights, weighted, float32)`` -> ``PackedSum`` or None (the
-forest is not all OP_LE, or too large for int32 offsets): ``F`` float64 and ``I`` int32 hold
-every array the one-row walk reads, so a call passes five arrays instead of fifteen.
+* ``pack_pairs(arrays, values, weights, weighted, float32)`` -> ``PackedPairs`` or None, for
+  ``row.sum_values_pairs`` (tree sums: GBM chains, sum ensembles);
+* ``pack_le32(arrays, table)`` -> ``PackedLe32`` or None, for ``row.proba2_le32`` (binary
+  probability forests of fields of dataType float).
+
+None: the forest has tests other than OP_LE, or is too large for int32 offsets. (The earlier
+``pack_sum`` layout of the sync/plain walk was removed with that kernel: see ``row.py``.)
 """
 
 from __future__ import annotations
@@ -12,95 +17,9 @@ from typing import NamedTuple
 import numpy as np
 
 from quickscore.kernels import row as R
-from quickscore.kernels.ensemble import sync_layout
 from quickscore.kernels.trees import TreeArrays
 
 _INT32_MAX = np.iinfo(np.int32).max
-
-
-class PackedSum(NamedTuple):
-    """A forest and its per-node values for ``row.sum_values(F, I, x)``."""
-
-    F: np.ndarray
-    I: np.ndarray
-    fast: np.ndarray
-    features: np.ndarray
-    n_features: int
-
-
-#: A tree the batch kernels walk in step (``ensemble.sync_layout``) is walked in step here
-#: only when its leaves' mean depth is at least this share of its depth D: one row's walk of a
-#: tree cannot hide the in-step walk's extra levels behind other rows. Measured (process_time,
-#: min of 7 over 5,000 rows, the machine busy), share 0 / 0.7 / 0.75: W3 (LightGBM, 138 trees
-#: in step in the batch kernels) 19.5 / 17.2 / 16.9 us; W4 (XGBoost depth 8) 7.1 / 7.1 / 7.5 us.
-ROW_SYNC_MIN_FILL = 0.7
-
-
-def _mean_leaf_depth(true_next: np.ndarray, false_next: np.ndarray, root: int) -> float:
-    """The mean number of tests on the walks from ``root`` to each terminal."""
-    total = count = 0
-    stack = [(root, 0)]
-    while stack:
-        s, d = stack.pop()
-        if s < 0:
-            total += d
-            count += 1
-            continue
-        stack.append((int(true_next[s]), d + 1))
-        stack.append((int(false_next[s]), d + 1))
-    return total / count if count else 0.0
-
-
-def _groups(depth: np.ndarray, hoff: np.ndarray, loff: np.ndarray) -> list[int]:
-    """The in-step groups: trees of the same depth D, ``SYNC_LANES`` at a time (the last group
-    of a depth repeats its last tree: the lane walks it again and writes the same result)."""
-    lanes = R.GROUP_SIZE // 3
-    out: list[int] = []
-    for d in sorted(set(int(v) for v in depth if v > 0)):
-        trees = [int(t) for t in np.flatnonzero(depth == d)]
-        for k in range(0, len(trees), lanes):
-            group = trees[k : k + lanes]
-            group += [group[-1]] * (lanes - len(group))
-            out.append(d)
-            for t in group:
-                out += [int(hoff[t]), int(loff[t]) - ((1 << d) - 1), t]
-    return out
-
-
-def pack_sum(arrays: TreeArrays, values: np.ndarray, weights: np.ndarray, weighted: bool, float32: bool) -> PackedSum | None:
-    """The packed form of ``kernels.sum_values_row(x, arrays, values, weights=weights,
-    weighted=weighted, float32=float32)``, or None when the row kernel does not cover it."""
-    if not arrays.all_le:
-        return None
-    fast = arrays.fast
-    heap, leaves, hoff, loff, depth = sync_layout(arrays)
-    depth = depth.copy()
-    true_next, false_next = fast["true_next"], fast["false_next"]
-    for t in np.flatnonzero(depth > 0):
-        if _mean_leaf_depth(true_next, false_next, int(arrays.roots[t])) < ROW_SYNC_MIN_FILL * depth[t]:
-            depth[t] = 0  # the plain walk
-    plain = [(t, int(r)) for t, r in enumerate(arrays.roots) if depth[t] == 0]
-    groups = _groups(depth, hoff, loff)
-    used = np.asarray(arrays.used_cols, dtype=np.int64)
-    parts_i = [used, np.array(plain, dtype=np.int64).reshape(-1), np.array(groups, dtype=np.int64), heap["feature"].astype(np.int64), leaves.astype(np.int64)]
-    parts_f = [heap["threshold"], np.asarray(values, dtype=np.float64), np.asarray(weights, dtype=np.float64)]
-    header = np.zeros(R.HEADER_SIZE, dtype=np.int64)
-    offsets_i = np.cumsum([R.HEADER_SIZE] + [len(p) for p in parts_i])
-    offsets_f = np.cumsum([0] + [len(p) for p in parts_f])
-    if offsets_i[-1] > _INT32_MAX or offsets_f[-1] > _INT32_MAX or len(values) != arrays.n_nodes or len(weights) != arrays.n_trees:
-        return None
-    header[R.H_TREES] = arrays.n_trees
-    header[R.H_F32] = int(bool(float32))
-    header[R.H_WEIGHTED] = int(bool(weighted))
-    header[R.H_USED], header[R.H_N_USED] = offsets_i[0], len(used)
-    header[R.H_PLAIN], header[R.H_N_PLAIN] = offsets_i[1], len(plain)
-    header[R.H_GROUPS], header[R.H_N_GROUPS] = offsets_i[2], len(groups) // R.GROUP_SIZE
-    header[R.H_HEAP_FEATURE] = offsets_i[3]
-    header[R.H_LEAVES] = offsets_i[4]
-    header[R.H_HEAP_THRESHOLD], header[R.H_VALUES], header[R.H_WEIGHTS] = offsets_f[:3]
-    I = np.ascontiguousarray(np.concatenate([header, *parts_i]).astype(np.int32))
-    F = np.ascontiguousarray(np.concatenate(parts_f).astype(np.float64))
-    return PackedSum(F, I, arrays.fast, arrays.features, arrays.n_features)
 
 
 class PackedLe32(NamedTuple):

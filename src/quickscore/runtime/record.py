@@ -356,6 +356,8 @@ class _Fused:
 
 
 def _pack_sum(fused: "_Fused"):
+    """The fused sum's forest for ``kernels.row.sum_values_pairs`` (``row_pack.pack_pairs``),
+    or None when that kernel does not cover it."""
     return pack_pairs(fused.arrays, fused.table, fused.weights, fused.weighted, fused.float32)
 
 
