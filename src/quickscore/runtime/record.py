@@ -323,7 +323,7 @@ class _Fused:
         if self.kind == "values":
             packed = self.packed
             if packed is None:
-                packed = self.packed = _pack_sum(self) or False
+                packed = self.packed = _pack_pairs(self) or False
             result = None
             if packed:
                 result = row_kernels.sum_values_pairs(packed.B, x)
@@ -355,7 +355,7 @@ class _Fused:
         return _Voted(probs[0].tolist(), int(winner[0]))
 
 
-def _pack_sum(fused: "_Fused"):
+def _pack_pairs(fused: "_Fused"):
     """The fused sum's forest for ``kernels.row.sum_values_pairs`` (``row_pack.pack_pairs``),
     or None when that kernel does not cover it."""
     return pack_pairs(fused.arrays, fused.table, fused.weights, fused.weighted, fused.float32)
@@ -1066,7 +1066,7 @@ class RecordPath:
             def first_record(record):
                 packed = fused.packed
                 if packed is None:
-                    packed = fused.packed = _pack_sum(fused) or False
+                    packed = fused.packed = _pack_pairs(fused) or False
                 if packed:
                     namespace.update(PF=packed.B)
                 else:
