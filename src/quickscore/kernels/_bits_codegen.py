@@ -79,27 +79,39 @@ def generate(L: int = LANES) -> str:
         f'SIGNATURE = "{SIGNATURE}"',
         "",
         "",
-        "with slp_vectorize():",
+        "def compile_walk() -> None:",
+        '    """Compile ``walk_bits`` for SIGNATURE with LLVM\'s SLP vectorizer (once per process; from',
+        "    numba's on-disk cache when it is there), then forbid any other signature (it would be",
+        "    compiled without SLP). Called by ``bits.bit_layout`` before a kernel that calls it is",
+        "    compiled; not at import, which would start LLVM (~60 MB resident) in every process that",
+        '    imports the kernels, including those that never walk a tree."""',
+        "    if not hasattr(walk_bits, \"compile\"):  # NUMBA_DISABLE_JIT: plain Python",
+        "        return",
+        "    with slp_vectorize():",
+        "        if not walk_bits.signatures:",
+        "            walk_bits.compile(SIGNATURE)",
+        "            walk_bits.disable_compile()",
         "",
-        "    @njit(SIGNATURE, **NJIT)",
-        "    def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, gt, o, m):",
-        '        """Tree i of the layout on rows 0 .. m - 1 of xt (transposed: row r of column j',
-        "        at xt[j * stride + r], rows padded to a multiple of LANES): gt[o + r] = its result",
-        '        (global node index, -1 none). slot: int64 scratch of >= m rounded up to LANES."""',
-        "        lo = starts[2 * i]",
-        "        mid = starts[2 * i + 1]",
-        "        hi = starts[2 * i + 2]",
-        f"        for s in range(0, m, {L}):",
+        "",
+        "@njit(**NJIT)",
+        "def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, gt, o, m):",
+        '    """Tree i of the layout on rows 0 .. m - 1 of xt (transposed: row r of column j',
+        "    at xt[j * stride + r], rows padded to a multiple of LANES): gt[o + r] = its result",
+        '    (global node index, -1 none). slot: int64 scratch of >= m rounded up to LANES."""',
+        "    lo = starts[2 * i]",
+        "    mid = starts[2 * i + 1]",
+        "    hi = starts[2 * i + 2]",
+        f"    for s in range(0, m, {L}):",
     ]
     body = [f"        v{j} = ALL" for j in range(L)]
     body += _loop("lo", "mid", "{x} > th", L)
     body += _loop("mid", "hi", "not ({x} <= th)", L)
     body += [f"        slot[s + {j}] = trailing_zeros(v{j})" for j in range(L)]
-    lines += ["    " + b for b in body]
+    lines += body
     lines += [
-        "        base = i * 64",
-        "        for r in range(m):",
-        "            gt[o + r] = leaves[base + slot[r]]",
+        "    base = i * 64",
+        "    for r in range(m):",
+        "        gt[o + r] = leaves[base + slot[r]]",
         "",
     ]
     return "\n".join(lines)

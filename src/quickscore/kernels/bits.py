@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from quickscore.kernels import bits_walk
 from quickscore.kernels.options import NJIT
 from quickscore.kernels.trees import TreeArrays
 
@@ -214,6 +215,7 @@ def bit_layout(arrays: TreeArrays) -> BitLayout | None:
             columns, thresholds, masks, starts, leaves, tree_bits,
         )
         if nb:
+            bits_walk.compile_walk()
             out = BitLayout(columns[:pos].copy(), thresholds[:pos].copy(), masks[:pos].copy(), starts[: 2 * nb + 1].copy(), leaves[: nb * MAX_EXITS].copy(), tree_bits, int(n_other))
     arrays.__dict__["_bits"] = out
     return out

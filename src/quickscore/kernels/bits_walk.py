@@ -32,157 +32,169 @@ LANES = 32
 SIGNATURE = "void(float64[::1], int64, int64[::1], float64[::1], uint64[::1], int64[::1], int32[::1], int64, int64[::1], int32[::1], int64, int64)"
 
 
-with slp_vectorize():
+def compile_walk() -> None:
+    """Compile ``walk_bits`` for SIGNATURE with LLVM's SLP vectorizer (once per process; from
+    numba's on-disk cache when it is there), then forbid any other signature (it would be
+    compiled without SLP). Called by ``bits.bit_layout`` before a kernel that calls it is
+    compiled; not at import, which would start LLVM (~60 MB resident) in every process that
+    imports the kernels, including those that never walk a tree."""
+    if not hasattr(walk_bits, "compile"):  # NUMBA_DISABLE_JIT: plain Python
+        return
+    with slp_vectorize():
+        if not walk_bits.signatures:
+            walk_bits.compile(SIGNATURE)
+            walk_bits.disable_compile()
 
-    @njit(SIGNATURE, **NJIT)
-    def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, gt, o, m):
-        """Tree i of the layout on rows 0 .. m - 1 of xt (transposed: row r of column j
-        at xt[j * stride + r], rows padded to a multiple of LANES): gt[o + r] = its result
-        (global node index, -1 none). slot: int64 scratch of >= m rounded up to LANES."""
-        lo = starts[2 * i]
-        mid = starts[2 * i + 1]
-        hi = starts[2 * i + 2]
-        for s in range(0, m, 32):
-            v0 = ALL
-            v1 = ALL
-            v2 = ALL
-            v3 = ALL
-            v4 = ALL
-            v5 = ALL
-            v6 = ALL
-            v7 = ALL
-            v8 = ALL
-            v9 = ALL
-            v10 = ALL
-            v11 = ALL
-            v12 = ALL
-            v13 = ALL
-            v14 = ALL
-            v15 = ALL
-            v16 = ALL
-            v17 = ALL
-            v18 = ALL
-            v19 = ALL
-            v20 = ALL
-            v21 = ALL
-            v22 = ALL
-            v23 = ALL
-            v24 = ALL
-            v25 = ALL
-            v26 = ALL
-            v27 = ALL
-            v28 = ALL
-            v29 = ALL
-            v30 = ALL
-            v31 = ALL
-            for k in range(lo, mid):
-                c = np.uint64(columns[k] * stride + s)
-                th = thresholds[k]
-                mk = masks[k]
-                if mk == 0:
-                    break
-                v0 &= mk | (np.uint64(xt[c] > th) - ONE)
-                v1 &= mk | (np.uint64(xt[c + np.uint64(1)] > th) - ONE)
-                v2 &= mk | (np.uint64(xt[c + np.uint64(2)] > th) - ONE)
-                v3 &= mk | (np.uint64(xt[c + np.uint64(3)] > th) - ONE)
-                v4 &= mk | (np.uint64(xt[c + np.uint64(4)] > th) - ONE)
-                v5 &= mk | (np.uint64(xt[c + np.uint64(5)] > th) - ONE)
-                v6 &= mk | (np.uint64(xt[c + np.uint64(6)] > th) - ONE)
-                v7 &= mk | (np.uint64(xt[c + np.uint64(7)] > th) - ONE)
-                v8 &= mk | (np.uint64(xt[c + np.uint64(8)] > th) - ONE)
-                v9 &= mk | (np.uint64(xt[c + np.uint64(9)] > th) - ONE)
-                v10 &= mk | (np.uint64(xt[c + np.uint64(10)] > th) - ONE)
-                v11 &= mk | (np.uint64(xt[c + np.uint64(11)] > th) - ONE)
-                v12 &= mk | (np.uint64(xt[c + np.uint64(12)] > th) - ONE)
-                v13 &= mk | (np.uint64(xt[c + np.uint64(13)] > th) - ONE)
-                v14 &= mk | (np.uint64(xt[c + np.uint64(14)] > th) - ONE)
-                v15 &= mk | (np.uint64(xt[c + np.uint64(15)] > th) - ONE)
-                v16 &= mk | (np.uint64(xt[c + np.uint64(16)] > th) - ONE)
-                v17 &= mk | (np.uint64(xt[c + np.uint64(17)] > th) - ONE)
-                v18 &= mk | (np.uint64(xt[c + np.uint64(18)] > th) - ONE)
-                v19 &= mk | (np.uint64(xt[c + np.uint64(19)] > th) - ONE)
-                v20 &= mk | (np.uint64(xt[c + np.uint64(20)] > th) - ONE)
-                v21 &= mk | (np.uint64(xt[c + np.uint64(21)] > th) - ONE)
-                v22 &= mk | (np.uint64(xt[c + np.uint64(22)] > th) - ONE)
-                v23 &= mk | (np.uint64(xt[c + np.uint64(23)] > th) - ONE)
-                v24 &= mk | (np.uint64(xt[c + np.uint64(24)] > th) - ONE)
-                v25 &= mk | (np.uint64(xt[c + np.uint64(25)] > th) - ONE)
-                v26 &= mk | (np.uint64(xt[c + np.uint64(26)] > th) - ONE)
-                v27 &= mk | (np.uint64(xt[c + np.uint64(27)] > th) - ONE)
-                v28 &= mk | (np.uint64(xt[c + np.uint64(28)] > th) - ONE)
-                v29 &= mk | (np.uint64(xt[c + np.uint64(29)] > th) - ONE)
-                v30 &= mk | (np.uint64(xt[c + np.uint64(30)] > th) - ONE)
-                v31 &= mk | (np.uint64(xt[c + np.uint64(31)] > th) - ONE)
-            for k in range(mid, hi):
-                c = np.uint64(columns[k] * stride + s)
-                th = thresholds[k]
-                mk = masks[k]
-                if mk == 0:
-                    break
-                v0 &= mk | (np.uint64(not (xt[c] <= th)) - ONE)
-                v1 &= mk | (np.uint64(not (xt[c + np.uint64(1)] <= th)) - ONE)
-                v2 &= mk | (np.uint64(not (xt[c + np.uint64(2)] <= th)) - ONE)
-                v3 &= mk | (np.uint64(not (xt[c + np.uint64(3)] <= th)) - ONE)
-                v4 &= mk | (np.uint64(not (xt[c + np.uint64(4)] <= th)) - ONE)
-                v5 &= mk | (np.uint64(not (xt[c + np.uint64(5)] <= th)) - ONE)
-                v6 &= mk | (np.uint64(not (xt[c + np.uint64(6)] <= th)) - ONE)
-                v7 &= mk | (np.uint64(not (xt[c + np.uint64(7)] <= th)) - ONE)
-                v8 &= mk | (np.uint64(not (xt[c + np.uint64(8)] <= th)) - ONE)
-                v9 &= mk | (np.uint64(not (xt[c + np.uint64(9)] <= th)) - ONE)
-                v10 &= mk | (np.uint64(not (xt[c + np.uint64(10)] <= th)) - ONE)
-                v11 &= mk | (np.uint64(not (xt[c + np.uint64(11)] <= th)) - ONE)
-                v12 &= mk | (np.uint64(not (xt[c + np.uint64(12)] <= th)) - ONE)
-                v13 &= mk | (np.uint64(not (xt[c + np.uint64(13)] <= th)) - ONE)
-                v14 &= mk | (np.uint64(not (xt[c + np.uint64(14)] <= th)) - ONE)
-                v15 &= mk | (np.uint64(not (xt[c + np.uint64(15)] <= th)) - ONE)
-                v16 &= mk | (np.uint64(not (xt[c + np.uint64(16)] <= th)) - ONE)
-                v17 &= mk | (np.uint64(not (xt[c + np.uint64(17)] <= th)) - ONE)
-                v18 &= mk | (np.uint64(not (xt[c + np.uint64(18)] <= th)) - ONE)
-                v19 &= mk | (np.uint64(not (xt[c + np.uint64(19)] <= th)) - ONE)
-                v20 &= mk | (np.uint64(not (xt[c + np.uint64(20)] <= th)) - ONE)
-                v21 &= mk | (np.uint64(not (xt[c + np.uint64(21)] <= th)) - ONE)
-                v22 &= mk | (np.uint64(not (xt[c + np.uint64(22)] <= th)) - ONE)
-                v23 &= mk | (np.uint64(not (xt[c + np.uint64(23)] <= th)) - ONE)
-                v24 &= mk | (np.uint64(not (xt[c + np.uint64(24)] <= th)) - ONE)
-                v25 &= mk | (np.uint64(not (xt[c + np.uint64(25)] <= th)) - ONE)
-                v26 &= mk | (np.uint64(not (xt[c + np.uint64(26)] <= th)) - ONE)
-                v27 &= mk | (np.uint64(not (xt[c + np.uint64(27)] <= th)) - ONE)
-                v28 &= mk | (np.uint64(not (xt[c + np.uint64(28)] <= th)) - ONE)
-                v29 &= mk | (np.uint64(not (xt[c + np.uint64(29)] <= th)) - ONE)
-                v30 &= mk | (np.uint64(not (xt[c + np.uint64(30)] <= th)) - ONE)
-                v31 &= mk | (np.uint64(not (xt[c + np.uint64(31)] <= th)) - ONE)
-            slot[s + 0] = trailing_zeros(v0)
-            slot[s + 1] = trailing_zeros(v1)
-            slot[s + 2] = trailing_zeros(v2)
-            slot[s + 3] = trailing_zeros(v3)
-            slot[s + 4] = trailing_zeros(v4)
-            slot[s + 5] = trailing_zeros(v5)
-            slot[s + 6] = trailing_zeros(v6)
-            slot[s + 7] = trailing_zeros(v7)
-            slot[s + 8] = trailing_zeros(v8)
-            slot[s + 9] = trailing_zeros(v9)
-            slot[s + 10] = trailing_zeros(v10)
-            slot[s + 11] = trailing_zeros(v11)
-            slot[s + 12] = trailing_zeros(v12)
-            slot[s + 13] = trailing_zeros(v13)
-            slot[s + 14] = trailing_zeros(v14)
-            slot[s + 15] = trailing_zeros(v15)
-            slot[s + 16] = trailing_zeros(v16)
-            slot[s + 17] = trailing_zeros(v17)
-            slot[s + 18] = trailing_zeros(v18)
-            slot[s + 19] = trailing_zeros(v19)
-            slot[s + 20] = trailing_zeros(v20)
-            slot[s + 21] = trailing_zeros(v21)
-            slot[s + 22] = trailing_zeros(v22)
-            slot[s + 23] = trailing_zeros(v23)
-            slot[s + 24] = trailing_zeros(v24)
-            slot[s + 25] = trailing_zeros(v25)
-            slot[s + 26] = trailing_zeros(v26)
-            slot[s + 27] = trailing_zeros(v27)
-            slot[s + 28] = trailing_zeros(v28)
-            slot[s + 29] = trailing_zeros(v29)
-            slot[s + 30] = trailing_zeros(v30)
-            slot[s + 31] = trailing_zeros(v31)
-        base = i * 64
-        for r in range(m):
-            gt[o + r] = leaves[base + slot[r]]
+
+@njit(**NJIT)
+def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, gt, o, m):
+    """Tree i of the layout on rows 0 .. m - 1 of xt (transposed: row r of column j
+    at xt[j * stride + r], rows padded to a multiple of LANES): gt[o + r] = its result
+    (global node index, -1 none). slot: int64 scratch of >= m rounded up to LANES."""
+    lo = starts[2 * i]
+    mid = starts[2 * i + 1]
+    hi = starts[2 * i + 2]
+    for s in range(0, m, 32):
+        v0 = ALL
+        v1 = ALL
+        v2 = ALL
+        v3 = ALL
+        v4 = ALL
+        v5 = ALL
+        v6 = ALL
+        v7 = ALL
+        v8 = ALL
+        v9 = ALL
+        v10 = ALL
+        v11 = ALL
+        v12 = ALL
+        v13 = ALL
+        v14 = ALL
+        v15 = ALL
+        v16 = ALL
+        v17 = ALL
+        v18 = ALL
+        v19 = ALL
+        v20 = ALL
+        v21 = ALL
+        v22 = ALL
+        v23 = ALL
+        v24 = ALL
+        v25 = ALL
+        v26 = ALL
+        v27 = ALL
+        v28 = ALL
+        v29 = ALL
+        v30 = ALL
+        v31 = ALL
+        for k in range(lo, mid):
+            c = np.uint64(columns[k] * stride + s)
+            th = thresholds[k]
+            mk = masks[k]
+            if mk == 0:
+                break
+            v0 &= mk | (np.uint64(xt[c] > th) - ONE)
+            v1 &= mk | (np.uint64(xt[c + np.uint64(1)] > th) - ONE)
+            v2 &= mk | (np.uint64(xt[c + np.uint64(2)] > th) - ONE)
+            v3 &= mk | (np.uint64(xt[c + np.uint64(3)] > th) - ONE)
+            v4 &= mk | (np.uint64(xt[c + np.uint64(4)] > th) - ONE)
+            v5 &= mk | (np.uint64(xt[c + np.uint64(5)] > th) - ONE)
+            v6 &= mk | (np.uint64(xt[c + np.uint64(6)] > th) - ONE)
+            v7 &= mk | (np.uint64(xt[c + np.uint64(7)] > th) - ONE)
+            v8 &= mk | (np.uint64(xt[c + np.uint64(8)] > th) - ONE)
+            v9 &= mk | (np.uint64(xt[c + np.uint64(9)] > th) - ONE)
+            v10 &= mk | (np.uint64(xt[c + np.uint64(10)] > th) - ONE)
+            v11 &= mk | (np.uint64(xt[c + np.uint64(11)] > th) - ONE)
+            v12 &= mk | (np.uint64(xt[c + np.uint64(12)] > th) - ONE)
+            v13 &= mk | (np.uint64(xt[c + np.uint64(13)] > th) - ONE)
+            v14 &= mk | (np.uint64(xt[c + np.uint64(14)] > th) - ONE)
+            v15 &= mk | (np.uint64(xt[c + np.uint64(15)] > th) - ONE)
+            v16 &= mk | (np.uint64(xt[c + np.uint64(16)] > th) - ONE)
+            v17 &= mk | (np.uint64(xt[c + np.uint64(17)] > th) - ONE)
+            v18 &= mk | (np.uint64(xt[c + np.uint64(18)] > th) - ONE)
+            v19 &= mk | (np.uint64(xt[c + np.uint64(19)] > th) - ONE)
+            v20 &= mk | (np.uint64(xt[c + np.uint64(20)] > th) - ONE)
+            v21 &= mk | (np.uint64(xt[c + np.uint64(21)] > th) - ONE)
+            v22 &= mk | (np.uint64(xt[c + np.uint64(22)] > th) - ONE)
+            v23 &= mk | (np.uint64(xt[c + np.uint64(23)] > th) - ONE)
+            v24 &= mk | (np.uint64(xt[c + np.uint64(24)] > th) - ONE)
+            v25 &= mk | (np.uint64(xt[c + np.uint64(25)] > th) - ONE)
+            v26 &= mk | (np.uint64(xt[c + np.uint64(26)] > th) - ONE)
+            v27 &= mk | (np.uint64(xt[c + np.uint64(27)] > th) - ONE)
+            v28 &= mk | (np.uint64(xt[c + np.uint64(28)] > th) - ONE)
+            v29 &= mk | (np.uint64(xt[c + np.uint64(29)] > th) - ONE)
+            v30 &= mk | (np.uint64(xt[c + np.uint64(30)] > th) - ONE)
+            v31 &= mk | (np.uint64(xt[c + np.uint64(31)] > th) - ONE)
+        for k in range(mid, hi):
+            c = np.uint64(columns[k] * stride + s)
+            th = thresholds[k]
+            mk = masks[k]
+            if mk == 0:
+                break
+            v0 &= mk | (np.uint64(not (xt[c] <= th)) - ONE)
+            v1 &= mk | (np.uint64(not (xt[c + np.uint64(1)] <= th)) - ONE)
+            v2 &= mk | (np.uint64(not (xt[c + np.uint64(2)] <= th)) - ONE)
+            v3 &= mk | (np.uint64(not (xt[c + np.uint64(3)] <= th)) - ONE)
+            v4 &= mk | (np.uint64(not (xt[c + np.uint64(4)] <= th)) - ONE)
+            v5 &= mk | (np.uint64(not (xt[c + np.uint64(5)] <= th)) - ONE)
+            v6 &= mk | (np.uint64(not (xt[c + np.uint64(6)] <= th)) - ONE)
+            v7 &= mk | (np.uint64(not (xt[c + np.uint64(7)] <= th)) - ONE)
+            v8 &= mk | (np.uint64(not (xt[c + np.uint64(8)] <= th)) - ONE)
+            v9 &= mk | (np.uint64(not (xt[c + np.uint64(9)] <= th)) - ONE)
+            v10 &= mk | (np.uint64(not (xt[c + np.uint64(10)] <= th)) - ONE)
+            v11 &= mk | (np.uint64(not (xt[c + np.uint64(11)] <= th)) - ONE)
+            v12 &= mk | (np.uint64(not (xt[c + np.uint64(12)] <= th)) - ONE)
+            v13 &= mk | (np.uint64(not (xt[c + np.uint64(13)] <= th)) - ONE)
+            v14 &= mk | (np.uint64(not (xt[c + np.uint64(14)] <= th)) - ONE)
+            v15 &= mk | (np.uint64(not (xt[c + np.uint64(15)] <= th)) - ONE)
+            v16 &= mk | (np.uint64(not (xt[c + np.uint64(16)] <= th)) - ONE)
+            v17 &= mk | (np.uint64(not (xt[c + np.uint64(17)] <= th)) - ONE)
+            v18 &= mk | (np.uint64(not (xt[c + np.uint64(18)] <= th)) - ONE)
+            v19 &= mk | (np.uint64(not (xt[c + np.uint64(19)] <= th)) - ONE)
+            v20 &= mk | (np.uint64(not (xt[c + np.uint64(20)] <= th)) - ONE)
+            v21 &= mk | (np.uint64(not (xt[c + np.uint64(21)] <= th)) - ONE)
+            v22 &= mk | (np.uint64(not (xt[c + np.uint64(22)] <= th)) - ONE)
+            v23 &= mk | (np.uint64(not (xt[c + np.uint64(23)] <= th)) - ONE)
+            v24 &= mk | (np.uint64(not (xt[c + np.uint64(24)] <= th)) - ONE)
+            v25 &= mk | (np.uint64(not (xt[c + np.uint64(25)] <= th)) - ONE)
+            v26 &= mk | (np.uint64(not (xt[c + np.uint64(26)] <= th)) - ONE)
+            v27 &= mk | (np.uint64(not (xt[c + np.uint64(27)] <= th)) - ONE)
+            v28 &= mk | (np.uint64(not (xt[c + np.uint64(28)] <= th)) - ONE)
+            v29 &= mk | (np.uint64(not (xt[c + np.uint64(29)] <= th)) - ONE)
+            v30 &= mk | (np.uint64(not (xt[c + np.uint64(30)] <= th)) - ONE)
+            v31 &= mk | (np.uint64(not (xt[c + np.uint64(31)] <= th)) - ONE)
+        slot[s + 0] = trailing_zeros(v0)
+        slot[s + 1] = trailing_zeros(v1)
+        slot[s + 2] = trailing_zeros(v2)
+        slot[s + 3] = trailing_zeros(v3)
+        slot[s + 4] = trailing_zeros(v4)
+        slot[s + 5] = trailing_zeros(v5)
+        slot[s + 6] = trailing_zeros(v6)
+        slot[s + 7] = trailing_zeros(v7)
+        slot[s + 8] = trailing_zeros(v8)
+        slot[s + 9] = trailing_zeros(v9)
+        slot[s + 10] = trailing_zeros(v10)
+        slot[s + 11] = trailing_zeros(v11)
+        slot[s + 12] = trailing_zeros(v12)
+        slot[s + 13] = trailing_zeros(v13)
+        slot[s + 14] = trailing_zeros(v14)
+        slot[s + 15] = trailing_zeros(v15)
+        slot[s + 16] = trailing_zeros(v16)
+        slot[s + 17] = trailing_zeros(v17)
+        slot[s + 18] = trailing_zeros(v18)
+        slot[s + 19] = trailing_zeros(v19)
+        slot[s + 20] = trailing_zeros(v20)
+        slot[s + 21] = trailing_zeros(v21)
+        slot[s + 22] = trailing_zeros(v22)
+        slot[s + 23] = trailing_zeros(v23)
+        slot[s + 24] = trailing_zeros(v24)
+        slot[s + 25] = trailing_zeros(v25)
+        slot[s + 26] = trailing_zeros(v26)
+        slot[s + 27] = trailing_zeros(v27)
+        slot[s + 28] = trailing_zeros(v28)
+        slot[s + 29] = trailing_zeros(v29)
+        slot[s + 30] = trailing_zeros(v30)
+        slot[s + 31] = trailing_zeros(v31)
+    base = i * 64
+    for r in range(m):
+        gt[o + r] = leaves[base + slot[r]]
