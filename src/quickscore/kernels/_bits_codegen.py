@@ -38,7 +38,9 @@ Both selects are branch-free (``mask | (cond - 1)``). ``masks[k]`` is 0 exactly 
 leaf slots of test k's TRUE subtree, so a FALSE test removes them; masks are never 0 (the
 FALSE subtree keeps at least one slot), and the loops' ``if mk == 0: break`` exists only to
 keep LLVM's loop vectorizer off the k loops (it would gather over k) so that the SLP
-vectorizer packs the 32 rows instead.
+vectorizer packs the 32 rows instead. The tests are loaded with unsigned indices: numba adds
+a negative-index wraparound to every load with a signed one (W3, the walk alone, 12
+interleaved runs in one process: 9.6% faster).
 """
 
 import numpy as np
@@ -60,9 +62,10 @@ SIGNATURE = (
 def _loop(lo: str, hi: str, cond: str, L: int) -> list[str]:
     out = [
         f"        for k in range({lo}, {hi}):",
-        "            c = np.uint64(columns[k] * stride + s)",
-        "            th = thresholds[k]",
-        "            mk = masks[k]",
+        "            ku = np.uint64(k)",
+        "            c = np.uint64(columns[ku] * stride + s)",
+        "            th = thresholds[ku]",
+        "            mk = masks[ku]",
         "            if mk == 0:",
         "                break",
     ]

@@ -16,7 +16,9 @@ Both selects are branch-free (``mask | (cond - 1)``). ``masks[k]`` is 0 exactly 
 leaf slots of test k's TRUE subtree, so a FALSE test removes them; masks are never 0 (the
 FALSE subtree keeps at least one slot), and the loops' ``if mk == 0: break`` exists only to
 keep LLVM's loop vectorizer off the k loops (it would gather over k) so that the SLP
-vectorizer packs the 32 rows instead.
+vectorizer packs the 32 rows instead. The tests are loaded with unsigned indices: numba adds
+a negative-index wraparound to every load with a signed one (W3, the walk alone, 12
+interleaved runs in one process: 9.6% faster).
 """
 
 import numpy as np
@@ -88,9 +90,10 @@ def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, g
         v30 = ALL
         v31 = ALL
         for k in range(lo, mid):
-            c = np.uint64(columns[k] * stride + s)
-            th = thresholds[k]
-            mk = masks[k]
+            ku = np.uint64(k)
+            c = np.uint64(columns[ku] * stride + s)
+            th = thresholds[ku]
+            mk = masks[ku]
             if mk == 0:
                 break
             v0 &= mk | (np.uint64(xt[c] > th) - ONE)
@@ -126,9 +129,10 @@ def walk_bits(xt, stride, columns, thresholds, masks, starts, leaves, i, slot, g
             v30 &= mk | (np.uint64(xt[c + np.uint64(30)] > th) - ONE)
             v31 &= mk | (np.uint64(xt[c + np.uint64(31)] > th) - ONE)
         for k in range(mid, hi):
-            c = np.uint64(columns[k] * stride + s)
-            th = thresholds[k]
-            mk = masks[k]
+            ku = np.uint64(k)
+            c = np.uint64(columns[ku] * stride + s)
+            th = thresholds[ku]
+            mk = masks[ku]
             if mk == 0:
                 break
             v0 &= mk | (np.uint64(not (xt[c] <= th)) - ONE)

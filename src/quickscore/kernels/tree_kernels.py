@@ -53,7 +53,7 @@ BITS_ROWS = 256  # rows per pass of the bitvector walk (a multiple of bits_walk.
 # lanes.py and bits_walk.py and constants from _layout.py. This hash of the three (kept current
 # by ``python -m quickscore.kernels._codegen`` / ``_bits_codegen``, checked by a unit test)
 # makes any change to them an edit of this file.
-DEPENDENCY_FINGERPRINT = "08cc4fe4a126e92f"
+DEPENDENCY_FINGERPRINT = "d55ffafbad03ff98"
 
 
 @njit(**NJIT)
