@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import quickscore
-from quickscore.errors import EvaluationError
-from test_record_path import _batch
+from test_record_path import _batch, _same
+from test_record_path import _single as _record
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / ".cache"
 PATHS = ["w3/model.pmml", "w3/model.txt", "w4/model.pmml"]
@@ -32,22 +32,6 @@ def _model(path: str):
         assert model._record is not None and model._record.fast is not None, "the generated GBM chain"
         _MODELS[path] = model, np.load(BENCH / "data" / "X_test.npy", mmap_mode="r")
     return _MODELS[path]
-
-
-def _record(model, record: dict):
-    """The record path's answer: its outputs, or the error it raises."""
-    try:
-        return model.predict(record)
-    except EvaluationError as exc:
-        return type(exc), str(exc)
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    return a == b and type(a) is type(b)
 
 
 _ODD = st.one_of(
