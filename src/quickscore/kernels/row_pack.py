@@ -73,7 +73,6 @@ class PackedPairs(NamedTuple):
     """A forest and its per-node values for ``row.sum_values_pairs(B, x)`` (layout: ``row.P_*``)."""
 
     B: np.ndarray
-    n_features: int
 
 
 def pack_pairs(arrays: TreeArrays, values: np.ndarray, weights: np.ndarray, weighted: bool, float32: bool) -> PackedPairs | None:
@@ -141,4 +140,4 @@ def pack_pairs(arrays: TreeArrays, values: np.ndarray, weights: np.ndarray, weig
     records[:, 0:2] = slot.view(np.int32).reshape(n_records, 2)
     records[:, 2] = col
     records[:, 3] = first
-    return PackedPairs(B, n_features)
+    return PackedPairs(B)
