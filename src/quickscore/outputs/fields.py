@@ -15,7 +15,7 @@ import numpy as np
 from quickscore.errors import InvalidMarkup, UnsupportedMarkup
 from quickscore.ir import Model, OutputField
 from quickscore.ir.types import DataType, OpType
-from quickscore.outputs.prediction import Prediction
+from quickscore.outputs.prediction import Prediction, label_table
 from quickscore.runtime.frame import Frame
 from quickscore.schema.expressions import compile_expression
 from quickscore.schema.fields import FieldDecl
@@ -47,13 +47,10 @@ def label_column(pred: Prediction, data_type: DataType) -> Column:
 
 def _numeric_labels_at(classes: tuple, index: np.ndarray) -> np.ndarray | None:
     """``_numeric_labels`` of the labels ``classes[index]`` (-1: none), without the object
-    array: the classes converted once (the same ``astype``), then indexed. None when a class
-    is not a number."""
-    try:
-        table = np.array(list(classes), dtype=object).astype(np.float64)
-    except (TypeError, ValueError):
-        return None
-    return np.append(table, np.nan).take(index)
+    array: the classes' label table converted once, then indexed. None when a class is not a
+    number."""
+    table = _numeric_labels(label_table(classes))  # the last entry: None -> NaN
+    return table.take(index) if table.dtype == np.float64 else None
 
 
 def _numeric_labels(values: np.ndarray) -> np.ndarray:
