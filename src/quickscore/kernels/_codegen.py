@@ -29,6 +29,18 @@ tree, against 15.7) takes 0.62x the time: what is left is presumably the walk's 
 mispredicted branch about once per row and tree) and cache misses, not the work per test.
 (W1 predict(df) at 1 thread, 100k rows, medians: this walk 0.27 s, _proba_block 0.03 s,
 _split32 0.005 s, the rest of predict 0.025 s.)
+
+Tried later (2026-11-24, session 6; same method, 7-9 interleaved rounds, the walk alone on
+2048-row blocks of the bench rows, every result checked equal to this walk's): SIMD walks,
+the lanes unrolled into scalars for LLVM's SLP vectorizer, which then loads tests and values
+with AVX-512 gathers, on a layout with a test's two children side by side (next = child +
+(x > t), terminals looping on themselves): 16 lanes 0.64x, 32 lanes 1.02-1.07x, 64 lanes
+1.05-1.10x, whatever the steps between the checks that every lane has ended (W1's walks are
+14.1 tests long on average and up to 38: a group of 16 lanes walks 1.6-1.9x the tests its
+rows need). Refilling ended lanes of the 64 every 4 or 8 SIMD steps with a branch-free
+scalar loop: 0.84x. 8-byte test records (pre-order, the TRUE child next, the FALSE child at
+a relative offset, terminal flags in the record): 0.75x. A branch-free ``_proba_tree2``
+(NaN rows add -0.0, the exact identity): 0.51x (LLVM vectorizes neither loop).
 """
 
 from __future__ import annotations
