@@ -7,8 +7,10 @@ with what every model has.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -22,6 +24,22 @@ from quickscore.schema.expressions import compile_derived_fields
 from quickscore.schema.fields import FieldDecl
 from quickscore.schema.plan import FieldStep
 from quickscore.schema.scope import Scope
+
+
+#: The thread count of the batch being scored when its call gives one (``Model.predict(n_threads=)``),
+#: over the model's own (``Context.n_threads``). A ContextVar: concurrent calls on other Python
+#: threads keep their own.
+_CALL_THREADS: ContextVar["int | None"] = ContextVar("quickscore_call_threads", default=None)
+
+
+@contextmanager
+def call_threads(n: int | None) -> Iterator[None]:
+    """Score the batches of this block with ``n`` kernel threads (None: the model's setting)."""
+    token = _CALL_THREADS.set(n)
+    try:
+        yield
+    finally:
+        _CALL_THREADS.reset(token)
 
 
 class Core(Protocol):
@@ -40,6 +58,11 @@ class Context:
     extra_targets: tuple = ()  # FieldDecls of the other targets of a multi-target segmentation
     engine: str = "auto"  # auto: numba kernels where exact; reference: the plain evaluators only
     n_threads: int | None = None  # kernel threads (None: all cores)
+
+    def threads(self) -> int | None:
+        """Kernel threads for the batch being scored: the call's (``call_threads``), else the model's."""
+        n = _CALL_THREADS.get()
+        return self.n_threads if n is None else n
 
     def parse_label(self, text: str, what: str, loc=None):
         """A class label from the file, typed as the target field (string when there is none)."""

@@ -88,7 +88,7 @@ def matrix(arrays: "kernels.TreeArrays", frame: Frame) -> np.ndarray:
 
 def tree_leaves(core: "TreeCore", frame: Frame) -> tuple[np.ndarray, np.ndarray]:
     """``TreeCore.leaves`` on the kernels."""
-    idx, levels = kernels.leaf_indices(matrix(core.arrays, frame), core.arrays, levels=True, n_threads=core.ctx.n_threads)
+    idx, levels = kernels.leaf_indices(matrix(core.arrays, frame), core.arrays, levels=True, n_threads=core.ctx.threads())
     return idx[:, 0].astype(np.int64), levels[:, 0].astype(np.int64)
 
 
@@ -145,7 +145,7 @@ class FusedEnsemble:
     def predict(self, frame: Frame) -> Prediction:
         core, arrays = self.core, self.arrays
         X = matrix(arrays, frame)
-        common = dict(weights=self.weights, n_threads=core.ctx.n_threads)
+        common = dict(weights=self.weights, n_threads=core.ctx.threads())
         policy = dict(n_trees=self.n_trees, weights=self.weights, treatment=core.treatment, threshold=core.threshold)
         if self.kind == "values":
             sums = kernels.sum_values(X, arrays, self.table, weighted=self.weighted, float32=core.float32, **common)

@@ -13,7 +13,7 @@ import pandas as pd
 from quickscore.errors import EvaluationError, InvalidMarkup, QuickscoreError
 from quickscore.ir import Document, Interval, MiningModel, TreeModel
 from quickscore.ir.types import DataType
-from quickscore.models.base import CompiledModel
+from quickscore.models.base import CompiledModel, call_threads
 from quickscore.outputs.fields import label_column
 from quickscore.outputs.prediction import ModelResult
 from quickscore.runtime.dataframe import input_columns, output_frame
@@ -105,14 +105,20 @@ class Model:
 
     # --- scoring ----------------------------------------------------------------------------
 
-    def predict(self, data: Any, *, errors: str = "column") -> Any:
+    def predict(self, data: Any, *, errors: str = "column", n_threads: int | None = None) -> Any:
         """Score one record (a dict of scalars -> dict) or a batch (-> pandas DataFrame).
 
         A batch is a pandas DataFrame, a pyarrow Table, a dict of columns or a list of dicts.
         With ``errors="column"`` a batch gets an ``_error`` column holding the message of each
         record that could not be scored (its outputs are missing); ``errors="raise"`` raises the
         first record's error instead. One record always raises.
+
+        ``n_threads``: kernel threads for this batch only, over the ``n_threads`` given to
+        :func:`quickscore.load` (None: that setting). The results do not depend on it. One
+        record is always scored on the calling thread.
         """
+        if n_threads is not None and (type(n_threads) is not int or n_threads < 1):
+            n_threads = _thread_count(n_threads)
         if self._record is not None and isinstance(data, dict):
             out = self._record.score(data)
             if out is not None:
@@ -125,12 +131,13 @@ class Model:
                 raise kinds.get(0, EvaluationError)(messages[0])
             return {name: _scalar(col[0]) for name, col in outputs.items()}
         columns, n = _columns(data)
-        try:
-            outputs, messages, kinds = self._score_batch(columns, n)
-        except QuickscoreError:
-            raise
-        except Exception:  # a defect: keep the batch, and find the records it affects one by one
-            outputs, messages, kinds = self._score_each(columns, n)
+        with call_threads(n_threads):
+            try:
+                outputs, messages, kinds = self._score_batch(columns, n)
+            except QuickscoreError:
+                raise
+            except Exception:  # a defect: keep the batch, and find the records it affects one by one
+                outputs, messages, kinds = self._score_each(columns, n)
         failed = failed_mask(n, kinds)
         if errors == "raise" and failed.any():
             i = int(np.flatnonzero(failed)[0])
@@ -223,6 +230,13 @@ def _text(v: Any) -> str:
     from quickscore.schema.values import format_number
 
     return format_number(v) if isinstance(v, float) else str(v)
+
+
+def _thread_count(n: Any) -> int:
+    """``predict(n_threads=)`` as an int: a positive integer (a numpy one too), never a bool."""
+    if isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n >= 1:
+        return int(n)
+    raise ValueError(f"Model.predict: n_threads must be a positive int or None, not {n!r} ({type(n).__name__})")
 
 
 def _is_scalar(v: Any) -> bool:
