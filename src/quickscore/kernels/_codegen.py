@@ -310,7 +310,7 @@ FINGERPRINT_LINE = re.compile(r'^DEPENDENCY_FINGERPRINT = "[0-9a-f]*"$', re.M)
 def fingerprint() -> str:
     """A hash of the modules whose compiled code ``tree_kernels``' cached kernels embed."""
     h = hashlib.sha256()
-    for name in ("lanes.py", "_layout.py", "bits_walk.py"):
+    for name in ("lanes.py", "_layout.py", "bits_walk.py", "row.py"):
         h.update((HERE / name).read_bytes())
     return h.hexdigest()[:16]
 

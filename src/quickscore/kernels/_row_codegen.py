@@ -2,7 +2,8 @@
 
 Run ``python -m quickscore.kernels._row_codegen`` after changing it (the output is
 committed: numba's on-disk cache needs a real source file). ``row.py`` imports nothing from
-the other kernel modules (its numba cache depends on its own text only).
+the other kernel modules (its numba cache depends on its own text only); ``tree_kernels``
+imports its ``add_value`` (and its fingerprint hashes ``row.py``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,27 @@ import numpy as np
 from numba import njit
 
 from quickscore.kernels.options import NJIT
+
+
+@njit(inline="always", **NJIT)
+def add_value(v, w, weighted, f32, acc32, acc, wsum, count, wmiss):
+    """One tree's value v (weight w) into a row's sums, as the fused kernels add it, in
+    tree order: a NaN value (no prediction) adds w to wmiss; any other adds ``v * w`` (or v
+    when not ``weighted``) to the total, in float32 (acc32) when ``f32``, else in float64
+    (acc), and ``w`` (or 1.0) to wsum and 1.0 to count. Returns the five sums. Shared by
+    ``tree_kernels.sum_row`` and ``_sum_pairs`` (inlined into both)."""
+    if v != v:
+        return acc32, acc, wsum, count, wmiss + w
+    if f32:
+        if weighted:
+            acc32 = acc32 + np.float32(v) * np.float32(w)
+        else:
+            acc32 = acc32 + np.float32(v)
+    elif weighted:
+        acc = acc + v * w
+    else:
+        acc = acc + v
+    return acc32, acc, wsum + (w if weighted else 1.0), count + 1.0, wmiss
 '''
 
 
@@ -327,22 +349,7 @@ def _pairs() -> str:
     for i in range(n):
         out += [
             f"        if base + {i} < n:",
-            f"            v = Bd[np.uint64(rd + 2 * s{i})]",
-            f"            w = Bd[np.uint64(wb + base + {i})]",
-            "            if v != v:",
-            "                wmiss += w",
-            "            else:",
-            "                if f32:",
-            "                    if weighted:",
-            "                        acc32 = acc32 + np.float32(v) * np.float32(w)",
-            "                    else:",
-            "                        acc32 = acc32 + np.float32(v)",
-            "                elif weighted:",
-            "                    acc = acc + v * w",
-            "                else:",
-            "                    acc = acc + v",
-            "                wsum += w if weighted else 1.0",
-            "                count += 1.0",
+            f"            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s{i})], Bd[np.uint64(wb + base + {i})], weighted, f32, acc32, acc, wsum, count, wmiss)",
         ]
     out.append("    return (np.float64(acc32) if f32 else acc), wsum, count, wmiss")
     return "\n".join(out) + "\n"

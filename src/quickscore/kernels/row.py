@@ -47,6 +47,27 @@ from numba import njit
 from quickscore.kernels.options import NJIT
 
 
+@njit(inline="always", **NJIT)
+def add_value(v, w, weighted, f32, acc32, acc, wsum, count, wmiss):
+    """One tree's value v (weight w) into a row's sums, as the fused kernels add it, in
+    tree order: a NaN value (no prediction) adds w to wmiss; any other adds ``v * w`` (or v
+    when not ``weighted``) to the total, in float32 (acc32) when ``f32``, else in float64
+    (acc), and ``w`` (or 1.0) to wsum and 1.0 to count. Returns the five sums. Shared by
+    ``tree_kernels.sum_row`` and ``_sum_pairs`` (inlined into both)."""
+    if v != v:
+        return acc32, acc, wsum, count, wmiss + w
+    if f32:
+        if weighted:
+            acc32 = acc32 + np.float32(v) * np.float32(w)
+        else:
+            acc32 = acc32 + np.float32(v)
+    elif weighted:
+        acc = acc + v * w
+    else:
+        acc = acc + v
+    return acc32, acc, wsum + (w if weighted else 1.0), count + 1.0, wmiss
+
+
 @njit(**NJIT)
 def _walk_le32(B, x32, g):
     """The walks of a ``pack_le32`` forest, 12 interleaved lanes (a lane whose tree ends
@@ -645,139 +666,19 @@ def _sum_pairs(B, x2):
             if moved == 0:
                 break
         if base + 0 < n:
-            v = Bd[np.uint64(rd + 2 * s0)]
-            w = Bd[np.uint64(wb + base + 0)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s0)], Bd[np.uint64(wb + base + 0)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 1 < n:
-            v = Bd[np.uint64(rd + 2 * s1)]
-            w = Bd[np.uint64(wb + base + 1)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s1)], Bd[np.uint64(wb + base + 1)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 2 < n:
-            v = Bd[np.uint64(rd + 2 * s2)]
-            w = Bd[np.uint64(wb + base + 2)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s2)], Bd[np.uint64(wb + base + 2)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 3 < n:
-            v = Bd[np.uint64(rd + 2 * s3)]
-            w = Bd[np.uint64(wb + base + 3)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s3)], Bd[np.uint64(wb + base + 3)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 4 < n:
-            v = Bd[np.uint64(rd + 2 * s4)]
-            w = Bd[np.uint64(wb + base + 4)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s4)], Bd[np.uint64(wb + base + 4)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 5 < n:
-            v = Bd[np.uint64(rd + 2 * s5)]
-            w = Bd[np.uint64(wb + base + 5)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s5)], Bd[np.uint64(wb + base + 5)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 6 < n:
-            v = Bd[np.uint64(rd + 2 * s6)]
-            w = Bd[np.uint64(wb + base + 6)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s6)], Bd[np.uint64(wb + base + 6)], weighted, f32, acc32, acc, wsum, count, wmiss)
         if base + 7 < n:
-            v = Bd[np.uint64(rd + 2 * s7)]
-            w = Bd[np.uint64(wb + base + 7)]
-            if v != v:
-                wmiss += w
-            else:
-                if f32:
-                    if weighted:
-                        acc32 = acc32 + np.float32(v) * np.float32(w)
-                    else:
-                        acc32 = acc32 + np.float32(v)
-                elif weighted:
-                    acc = acc + v * w
-                else:
-                    acc = acc + v
-                wsum += w if weighted else 1.0
-                count += 1.0
+            acc32, acc, wsum, count, wmiss = add_value(Bd[np.uint64(rd + 2 * s7)], Bd[np.uint64(wb + base + 7)], weighted, f32, acc32, acc, wsum, count, wmiss)
     return (np.float64(acc32) if f32 else acc), wsum, count, wmiss

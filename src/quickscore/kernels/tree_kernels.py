@@ -45,6 +45,7 @@ from quickscore.kernels import bits_walk, lanes
 from quickscore.kernels._layout import OP_BITS, OP_EQ, OP_LE
 from quickscore.kernels.lanes import _in_bits, _in_sorted
 from quickscore.kernels.options import NJIT, NJIT_PARALLEL
+from quickscore.kernels.row import add_value
 
 BLOCK = 2048
 BITS_ROWS = 256  # rows per pass of the bitvector walk (a multiple of bits_walk.LANES)
@@ -53,7 +54,7 @@ BITS_ROWS = 256  # rows per pass of the bitvector walk (a multiple of bits_walk.
 # lanes.py and bits_walk.py and constants from _layout.py. This hash of the three (kept current
 # by ``python -m quickscore.kernels._codegen`` / ``_bits_codegen``, checked by a unit test)
 # makes any change to them an edit of this file.
-DEPENDENCY_FINGERPRINT = "d55ffafbad03ff98"
+DEPENDENCY_FINGERPRINT = "72bf10634dddfe16"
 
 
 @njit(**NJIT)
@@ -709,22 +710,8 @@ def sum_row(nodes, fast, features, bitsets, set_values, mixed, roots, used_cols,
     count = 0.0
     wmiss = 0.0
     for t in range(roots.shape[0]):
-        w = weights[t]
         v = values[g[t]] if g[t] >= 0 else np.nan
-        if v != v:
-            wmiss += w
-            continue
-        if f32:
-            if weighted:
-                acc32 = acc32 + np.float32(v) * np.float32(w)
-            else:
-                acc32 = acc32 + np.float32(v)
-        elif weighted:
-            acc = acc + v * w
-        else:
-            acc = acc + v
-        wsum += w if weighted else 1.0
-        count += 1.0
+        acc32, acc, wsum, count, wmiss = add_value(v, weights[t], weighted, f32, acc32, acc, wsum, count, wmiss)
     return (np.float64(acc32) if f32 else acc), wsum, count, wmiss
 
 
