@@ -231,6 +231,7 @@ def prepare(a, res: dict) -> dict:
     res["first_batch_s"] = time.perf_counter() - t
     res["maxdiff"] = float(np.max(np.abs(p - ref)))
     res["threaded"] = bool(peer.threaded)
+    res["per_call_threads"] = bool(getattr(peer, "per_call_threads", False))
     return dict(peer=peer, X=X, df=df, names=names, ref=ref, cfg=cfg)
 
 
@@ -298,10 +299,16 @@ class _Served:
             peer.predict_batch(*self._slice(min(rows, warmup_rows)))
         return {"rows": rows, "est_s": est * rows / len(self.X)}
 
-    def cmd_batch(self, rows: int) -> dict:
+    def cmd_batch(self, rows: int, threads: int | None = None) -> dict:
+        """One repetition on the first ``rows`` rows; ``threads``: on that many threads for this
+        call only (peers with ``per_call_threads``: the paired thread-scaling repetition)."""
         Xs, dfs = self._slice(rows)
-        t = time.perf_counter()
-        self.peer.predict_batch(Xs, dfs)
+        if threads is None:
+            t = time.perf_counter()
+            self.peer.predict_batch(Xs, dfs)
+        else:
+            t = time.perf_counter()
+            self.peer.predict_batch_threads(Xs, dfs, threads)
         return {"s": time.perf_counter() - t}
 
     def cmd_lat_setup(self) -> dict:

@@ -9,6 +9,10 @@ five steps, so ``peer_runner.py`` can time them identically:
     predict_batch(X, df)    P(y=1) for a float64 ndarray ``X`` (or its DataFrame ``df``)
     predict_one(d)          P(y=1) for a single row given as ``{"x1": .., ...}``
 
+and, where the engine takes a thread count per call (``per_call_threads``, quickscore's
+``Model.predict(n_threads=)``), ``predict_batch_threads(X, df, n)``: one batch on n threads
+without a switch, for the paired thread-scaling repetitions (bench/run.py).
+
 This module must stay importable with only numpy installed (the lleaves peer runs
 it from a separate virtualenv), so every library import is inside a method.
 """
@@ -39,6 +43,8 @@ class Peer:
     workloads: tuple[str, ...] | None = None
     #: native model file (relative to the workload dir) or "model.pmml" etc.
     model_file = "model.pmml"
+    #: predict_batch_threads(X, df, n) scores one batch on n threads (no switch, no reload)
+    per_call_threads = False
 
     def __init__(self, workload: str, meta: dict):
         self.workload = workload
@@ -63,6 +69,9 @@ class Peer:
 
     def predict_one(self, d: dict) -> float:
         raise NotImplementedError
+
+    def predict_batch_threads(self, X: np.ndarray, df, n: int) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} takes no thread count per call")
 
     # helpers
     def row(self, d: dict, dtype=np.float64) -> np.ndarray:
@@ -221,7 +230,7 @@ class Quickscore(Peer):
         self.d = d
         self.model_file = self._path(d).name
         self.m = self.qs.load(str(self._path(d)))
-        self._predict_takes_threads = _accepts(self.m.predict, "n_threads")
+        self._predict_takes_threads = self.per_call_threads = _accepts(self.m.predict, "n_threads")
         if not (self._predict_takes_threads or self._load_takes_threads):
             self.notes.append("no n_threads= yet: threads via NUMBA_NUM_THREADS/numba.set_num_threads")
 
@@ -234,6 +243,7 @@ class Quickscore(Peer):
         except Exception:  # noqa: BLE001
             pass
         if self._predict_takes_threads:
+            # Model.predict(n_threads=): the thread count of each batch call (no reload)
             self.predict_kw = {"n_threads": n}
         elif self._load_takes_threads:
             # Only load takes it: reload (not timed) with the wanted thread count.
@@ -242,14 +252,19 @@ class Quickscore(Peer):
     def predict_batch(self, X, df=None):
         return _extract_p1(self.m.predict(df if df is not None else X, **self.predict_kw))
 
+    def predict_batch_threads(self, X, df, n):
+        return _extract_p1(self.m.predict(df if df is not None else X, n_threads=n))
+
     def predict_one(self, d):
         # P(y=1) straight from the result dict (its key found once): the timing is the call.
+        # No n_threads=: one record is scored on the calling thread anyway, and the call is
+        # timed as users make it.
         key = self.__dict__.get("_p1_key")
         if key is None:
-            res = self.m.predict(d, **self.predict_kw)
+            res = self.m.predict(d)
             key = self._p1_key = next((k for k in ("probability(1)", "probability(1.0)") if k in res), None) or False
             return float(_extract_p1(res)[0])
-        res = self.m.predict(d, **self.predict_kw)
+        res = self.m.predict(d)
         if not key:
             return float(_extract_p1(res)[0])
         v = res[key]

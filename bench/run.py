@@ -287,6 +287,11 @@ ROUNDS = {
 }
 #: the ratios' reference peer
 REF_PEER = "quickscore"
+#: Thread scaling, paired: in each all-threads batch round these peers (when their engine takes
+#: a thread count per call, ``Model.predict(n_threads=)``) also time one 1-thread repetition
+#: on the same rows right before (even rounds) or after (odd rounds) their all-threads one; the
+#: scaling is the median of the per-round ratios (thread_scaling), as the qs× columns are.
+SCALING_PEERS = ("quickscore", "quickscore-qsm")
 #: issue 3's single-row latency targets for quickscore (p50, µs; absolute)
 P50_TARGET_US = {"W1": 30.0, "W2": 4.0, "W3": 20.0, "W4": 20.0}
 
@@ -469,6 +474,26 @@ def paired_ratios(res: dict, ref: dict, phases: list[str]) -> dict:
     return out
 
 
+def thread_scaling(res: dict, threads: int) -> dict | None:
+    """All threads ÷ 1 thread (rows/s) of one result. Paired: ``pairs`` holds, round by round,
+    the all-threads repetition (``paired_reps``) and the 1-thread one timed right next to it on
+    the same rows (``scaling.one_thread_reps``), and ``median``/``min``/``max`` summarise their
+    per-round ratios (``per_round``; a round missing either has none). ``unpaired``: the ratio
+    of the two phases' medians (``batch``), measured minutes apart, as the table's rows/s."""
+    nt = str(threads)
+    many = (res.get("paired_reps") or {}).get(nt) or []
+    one = (res.get("scaling") or {}).get("one_thread_reps") or []
+    out: dict = {}
+    if one and threads > 1:
+        pairs = [[a, b] if a and b else None for a, b in zip(many, one)]
+        out["pairs"] = pairs
+        out.update(_ratio_summary([p[0] / p[1] if p else None for p in pairs]) or {})
+    r1, rn = rate(res, 1), rate(res, threads)
+    if r1 and rn and threads > 1:
+        out["unpaired"] = rn / r1
+    return out or None
+
+
 def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeout: float,
                         budget_left=lambda: True, round_timeout: float | None = None,
                         rounds_left=None) -> list[dict]:  # fmt: skip
@@ -567,12 +592,15 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         else:
             results[p]["latency"].setdefault("qs_adjacent_p50_us", [None] * cfg["lat_rounds"])[r] = m["p50_us"]
 
-    def run_rounds(n_rounds: int, cmd: str, phase: str, probing: bool, args, probe_args, record) -> int:
+    def run_rounds(n_rounds: int, cmd: str, phase: str, probing: bool, args, probe_args, record,
+                   companion: dict | None = None) -> int:  # fmt: skip
         """The rounds of one phase (the batch rounds of a thread count, or the latency rounds):
         in round r every live peer, in ``rotation(r)``, runs ``cmd`` with ``args(p, r)`` and
         ``record(p, r, m, cpu)`` keeps its figures; with ``probing`` (quickscore is measured in
         this phase) and ``adjacent_ref``, every other peer's command has quickscore's extra one
-        (``probe_args(r)``) right before it in even rounds, after it in odd ones (ref_probe). A
+        (``probe_args(r)``) right before it in even rounds, after it in odd ones (ref_probe).
+        ``companion[p](r)``: one more command of p's, outside the probe (first in even rounds,
+        last in odd ones): the paired 1-thread repetition of the all-threads rounds. A
         runner that fails is dropped with stage "measure (<phase> round <r + 1>)". Returns the
         rounds done (``rounds_left()`` False stops after the first)."""
         done = 0
@@ -583,6 +611,11 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                 if p not in live:
                     continue
                 probe = cfg["adjacent_ref"] and p != REF_PEER and probing
+                extra = (companion or {}).get(p)
+                if extra and r % 2 == 0:
+                    extra(r)
+                    if p not in live:
+                        continue
                 if probe and r % 2 == 0:
                     ref_probe(p, r, cmd, **probe_args(r))
                 try:
@@ -592,6 +625,8 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                     continue
                 if probe and r % 2 == 1:
                     ref_probe(p, r, cmd, **probe_args(r))
+                if extra and r % 2 == 1:
+                    extra(r)
                 record(p, r, m, cpu)
             done += 1
         return done
@@ -628,8 +663,26 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             results[p].setdefault("rep_cpu", {}).setdefault(n, [None] * cfg["batch_rounds"])[r] = {
                 k: round(v, 2) for k, v in cpu.items()}  # fmt: skip
 
+        # the paired thread scaling: a 1-thread repetition next to each all-threads one
+        pair_peers = [p for p in SCALING_PEERS if n != "1" and p in rows and results[p].get("per_call_threads")]
+        for p in pair_peers:
+            results[p]["scaling"] = {"threads": int(n), "rows": rows[p], "one_thread_reps": [None] * cfg["batch_rounds"],
+                                     "first": [None] * cfg["batch_rounds"], "rep_cpu_1T": [None] * cfg["batch_rounds"]}  # fmt: skip
+
+        def one_thread_rep(p: str, r: int) -> None:
+            try:
+                m, cpu = measured(p, "batch", rows=rows[p], threads=1)
+            except RunnerFailed as e:
+                fail(p, e, f"measure ({n}T round {r + 1}, paired 1-thread repetition)")
+                return
+            sc = results[p]["scaling"]
+            sc["one_thread_reps"][r] = rows[p] / m["s"]
+            sc["first"][r] = "1T" if r % 2 == 0 else f"{n}T"
+            sc["rep_cpu_1T"][r] = {k: round(v, 2) for k, v in cpu.items()}
+
         rounds_done[n] = run_rounds(cfg["batch_rounds"], "batch", f"{n}T", REF_PEER in rows,
-                                    lambda p, r: {"rows": rows[p]}, lambda r: {"rows": probe_rows}, record_batch)  # fmt: skip
+                                    lambda p, r: {"rows": rows[p]}, lambda r: {"rows": probe_rows}, record_batch,
+                                    {p: (lambda r, p=p: one_thread_rep(p, r)) for p in pair_peers})  # fmt: skip
         for p, ts in times.items():
             if ts and (results[p].get("threaded") or n == "1"):
                 results[p].setdefault("batch", {})[n] = _batch_summary(ts, rows[p])
@@ -679,6 +732,9 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
         r["rounds_done"] = rounds_done
         if "wall_s" not in r and p in runners:  # its load + its own commands
             r["wall_s"] = round(getattr(runners[p], "load_wall_s", 0.0) + runners[p].busy_s, 1)
+    for p in plist:
+        if results[p].get("scaling"):
+            results[p]["scaling"].update(thread_scaling(results[p], threads) or {})
     ref = results.get(REF_PEER)
     if ref and ref.get("status") == "ok":
         for p in plist:
@@ -799,6 +855,7 @@ def table(results: list[dict], threads: int) -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines += _round_notes(w, rows, nt, qs)
+        lines += _scaling_notes(rows, nt)
     return "\n".join(lines)
 
 
@@ -838,6 +895,32 @@ def _round_notes(w: str, rows: list[dict], nt: str, qs: dict | None) -> list[str
     return out
 
 
+def _scaling_text(s: dict, nt: str) -> str | None:
+    """The paired thread scaling of one result and the unpaired ratio beside it, or None."""
+    parts = []
+    if s.get("median") is not None:
+        parts.append(f"{_ratio(s['median'], 1.0)} paired [{_short(s['min'])}–{_short(s['max'])}] over {s['rounds']} round(s)")
+    if s.get("unpaired") is not None:
+        parts.append(f"{_ratio(s['unpaired'], 1.0)} unpaired")
+    return ", ".join(parts) or None
+
+
+def _scaling_notes(rows: list[dict], nt: str) -> list[str]:
+    """Under a workload's table: the thread scaling (all threads ÷ 1 thread, rows/s) of the
+    peers measured paired (SCALING_PEERS): the median [min–max] of the per-round ratios, and the
+    ratio of the two phases' medians (the table's rows/s columns) for comparison."""
+    found = []
+    for r in rows:
+        text = _scaling_text(r.get("scaling") or {}, nt)
+        if text and (r.get("scaling") or {}).get("pairs"):
+            found.append(f"{PEER_LABEL.get(r['peer'], r['peer'])} {text}")
+    if not found:
+        return []
+    return ["", (f"Thread scaling ({nt}T ÷ 1T rows/s; paired: the median [min–max] of the per-round ratios of an {nt}T "
+                 f"repetition and a 1T one right next to it on the same rows; unpaired: rows/s {nt}T ÷ rows/s 1T above, "
+                 "phases minutes apart): " + "; ".join(found) + ".")]  # fmt: skip
+
+
 LEGEND = """\
 load s: seconds to load the model file into a ready-to-score object (runtime start-up such as the JVM excluded).
 RSS MB / peak MB: resident memory of the peer's process (+ children, e.g. PyPMML's JVM) after load / its high-water mark during load.
@@ -846,7 +929,8 @@ p50/p99: single-row latency from a Python dict, 1 thread. max|Δp|: max abs diff
 qs×: quickscore's advantage: quickscore rows/s ÷ peer rows/s, and peer p50 ÷ quickscore p50 (>1 = quickscore faster)."""
 LEGEND_INTERLEAVED = """\
 Interleaved runs (the default): all peers of a workload stay loaded and are measured in rounds (one repetition each, rotating order);
-qs× is the median of the per-round ratios (quickscore's extra repetition right next to the peer's, in each round), which cancels the shared machine's slow/fast swings."""
+qs× is the median of the per-round ratios (quickscore's extra repetition right next to the peer's, in each round), which cancels the shared machine's slow/fast swings.
+Thread scaling (under each table): quickscore times a 1-thread repetition right next to each all-threads one (same rows, order alternating by round); paired = median [min–max] of those per-round ratios."""
 
 
 def machine_info() -> dict:
@@ -876,6 +960,9 @@ def _log_result(r: dict, threads: int) -> None:
             f"{threads}T {_fmt_rate(rate(r, threads))}  p50 {_fmt_us(lat.get('p50_us'))}  "
             f"max|Δp| {_fmt_diff(r.get('maxdiff'))}  ({r.get('wall_s')}s)"
         )
+        scaling = _scaling_text(r.get("scaling") or {}, str(threads)) if (r.get("scaling") or {}).get("pairs") else None
+        if scaling:
+            log(f"{w} {p}: thread scaling {threads}T/1T {scaling}")
     elif "skipped" not in str(r.get("reason", "")):
         log(f"{w} {p}: {r.get('status')}: {r.get('reason')}")
 

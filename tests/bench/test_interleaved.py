@@ -132,6 +132,14 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     assert nat["qs_ratio"]["1"]["rounds"] == 1 and nat["qs_ratio"]["2"]["rounds"] == rounds
     # quickscore's own figures leave the extra repetitions / latency probes out
     assert qs["batch"]["2"]["reps"] == rounds
+    # ... and the paired thread scaling: a 1T repetition next to each 2T one, on the same rows
+    sc = qs["scaling"]
+    assert sc["threads"] == 2 and sc["rows"] == qs["batch"]["2"]["rows"] and sc["rounds"] == rounds
+    assert sc["first"] == ["1T" if r % 2 == 0 else "2T" for r in range(rounds)]
+    assert [p[0] for p in sc["pairs"]] == qs["paired_reps"]["2"] and all(v > 0 for v in sc["one_thread_reps"])
+    assert _approx(sc["median"], statistics.median(a / b for a, b in sc["pairs"]))
+    assert _approx(sc["unpaired"], qs["batch"]["2"]["rows_per_s"] / qs["batch"]["1"]["rows_per_s"])
+    assert "scaling" not in ort and "scaling" not in nat
     assert lat["calls"] == lat["rounds"] * lat["calls_per_round"]
     # quickscore's latency slice next to ONNX Runtime's in round 1 (before it: even round)
     assert ort["latency"]["qs_adjacent_p50_us"][0] > 0 and ort["latency"]["round_p50_us"][0] > 0
@@ -141,3 +149,5 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     assert "| peer | load s | RSS MB | peak MB | rows/s 1T | rows/s 2T | p50 | p99 | max|Δp| | qs× 1T | qs× 2T | qs× p50 | notes |" in md
     assert "failed after load: timed out after 3s (latency)" in md
     assert "qs× = median of the per-round ratios" in md
+    assert "Thread scaling (2T ÷ 1T rows/s; paired:" in md and "quickscore (PMML) " in md
+    assert "W2 quickscore: thread scaling 2T/1T " in p.stderr
