@@ -669,7 +669,7 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             results[p]["scaling"] = {"threads": int(n), "rows": rows[p], "one_thread_reps": [None] * cfg["batch_rounds"],
                                      "first": [None] * cfg["batch_rounds"], "rep_cpu_1T": [None] * cfg["batch_rounds"]}  # fmt: skip
 
-        def one_thread_rep(p: str, r: int) -> None:
+        def one_thread_rep(p: str, r: int, n: str = n, rows: dict = rows) -> None:
             try:
                 m, cpu = measured(p, "batch", rows=rows[p], threads=1)
             except RunnerFailed as e:

@@ -7,10 +7,11 @@ with what every model has.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from quickscore.schema.scope import Scope
 #: The thread count of the batch being scored when its call gives one (``Model.predict(n_threads=)``),
 #: over the model's own (``Context.n_threads``). A ContextVar: concurrent calls on other Python
 #: threads keep their own.
-_CALL_THREADS: ContextVar["int | None"] = ContextVar("quickscore_call_threads", default=None)
+_CALL_THREADS: ContextVar[int | None] = ContextVar("quickscore_call_threads", default=None)
 
 
 @contextmanager

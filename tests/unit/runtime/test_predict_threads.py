@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from corpus_cases import TEST_DATA_DIR
 
 import quickscore
 from quickscore.kernels import ensemble
 from quickscore.kernels.options import MIN_ROWS_PER_THREAD
 from quickscore.models.base import call_threads
-
-from corpus_cases import TEST_DATA_DIR
 
 # Enough rows for the kernels to cut a batch into chunks for several threads (row_ranges: at
 # least 2 * MIN_ROWS_PER_THREAD rows), as a tiled copy of each fixture's inputs.
