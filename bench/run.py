@@ -38,6 +38,7 @@ RESULTS = BENCH / "results"
 LLEAVES_REQS = ["lleaves==1.3.0", "llvmlite==0.43.0", "numpy", "psutil"]
 
 sys.path.insert(0, str(BENCH))
+import affinity  # noqa: E402
 from peers import PEERS  # noqa: E402
 from workloads import CACHE, WORKLOADS  # noqa: E402
 
@@ -631,10 +632,21 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
             done += 1
         return done
 
+    def pin_runners(phase: str) -> None:
+        """Every thread of every live runner's processes on one CPU for a 1-thread phase (the
+        same CPU for all; a JVM's GC and JIT threads then share its core: bench/affinity.py),
+        on every CPU for the all-threads phase. Threads started later inherit it."""
+        cpus = affinity.one_cpu() if phase in ("1", "latency") else affinity.cpus()
+        groups = _group_pids([r.p.pid for r in live.values()])
+        for p, runner in live.items():
+            n_set = affinity.pin(groups.get(runner.p.pid, [runner.p.pid]), cpus)
+            results[p].setdefault("cpu_affinity", {})[phase] = {"cpus": sorted(cpus), "threads_set": n_set}
+
     # ---- batch rounds: all threads, then 1 thread
     phases = [str(threads), "1"] if threads > 1 else ["1"]
     rounds_done = {}
     for n in phases:
+        pin_runners(n)
         rows, times = {}, {}
         probe_rows = 0  # set with quickscore's warm-up below (probes need it in `rows`)
         for p in list(live):
@@ -688,6 +700,7 @@ def measure_interleaved(w: str, plist: list[str], mode: str, threads: int, timeo
                 results[p].setdefault("batch", {})[n] = _batch_summary(ts, rows[p])
 
     # ---- latency rounds: 1 thread, a slice of single-row calls per peer per round
+    pin_runners("latency")
     calls = {}
     for p in list(live):
         try:

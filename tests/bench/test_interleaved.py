@@ -140,6 +140,13 @@ def test_interleaved_run_end_to_end_with_failing_peers(tmp_path):
     assert _approx(sc["median"], statistics.median(a / b for a, b in sc["pairs"]))
     assert _approx(sc["unpaired"], qs["batch"]["2"]["rows_per_s"] / qs["batch"]["1"]["rows_per_s"])
     assert "scaling" not in ort and "scaling" not in nat
+    # the 1-thread phases ran pinned to one CPU (the same for every peer), the 2T phase on all
+    one = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    for r in (qs, ort):
+        aff = r["cpu_affinity"]
+        if one is not None:
+            assert aff["1"]["cpus"] == [one] and aff["latency"]["cpus"] == [one]
+            assert aff["2"]["cpus"] == sorted(os.sched_getaffinity(0)) and aff["1"]["threads_set"] >= 1
     assert lat["calls"] == lat["rounds"] * lat["calls_per_round"]
     # quickscore's latency slice next to ONNX Runtime's in round 1 (before it: even round)
     assert ort["latency"]["qs_adjacent_p50_us"][0] > 0 and ort["latency"]["round_p50_us"][0] > 0
