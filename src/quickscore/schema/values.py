@@ -258,10 +258,21 @@ def parse_column(raw: Any, n: int, data_type: DataType, op_type: OpType) -> tupl
     if data_type.is_numeric and arr.dtype.kind in "fiub":
         # float64 input is used as it is (nothing downstream writes into a column in place).
         values = arr if arr.dtype == np.float64 else arr.astype(np.float64)
-        if data_type is DataType.FLOAT:
-            with np.errstate(over="ignore"):
-                values = values.astype(np.float32).astype(np.float64)
-        missing = np.isnan(values)
+        if data_type is DataType.FLOAT and values.ndim == 1:
+            # PMML 4.4, DataDictionary: "float: 32-bit floating-point number". The values are
+            # rounded to float32 (out of range -> +-inf) and held as float64, as
+            # values.astype(np.float32).astype(np.float64) and np.isnan would give them, in
+            # one pass (kernels.columns.round32).
+            from quickscore.kernels.columns import round32
+
+            rounded, missing = np.empty(len(values)), np.empty(len(values), dtype=bool)
+            round32(values, rounded, missing)
+            values = rounded
+        else:
+            if data_type is DataType.FLOAT:
+                with np.errstate(over="ignore"):
+                    values = values.astype(np.float32).astype(np.float64)
+            missing = np.isnan(values)
         bad = np.zeros(n, dtype=bool)
         if data_type is DataType.INTEGER:
             bad = ~missing & ((values != np.floor(values)) | ~np.isfinite(values))
