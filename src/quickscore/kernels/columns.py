@@ -13,7 +13,8 @@ does not get faster with more threads, so at 2 threads it held the scaling down
   ``errstate(over="ignore")`` silenced.
 * ``fill_rows``: rows [r0, r1) of the input matrix from its columns, read through their
   addresses (a column list of any length, one compiled signature), in blocks of rows so
-  that each block of the C-order matrix is written while in cache.
+  that each block of the C-order matrix is written while in cache; ``TreeArrays.encode``
+  runs it on the batch's kernel threads (each thread its own rows).
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ FILL_BLOCK = 512
 
 
 @njit(**NJIT)
-def fill_rows(X, addrs, cols, r0, r1):
-    """X[r, cols[j]] = column j's value r for r in [r0, r1): column j is a contiguous float64
-    array of X.shape[0] values at address addrs[j]."""
+def fill_rows(X, addrs, cols, r0, r1, block):
+    """X[r, cols[j]] = column j's value r for r in [r0, r1), ``block`` rows at a time: column j
+    is a contiguous float64 array of X.shape[0] values at address addrs[j]. (The signature of
+    a batch kernel: ``ensemble._run`` spreads the rows over threads.)"""
     n = X.shape[0]
-    for a in range(r0, r1, FILL_BLOCK):
-        b = min(a + FILL_BLOCK, r1)
+    for a in range(r0, r1, block):
+        b = min(a + block, r1)
         for j in range(addrs.shape[0]):
             src = carray(_f64_at(addrs[j]), (n,))
             c = cols[j]

@@ -82,13 +82,13 @@ def _n_nodes(model: TreeModel) -> int:
     return model.flat.n_nodes if model.flat is not None else -1
 
 
-def matrix(arrays: "kernels.TreeArrays", frame: Frame) -> np.ndarray:
-    return arrays.encode({name: frame.get(name).values for name in arrays.used}, frame.n)
+def matrix(arrays: "kernels.TreeArrays", frame: Frame, n_threads: int | None = 1) -> np.ndarray:
+    return arrays.encode({name: frame.get(name).values for name in arrays.used}, frame.n, n_threads)
 
 
 def tree_leaves(core: "TreeCore", frame: Frame) -> tuple[np.ndarray, np.ndarray]:
     """``TreeCore.leaves`` on the kernels."""
-    idx, levels = kernels.leaf_indices(matrix(core.arrays, frame), core.arrays, levels=True, n_threads=core.ctx.threads())
+    idx, levels = kernels.leaf_indices(matrix(core.arrays, frame, core.ctx.threads()), core.arrays, levels=True, n_threads=core.ctx.threads())
     return idx[:, 0].astype(np.int64), levels[:, 0].astype(np.int64)
 
 
@@ -144,7 +144,7 @@ class FusedEnsemble:
 
     def predict(self, frame: Frame) -> Prediction:
         core, arrays = self.core, self.arrays
-        X = matrix(arrays, frame)
+        X = matrix(arrays, frame, core.ctx.threads())
         common = dict(weights=self.weights, n_threads=core.ctx.threads())
         policy = dict(n_trees=self.n_trees, weights=self.weights, treatment=core.treatment, threshold=core.threshold)
         if self.kind == "values":
