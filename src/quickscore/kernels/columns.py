@@ -43,7 +43,7 @@ def round32(values, out, missing):
     for i in range(values.shape[0]):
         y = np.float64(np.float32(values[i]))
         out[i] = y
-        missing[i] = y != y
+        missing[i] = np.isnan(y)
 
 
 # Rows per block of ``fill_rows``: 512 rows x 20 columns x 8 bytes = 80 KB of the matrix
