@@ -303,12 +303,10 @@ class _Served:
         """One repetition on the first ``rows`` rows; ``threads``: on that many threads for this
         call only (peers with ``per_call_threads``: the paired thread-scaling repetition)."""
         Xs, dfs = self._slice(rows)
-        if threads is None:
-            t = time.perf_counter()
-            self.peer.predict_batch(Xs, dfs)
-        else:
-            t = time.perf_counter()
-            self.peer.predict_batch_threads(Xs, dfs, threads)
+        peer = self.peer
+        score = peer.predict_batch if threads is None else (lambda X, df: peer.predict_batch_threads(X, df, threads))
+        t = time.perf_counter()
+        score(Xs, dfs)
         return {"s": time.perf_counter() - t}
 
     def cmd_lat_setup(self) -> dict:

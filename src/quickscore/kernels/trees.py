@@ -197,8 +197,6 @@ class TreeArrays:
         return X
 
 
-
-
 def encode_categories(values: np.ndarray, table: Mapping[Any, int]) -> np.ndarray:
     """Codes of an object column: ``table[v]``, UNSEEN for other values, NaN for None."""
     values = np.asarray(values, dtype=object)
