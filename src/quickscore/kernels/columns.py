@@ -55,7 +55,7 @@ FILL_BLOCK = 512
 def fill_rows(X, addrs, cols, r0, r1, block):
     """X[r, cols[j]] = column j's value r for r in [r0, r1), ``block`` rows at a time: column j
     is a contiguous float64 array of X.shape[0] values at address addrs[j]. (The signature of
-    a batch kernel: ``ensemble._run`` spreads the rows over threads.)"""
+    a batch kernel: ``options.run_chunks`` spreads the rows over threads.)"""
     n = X.shape[0]
     for a in range(r0, r1, block):
         b = min(a + block, r1)

@@ -26,7 +26,6 @@ segments whose predicates are all True.
 from __future__ import annotations
 
 import sys
-import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +34,7 @@ from quickscore.ir import DataType
 from quickscore.kernels import tree_kernels as K
 from quickscore.kernels._layout import FAST32_DTYPE, ORDER32_NAN
 from quickscore.kernels.bits import bit_layout
-from quickscore.kernels.options import pool, resolve_threads, row_ranges
+from quickscore.kernels.options import run_chunks
 from quickscore.kernels.trees import TreeArrays
 
 BLOCK = K.BLOCK
@@ -193,42 +192,6 @@ def sync_layout(arrays: TreeArrays) -> tuple:
     return layout
 
 
-def _run(kernel, n: int, n_threads: int | None, args: tuple, block: int = BLOCK, fresh: tuple = ()) -> None:
-    """kernel(*args, r0, r1, block) over chunks of [0, n): the calling thread and
-    ``threads - 1`` pool workers take chunks from a shared queue until none is left.
-
-    ``fresh``: newly allocated output arrays, written in full here first when several threads
-    run: page faults taken by several threads at once serialise in the kernel (measured: 2
-    threads on a fresh 40 MB leaf-index array scaled x1.5, x1.9 when touched first).
-    """
-    threads = resolve_threads(n_threads)
-    ranges = row_ranges(n, threads)
-    if len(ranges) == 1:
-        kernel(*args, 0, n, block)
-        return
-    for a in fresh:
-        a.fill(0)
-    todo = iter(ranges)
-    lock = threading.Lock()
-
-    def work() -> None:
-        while True:
-            with lock:
-                chunk = next(todo, None)
-            if chunk is None:
-                return
-            kernel(*args, chunk[0], chunk[1], block)
-
-    helpers = min(threads, len(ranges)) - 1
-    ex = pool(helpers)
-    futures = [ex.submit(work) for _ in range(helpers)]
-    try:
-        work()
-    finally:
-        for f in futures:
-            f.result()
-
-
 def _weights(arrays: TreeArrays, weights) -> np.ndarray:
     if weights is None:
         return np.ones(arrays.n_trees)
@@ -272,7 +235,7 @@ def leaf_indices(
     lv = np.empty((n, arrays.n_trees) if levels else (1, 1), dtype=np.int32)
     if levels:
         fresh += (lv,)
-    _run(K.leaves_range, n, n_threads, (*_batch_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block or _block(arrays), fresh)
+    run_chunks(K.leaves_range, n, n_threads, (*_batch_graph(arrays), arrays.node_offsets, X, out, lv, bool(levels)), block or _block(arrays), fresh)
     return (out, lv) if levels else out
 
 
@@ -381,7 +344,7 @@ def sum_values(
     values = _table(leaf_values, arrays, np.float64, 1)
     weighted = weights is not None if weighted is None else weighted
     out = ValueSums(np.empty(n), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.sum_range, n, n_threads, (*_batch_graph(arrays), X, values, w, bool(weighted), bool(float32), *out), _block(arrays), fresh=tuple(out))
+    run_chunks(K.sum_range, n, n_threads, (*_batch_graph(arrays), X, values, w, bool(weighted), bool(float32), *out), _block(arrays), fresh=tuple(out))
     return out
 
 
@@ -485,7 +448,7 @@ def vote_counts(
     if classes.size and classes.max() >= n_classes:
         raise ValueError("leaf_class holds a class index >= n_classes")
     out = VoteCounts(np.empty((n, n_classes)), np.empty((n, n_classes), dtype=np.int32), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.votes_range, n, n_threads, (*_batch_graph(arrays), X, classes, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
+    run_chunks(K.votes_range, n, n_threads, (*_batch_graph(arrays), X, classes, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
     return out
 
 
@@ -548,7 +511,7 @@ def sum_probabilities(
     if probs.shape[1] == 0:
         raise ValueError("leaf_probs needs at least one class column")
     out = ProbabilitySums(np.empty((n, probs.shape[1])), np.empty(n), np.empty(n), np.empty(n))
-    _run(K.proba_range, n, n_threads, (*_batch_graph(arrays), X, probs, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
+    run_chunks(K.proba_range, n, n_threads, (*_batch_graph(arrays), X, probs, w, bool(weighted), *out), _block(arrays), fresh=tuple(out))
     return out
 
 

@@ -109,3 +109,40 @@ def row_ranges(n_rows: int, threads: int, align: int = 64) -> list[tuple[int, in
     step = -(-n_rows // k)
     step = -(-step // align) * align
     return [(a, min(a + step, n_rows)) for a in range(0, n_rows, step)]
+
+
+def run_chunks(kernel, n: int, n_threads: int | None, args: tuple, block: int, fresh: tuple = ()) -> None:
+    """kernel(*args, r0, r1, block) over chunks of [0, n) (``row_ranges``): the calling thread
+    and ``threads - 1`` pool workers take chunks from a shared queue until none is left. The
+    batch kernels (``ensemble``) and the input matrix fill (``TreeArrays.encode``) run on it.
+
+    ``fresh``: newly allocated output arrays, written in full here first when several threads
+    run: page faults taken by several threads at once serialise in the kernel (measured: 2
+    threads on a fresh 40 MB leaf-index array scaled x1.5, x1.9 when touched first).
+    """
+    threads = resolve_threads(n_threads)
+    ranges = row_ranges(n, threads)
+    if len(ranges) == 1:
+        kernel(*args, 0, n, block)
+        return
+    for a in fresh:
+        a.fill(0)
+    todo = iter(ranges)
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                chunk = next(todo, None)
+            if chunk is None:
+                return
+            kernel(*args, chunk[0], chunk[1], block)
+
+    helpers = min(threads, len(ranges)) - 1
+    ex = pool(helpers)
+    futures = [ex.submit(work) for _ in range(helpers)]
+    try:
+        work()
+    finally:
+        for f in futures:
+            f.result()

@@ -9,7 +9,7 @@ import pytest
 from corpus_cases import TEST_DATA_DIR
 
 import quickscore
-from quickscore.kernels import ensemble
+from quickscore.kernels import options
 from quickscore.kernels.options import MIN_ROWS_PER_THREAD
 from quickscore.models.base import call_threads
 
@@ -60,15 +60,15 @@ def test_a_record_ignores_it(case):
 
 
 def _kernel_threads(monkeypatch) -> list:
-    """The thread counts the batch kernels are given (ensemble._run's n_threads), call by call."""
+    """The thread counts the batch kernels are given (options.run_chunks's n_threads), call by call."""
     seen = []
-    real = ensemble.resolve_threads
+    real = options.resolve_threads
 
     def spy(n):
         seen.append(n)
         return real(n)
 
-    monkeypatch.setattr(ensemble, "resolve_threads", spy)
+    monkeypatch.setattr(options, "resolve_threads", spy)
     return seen
 
 
