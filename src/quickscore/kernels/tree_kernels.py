@@ -51,9 +51,9 @@ BLOCK = 2048
 BITS_ROWS = 256  # rows per pass of the bitvector walk (a multiple of bits_walk.LANES)
 
 # numba's on-disk cache notices edits to this file only; the kernels here inline code from
-# lanes.py and bits_walk.py and constants from _layout.py. This hash of the three (kept current
-# by ``python -m quickscore.kernels._codegen`` / ``_bits_codegen``, checked by a unit test)
-# makes any change to them an edit of this file.
+# lanes.py, bits_walk.py and row.py (``add_value``) and constants from _layout.py. This hash of
+# the four (kept current by ``python -m quickscore.kernels._codegen`` / ``_bits_codegen``,
+# checked by a unit test) makes any change to them an edit of this file.
 DEPENDENCY_FINGERPRINT = "72bf10634dddfe16"
 
 
